@@ -1,0 +1,116 @@
+# Copyright (c) dockermac.hostbridge contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Safe file changes: read, compute in memory, write a temp file beside the target, fsync, rename.
+
+A reader sees either the old or the new content, never a partial file; the target's owner and mode are
+kept; a failure (disk full, permission) leaves the original intact and removes the temp file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import tempfile
+import typing as t
+
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError
+
+TEMP_SUFFIX = ".hostbridge.tmp"
+
+
+def read_bytes(path: str) -> bytes | None:
+    """The file's bytes, or None when it does not exist."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise HostbridgeError(f"Cannot read {path}: {exc.strerror}", path=path) from exc
+
+
+@contextlib.contextmanager
+def directory_lock(path: str) -> t.Iterator[None]:
+    """Exclusive advisory lock serialising our writers of files in ``path``'s directory.
+
+    The directory itself is locked (flock works on directory descriptors on Linux and macOS), so no lock
+    file is left behind and the lock survives the rename that replaces the target.
+    """
+    directory = os.path.dirname(os.path.abspath(path)) or "/"
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError as exc:
+        raise HostbridgeError(f"Cannot open directory {directory} to lock it: {exc.strerror}", path=path) from exc
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def write_atomic(
+    module: t.Any,
+    path: str,
+    data: bytes,
+    *,
+    mode: int | None = None,
+    owner: str | None = None,
+    group: str | None = None,
+    unsafe_writes: bool = False,
+) -> None:
+    """Replace ``path`` with ``data`` atomically.
+
+    An existing file keeps its owner, group and mode unless ``mode``/``owner``/``group`` say otherwise; a
+    new file gets them (or the umask default). ``unsafe_writes`` lets ``atomic_move`` fall back to an
+    in-place write where rename is impossible (a bind-mounted /etc/hosts in a container).
+    A symlinked ``path`` is written through (its target is replaced, the link stays): callers that must
+    confine the target check it first with ``resolve_inside``.
+    """
+    path = os.path.realpath(path)
+    directory = os.path.dirname(path)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=TEMP_SUFFIX)
+    try:
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as exc:
+            hint = " (disk full)" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else ""
+            raise HostbridgeError(
+                f"Cannot write a new version of {path}{hint}: {exc.strerror}. The original file is unchanged.",
+                path=path,
+            ) from exc
+        module.atomic_move(tmp, path, unsafe_writes=unsafe_writes)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    attrs = {"path": path, "mode": mode, "owner": owner, "group": group}
+    if any(v is not None for v in (mode, owner, group)):
+        module.set_fs_attributes_if_different(dict(attrs, seuser=None, serole=None, setype=None, selevel=None,
+                                                   attributes=None), False)
+    _fsync_directory(directory)
+
+
+def _fsync_directory(directory: str) -> None:
+    # Makes the rename itself durable; not all filesystems allow it, which is harmless.
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def resolve_inside(path: str, root: str, *, field: str) -> str:
+    """``path`` with symlinks resolved, refusing a result outside ``root`` (itself resolved)."""
+    real = os.path.realpath(path)
+    real_root = os.path.realpath(root)
+    if os.path.commonpath([real, real_root]) != real_root:
+        raise HostbridgeError(
+            f"{field}: {path!r} resolves to {real!r}, outside {real_root!r}; refusing to follow that symlink.",
+            path=path,
+        )
+    return real
