@@ -6,14 +6,21 @@ developer's checkout can live anywhere, so point a symlink tree at it (under .tm
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-try:
-    import ansible_collections.dockermac.hostbridge  # noqa: F401  (already importable: ansible-test)
-except ImportError:
+
+def _importable(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ImportError:
+        return False
+
+
+if not _importable("ansible_collections.dockermac.hostbridge"):  # ansible-test already provides it
     _tree = os.path.join(_ROOT, ".tmp", "collections")
     _link = os.path.join(_tree, "ansible_collections", "dockermac", "hostbridge")
     if not os.path.islink(_link):

@@ -45,7 +45,7 @@ def host_interface(value: t.Any, *, field: str, allow_loopback: bool = True) -> 
     text = str(value)
     if text != text.strip() or not text:
         raise bad(field, value, "is not an IP address with an optional /prefix")
-    addr_text, _, prefix = text.partition("/")
+    addr_text, _sep, prefix = text.partition("/")
     address = ip_address(addr_text, field=field)
     if prefix:
         if not prefix.isdigit() or int(prefix) > address.max_prefixlen or (prefix != str(int(prefix))):
