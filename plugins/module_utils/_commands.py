@@ -36,7 +36,9 @@ class CommandRunner:
             path = self._module.get_bin_path(name, required=False, opt_dirs=SYSTEM_DIRS)
             if path is None:
                 if required:
-                    raise HostbridgeError(f"Required command {name!r} was not found in PATH or {', '.join(SYSTEM_DIRS)}.")
+                    raise HostbridgeError(
+                        f"Required command {name!r} was not found in PATH or {', '.join(SYSTEM_DIRS)}."
+                    )
                 return None
             self._paths[name] = path
         return self._paths[name]

@@ -12,6 +12,7 @@ from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._commands import CommandResult, command_error
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError
 
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures")
 
@@ -37,7 +38,6 @@ class FakeRunner:
     def which(self, name: str, *, required: bool = True) -> str | None:
         if name in self.missing:
             if required:
-                from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError
                 raise HostbridgeError(f"Required command {name!r} was not found")
             return None
         return name
@@ -74,9 +74,8 @@ def run_module(main: t.Callable[[], None], args: dict[str, t.Any], **patches: t.
         raise ModuleExit(kwargs, True)
 
     with patch_module_args(args), mock.patch.multiple(basic.AnsibleModule, exit_json=exit_json,
-                                                      fail_json=fail_json):
-        with pytest.raises(ModuleExit) as info:
-            main()
+                                                      fail_json=fail_json), pytest.raises(ModuleExit) as info:
+        main()
     # Results must be JSON-serialisable, as Ansible will send them.
     json.dumps(info.value.result)
     return info.value.result
