@@ -87,10 +87,12 @@ def write_atomic(
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-    attrs = {"path": path, "mode": mode, "owner": owner, "group": group}
-    if any(v is not None for v in (mode, owner, group)):
-        module.set_fs_attributes_if_different(dict(attrs, seuser=None, serole=None, setype=None, selevel=None,
-                                                   attributes=None), False)
+    if owner is not None:
+        module.set_owner_if_different(path, owner, False)
+    if group is not None:
+        module.set_group_if_different(path, group, False)
+    if mode is not None:
+        module.set_mode_if_different(path, mode, False)
     _fsync_directory(directory)
 
 
