@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
+import subprocess
 import sys
+
+import pytest
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -29,3 +33,37 @@ if not _importable("ansible_collections.dockermac.hostbridge"):  # ansible-test 
     sys.path.insert(0, _tree)
     # The dependency collections unpacked by tools/bootstrap (community.docker, ...).
     sys.path.insert(1, os.path.join(_ROOT, ".cache", "collections"))
+
+
+# --- markers: skip with the reason where a test cannot run; in CI a skip is a failure -------------------
+_NO_SKIP = os.environ.get("HOSTBRIDGE_NO_SKIP") == "1"
+
+
+def _docker_missing() -> str | None:
+    if shutil.which("docker") is None:
+        return "no docker client"
+    if subprocess.run(["docker", "info"], capture_output=True, check=False).returncode != 0:
+        return "no Docker engine answers (run `make bootstrap` as root)"
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    docker_reason: list[str | None] = []
+    for item in items:
+        if item.get_closest_marker("root") and os.geteuid() != 0:
+            item.add_marker(pytest.mark.skip(reason="needs root (network namespaces, TAP devices, chown)"))
+        if item.get_closest_marker("docker"):
+            if not docker_reason:
+                docker_reason.append(_docker_missing())
+            if docker_reason[0]:
+                item.add_marker(pytest.mark.skip(reason=docker_reason[0]))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> object:
+    outcome = yield
+    report = outcome.get_result()
+    # `make test` sets HOSTBRIDGE_NO_SKIP=1: every test must really run there.
+    if _NO_SKIP and report.skipped and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = f"skipped, but HOSTBRIDGE_NO_SKIP=1 requires every test to run: {report.longrepr}"
