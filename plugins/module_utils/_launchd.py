@@ -1,0 +1,218 @@
+# Copyright (c) dockermac.hostbridge contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Root LaunchDaemons on macOS: author the plist, write it safely, load or unload it with launchctl.
+
+``LaunchDaemon(runner, module).ensure(label=..., program_arguments=[...])`` writes
+``/Library/LaunchDaemons/<label>.plist`` (root:wheel 0644, or launchd refuses it with "Path had bad
+ownership/permissions") atomically under a directory lock and bootstraps it into the system domain; a
+changed plist of a loaded job is booted out first. ``remove(label)`` boots it out and deletes the file.
+``plan_ensure``/``plan_remove`` compute the change without making it (check mode, diff), ``apply`` makes it.
+"""
+
+from __future__ import annotations
+
+import grp
+import os
+import plistlib
+import pwd
+import re
+import typing as t
+
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._files import (
+    directory_lock,
+    read_bytes,
+    write_atomic,
+)
+
+LAUNCH_DAEMONS_DIR = "/Library/LaunchDaemons"
+PLIST_MODE = 0o644
+PLIST_OWNER = "root"
+PLIST_GROUP = "wheel"  # macOS has no "root" group
+_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+
+
+def validate_label(value: t.Any, *, field: str) -> str:
+    """A reverse-DNS job label (``com.example.thing``): letters, digits, '.', '_' and '-' only."""
+    if not isinstance(value, str) or not _LABEL.match(value) or ".." in value or value.endswith("."):
+        raise HostbridgeError(
+            f"{field}: {value!r} is not a reverse-DNS label (letters, digits, '.', '_' and '-', starting with a "
+            "letter or digit, at most 200 characters)",
+            field=field,
+            value=value,
+        )
+    return value
+
+
+class LaunchDaemonPlan(t.NamedTuple):
+    label: str
+    path: str
+    before: bytes | None  # the plist on disk now (None: no file)
+    after: bytes | None  # the plist wanted (None: no file)
+    write: bool  # content differs: write it
+    fix_perms: bool  # content right but owner/mode wrong: rewrite it with the right ones
+    bootout: bool  # unload the loaded job (changed content, or removal)
+    bootstrap: bool  # load the job from the plist
+    delete: bool
+
+    @property
+    def changed(self) -> bool:
+        return self.write or self.fix_perms or self.bootout or self.bootstrap or self.delete
+
+
+class LaunchDaemon:
+    """Authors, loads and removes root LaunchDaemons."""
+
+    def __init__(self, runner: t.Any, module: t.Any, *, directory: str | None = None,
+                 owner: str | None = None, group: str | None = None) -> None:
+        self._runner = runner
+        self._module = module
+        self._directory = directory or LAUNCH_DAEMONS_DIR
+        self._owner = owner or PLIST_OWNER
+        self._group = group or PLIST_GROUP
+
+    # --- pure parts -------------------------------------------------------------------------------------
+    def path(self, label: str) -> str:
+        return os.path.join(self._directory, f"{label}.plist")
+
+    @staticmethod
+    def render(*, label: str, program_arguments: t.Sequence[str], run_at_load: bool = True,
+               keep_alive: bool | dict[str, t.Any] | None = None, start_interval: int | None = None,
+               watch_paths: t.Sequence[str] | None = None, standard_out_path: str | None = None,
+               standard_error_path: str | None = None, extra: dict[str, t.Any] | None = None) -> bytes:
+        """The plist bytes (XML, keys sorted so equal input gives equal bytes), validated by a round trip."""
+        validate_label(label, field="label")
+        args = list(program_arguments)
+        if not args or not all(isinstance(a, str) and a for a in args):
+            raise HostbridgeError(f"program_arguments: {args!r} must be a non-empty list of non-empty strings",
+                                  field="program_arguments", value=args)
+        if not args[0].startswith("/"):
+            raise HostbridgeError(f"program_arguments: {args[0]!r} must be an absolute path (launchd has no PATH "
+                                  "search for root daemons worth relying on)",
+                                  field="program_arguments", value=args)
+        doc: dict[str, t.Any] = dict(extra or {})
+        doc.update(Label=label, ProgramArguments=args, RunAtLoad=bool(run_at_load))
+        if keep_alive is not None:
+            doc["KeepAlive"] = keep_alive
+        if start_interval is not None:
+            if int(start_interval) <= 0:
+                raise HostbridgeError(f"start_interval: {start_interval!r} must be a positive number of seconds",
+                                      field="start_interval", value=start_interval)
+            doc["StartInterval"] = int(start_interval)
+        if watch_paths:
+            doc["WatchPaths"] = list(watch_paths)
+        if standard_out_path:
+            doc["StandardOutPath"] = standard_out_path
+        if standard_error_path:
+            doc["StandardErrorPath"] = standard_error_path
+        try:
+            data = plistlib.dumps(doc, fmt=plistlib.FMT_XML, sort_keys=True)
+            back = plistlib.loads(data)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise HostbridgeError(f"Cannot build the LaunchDaemon plist for {label}: {exc}", label=label) from exc
+        if back.get("Label") != label or back.get("ProgramArguments") != args:
+            raise HostbridgeError(f"The LaunchDaemon plist for {label} did not survive a round trip", label=label)
+        return data
+
+    # --- host state -----------------------------------------------------------------------------------
+    def loaded(self, label: str) -> bool:
+        """Whether launchd has the job in the system domain (``launchctl print`` exits 0 then)."""
+        return self._runner.run(["launchctl", "print", f"system/{label}"], check=False).rc == 0
+
+    def _checked_path(self, label: str) -> str:
+        validate_label(label, field="label")
+        path = self.path(label)
+        if os.path.islink(path):
+            raise HostbridgeError(f"{path} is a symlink; refusing to write or remove a LaunchDaemon through it "
+                                  "(launchd wants a plain root-owned file)", path=path)
+        if not os.path.isdir(self._directory):
+            raise HostbridgeError(f"{self._directory} does not exist; cannot manage LaunchDaemon {label}",
+                                  path=path)
+        return path
+
+    def _perms_wrong(self, path: str) -> bool:
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            return False
+        if st.st_mode & 0o7777 != PLIST_MODE:
+            return True
+        return st.st_uid != _uid(self._owner) or st.st_gid != _gid(self._group)
+
+    def plan_ensure(self, *, label: str, program_arguments: t.Sequence[str], **options: t.Any) -> LaunchDaemonPlan:
+        after = self.render(label=label, program_arguments=program_arguments, **options)
+        path = self._checked_path(label)
+        before = read_bytes(path)
+        loaded = self.loaded(label)
+        write = before != after
+        return LaunchDaemonPlan(
+            label=label, path=path, before=before, after=after, write=write,
+            fix_perms=not write and self._perms_wrong(path),
+            bootout=loaded and write, bootstrap=write or not loaded, delete=False,
+        )
+
+    def plan_remove(self, label: str) -> LaunchDaemonPlan:
+        path = self._checked_path(label)
+        before = read_bytes(path)
+        loaded = self.loaded(label)
+        return LaunchDaemonPlan(label=label, path=path, before=before, after=None, write=False, fix_perms=False,
+                                bootout=loaded, bootstrap=False, delete=before is not None)
+
+    # --- changes ----------------------------------------------------------------------------------------
+    def apply(self, plan: LaunchDaemonPlan) -> None:
+        target = f"system/{plan.label}"
+        if plan.bootout:
+            self._runner.run(["launchctl", "bootout", target], what=f"launchctl bootout {target}")
+        if plan.write or plan.fix_perms or plan.delete:
+            with directory_lock(plan.path):
+                if os.path.islink(plan.path):  # re-checked under the lock
+                    raise HostbridgeError(f"{plan.path} became a symlink; refusing to follow it", path=plan.path)
+                if plan.delete:
+                    try:
+                        os.unlink(plan.path)
+                    except FileNotFoundError:
+                        pass
+                    except OSError as exc:
+                        raise HostbridgeError(f"Cannot remove {plan.path}: {exc.strerror}", path=plan.path) from exc
+                elif plan.after is not None:
+                    write_atomic(self._module, plan.path, plan.after, mode=PLIST_MODE, owner=self._owner,
+                                 group=self._group)
+        if plan.bootstrap:
+            result = self._runner.run(["launchctl", "bootstrap", "system", plan.path], check=False)
+            if result.rc != 0:
+                detail = (result.stderr or result.stdout).strip()
+                raise HostbridgeError(
+                    f"launchctl bootstrap system {plan.path} failed (rc={result.rc}): {detail}. "
+                    "Check the file is root:wheel 0644 and `plutil -lint` accepts it.",
+                    cmd=["launchctl", "bootstrap", "system", plan.path], rc=result.rc,
+                    stdout=result.stdout, stderr=result.stderr,
+                )
+
+    def ensure(self, *, label: str, program_arguments: t.Sequence[str], check_mode: bool = False,
+               **options: t.Any) -> bool:
+        """Make the job exist with exactly this content and be loaded; returns whether anything changed."""
+        plan = self.plan_ensure(label=label, program_arguments=program_arguments, **options)
+        if plan.changed and not check_mode:
+            self.apply(plan)
+        return plan.changed
+
+    def remove(self, label: str, *, check_mode: bool = False) -> bool:
+        """Unload the job and delete its plist; returns whether anything changed."""
+        plan = self.plan_remove(label)
+        if plan.changed and not check_mode:
+            self.apply(plan)
+        return plan.changed
+
+
+def _uid(name: str) -> int:
+    try:
+        return int(name) if name.isdigit() else pwd.getpwnam(name).pw_uid
+    except KeyError:
+        raise HostbridgeError(f"No user {name!r} on this host to own the LaunchDaemon plist") from None
+
+
+def _gid(name: str) -> int:
+    try:
+        return int(name) if name.isdigit() else grp.getgrnam(name).gr_gid
+    except KeyError:
+        raise HostbridgeError(f"No group {name!r} on this host to own the LaunchDaemon plist") from None

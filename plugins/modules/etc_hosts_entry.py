@@ -1,0 +1,247 @@
+#!/usr/bin/python
+# Copyright (c) dockermac.hostbridge contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: etc_hosts_entry
+short_description: Manage names in the hosts file as a block of its own, leaving every other byte alone
+version_added: 0.1.0
+author:
+  - dockermac.hostbridge contributors (!UNKNOWN)
+description:
+  - Maps host names to addresses in C(/etc/hosts) (on macOS C(/private/etc/hosts)), so a service published on a
+    loopback alias (C(docker run -p 192.100.200.1:80:80 nginx)) is reachable by name (C(nginx.local)).
+  - The module owns one marked block per O(marker)
+    (C(# BEGIN <marker> ...) / C(# END <marker>)); several owners can keep independent blocks in one file.
+    Every byte outside the block is preserved - comments, blank lines, tabs, CRLF line endings, a missing final
+    newline, IPv6 lines and Docker Desktop's own section.
+  - One task sets any number of entries with one read and one write. The change is computed in memory and
+    written to a temp file that replaces the original atomically (owner and mode kept), under a lock, so two runs
+    at the same time on one host never lose each other's entries.
+  - Removing the last entry removes the block, and the file is byte for byte what it was before the block was
+    added.
+options:
+  path:
+    description:
+      - The hosts file. A missing file is created (mode C(0644)) when there is something to write.
+    type: path
+    default: /etc/hosts
+  ip:
+    description:
+      - The address (IPv4 or IPv6) of a single entry; use with O(names). Mutually exclusive with O(entries).
+    type: str
+  names:
+    description:
+      - The host names of O(ip), each an RFC 1123 host name. With O(state=absent) they may be left out to remove
+        the whole entry of O(ip).
+    type: list
+    elements: str
+  entries:
+    description:
+      - Many entries at once, each with O(entries[].ip) and O(entries[].names). Entries that name the same
+        address are merged.
+    type: list
+    elements: dict
+    suboptions:
+      ip:
+        description: The address (IPv4 or IPv6).
+        type: str
+        required: true
+      names:
+        description:
+          - Its host names. With O(state=absent) they may be left out to remove the whole entry.
+        type: list
+        elements: str
+  state:
+    description:
+      - V(present) maps each name to its address in the block. A name of the block that pointed at another
+        address of the same family is moved. Other entries of the block stay unless O(exclusive=true).
+      - V(absent) removes the given names of each address from the block (all of its names when O(names) is
+        left out). With O(exclusive=true) the whole block of O(marker) is removed, whatever the entries.
+    type: str
+    choices: [present, absent]
+    default: present
+  exclusive:
+    description:
+      - With O(state=present), the block becomes exactly the given entries, in the given order; entries of earlier
+        runs that are no longer listed are removed.
+      - With O(state=absent), the whole block is removed (O(entries) may then be empty).
+    type: bool
+    default: false
+  marker:
+    description:
+      - Names the block, so that independent owners (a team role, a project's playbook) each manage their own.
+        Letters, digits and C(. _ : @ / + -); no spaces.
+    type: str
+    default: dockermac.hostbridge
+  on_conflict:
+    description:
+      - What to do when a name is also mapped to another address of the same family by a line outside the block
+        (the system's, a user's, another owner's block). Resolvers answer with the first match, so such a line
+        may shadow the entry.
+      - V(warn) writes the entry and warns, naming the line; V(fail) fails and changes nothing; V(ignore) says
+        nothing. The conflicts are returned in any case.
+    type: str
+    choices: [warn, fail, ignore]
+    default: warn
+  backup:
+    description:
+      - Keep a timestamped copy of the file before changing it.
+    type: bool
+    default: false
+  flush_cache:
+    description:
+      - On macOS, after a change, flush the resolver caches (C(dscacheutil -flushcache), then
+        C(killall -HUP mDNSResponder)); a failure there is a warning, the file change stands.
+      - On Linux nothing needs flushing (glibc reads the file on each lookup); the option does nothing.
+    type: bool
+    default: true
+  unsafe_writes:
+    description:
+      - Write in place when the file cannot be replaced by a rename - a container's C(/etc/hosts) is a bind
+        mount. Only then is the write not atomic.
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    details: The whole file before and after.
+  platform:
+    platforms: [darwin, linux]
+notes:
+  - Needs write access to the file's directory (C(become) for C(/etc/hosts)).
+  - Lines inside the block are the module's; edits there are overwritten on the next run that changes the block.
+seealso:
+  - module: dockermac.hostbridge.lo0_alias
+"""
+
+EXAMPLES = r"""
+- name: One name
+  dockermac.hostbridge.etc_hosts_entry:
+    ip: 192.100.200.1
+    names: [nginx.local]
+  become: true
+
+- name: Every service of the team in one write; names of earlier runs that are gone are removed
+  dockermac.hostbridge.etc_hosts_entry:
+    entries:
+      - {ip: 192.100.200.1, names: [nginx.local]}
+      - {ip: 192.100.200.2, names: [api.local, api.team.internal]}
+      - {ip: "fd00:db8:100::1", names: [api.local]}
+    exclusive: true
+    marker: team-services
+    on_conflict: fail
+  become: true
+
+- name: Remove the block of a marker entirely
+  dockermac.hostbridge.etc_hosts_entry:
+    entries: []
+    marker: team-services
+    exclusive: true
+    state: absent
+  become: true
+"""
+
+RETURN = r"""
+path:
+  description: The hosts file.
+  returned: always
+  type: str
+  sample: /etc/hosts
+entries:
+  description: The entries of the block after the run (before it, where the module failed).
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    ip:
+      description: The address.
+      type: str
+    names:
+      description: Its names.
+      type: list
+      elements: str
+  sample: [{ip: 192.100.200.1, names: [nginx.local]}]
+conflicts:
+  description: Names also mapped to another address of the same family by lines outside the block.
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: The host name.
+      type: str
+    ip:
+      description: The address the block maps it to.
+      type: str
+    other_ip:
+      description: The address the other line maps it to.
+      type: str
+    line_number:
+      description: The other line's number in the file (before the change).
+      type: int
+  sample: [{name: nginx.local, ip: 192.100.200.1, other_ip: 127.0.0.1, line_number: 12}]
+backup_file:
+  description: The copy made before the change, with O(backup=true).
+  returned: changed and O(backup=true)
+  type: str
+  sample: /etc/hosts.12345.2026-11-22@10:00:00~
+"""
+
+# Imports follow the documentation, as ansible-test's validate-modules requires.
+import platform  # noqa: E402
+
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._commands import CommandRunner  # noqa: E402
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError  # noqa: E402
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._hosts import (  # noqa: E402
+    CONFLICT_CHOICES,
+    DEFAULT_MARKER,
+    manage,
+)
+
+ARGUMENT_SPEC = {
+    "path": {"type": "path", "default": "/etc/hosts"},
+    "ip": {"type": "str"},
+    "names": {"type": "list", "elements": "str"},
+    "entries": {"type": "list", "elements": "dict", "options": {
+        "ip": {"type": "str", "required": True},
+        "names": {"type": "list", "elements": "str"},
+    }},
+    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+    "exclusive": {"type": "bool", "default": False},
+    "marker": {"type": "str", "default": DEFAULT_MARKER},
+    "on_conflict": {"type": "str", "choices": list(CONFLICT_CHOICES), "default": "warn"},
+    "backup": {"type": "bool", "default": False},
+    "flush_cache": {"type": "bool", "default": True},
+    "unsafe_writes": {"type": "bool", "default": False},
+}
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec=ARGUMENT_SPEC,
+        mutually_exclusive=[("ip", "entries")],
+        required_one_of=[("ip", "entries")],
+        required_by={"names": "ip"},
+        supports_check_mode=True,
+    )
+    try:
+        result = manage(params=module.params, module=module, runner=CommandRunner(module),
+                        system=platform.system(), check_mode=module.check_mode, diff_mode=module._diff)
+    except HostbridgeError as exc:
+        module.fail_json(**exc.fail_json_kwargs())
+    for warning in result.pop("warnings"):
+        module.warn(warning)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
