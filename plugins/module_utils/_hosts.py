@@ -65,9 +65,9 @@ class Conflict:
     line_number: int
 
     def message(self, path: str) -> str:
-        return (f"{self.name} is mapped to {self.other_ip} by line {self.line_number} of {path}, which this module "
-                f"does not manage; it now also maps it to {self.ip}. Resolvers use the first match, so remove or "
-                "fix that line.")
+        return (f"{self.name} is mapped to {self.other_ip} by line {self.line_number} of {path}, a line this module "
+                f"does not manage, while the managed block maps it to {self.ip}. Resolvers use the first match: "
+                "remove or fix that line.")
 
 
 # --- validation ---------------------------------------------------------------------------------------------

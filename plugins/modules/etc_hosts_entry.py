@@ -73,7 +73,7 @@ options:
   marker:
     description:
       - Names the block, so that independent owners (a team role, a project's playbook) each manage their own.
-        Letters, digits and C(. _ : @ / + -); no spaces.
+        Letters, digits and the characters C(._:@/+-); no spaces.
     type: str
     default: dockermac.hostbridge
   on_conflict:
