@@ -465,6 +465,21 @@ def describe(location: Location, *, state: str, shim_text: str | None, binary_sh
 
 
 # --- the backends -------------------------------------------------------------------------------------------
+def target_user(user: str | None, *, environ: t.Mapping[str, str]) -> pwd.struct_passwd | None:
+    """``user``, else SUDO_USER (when not root), else the login user, else whoever runs the module."""
+    if user is not None:
+        return user_name(user, field="user")
+    sudo_user = environ.get("SUDO_USER")
+    if sudo_user and sudo_user != "root":
+        with contextlib.suppress(KeyError):
+            return pwd.getpwnam(sudo_user)
+    with contextlib.suppress(OSError, KeyError):
+        return pwd.getpwnam(os.getlogin())
+    with contextlib.suppress(KeyError):
+        return pwd.getpwuid(os.getuid())
+    return None
+
+
 class HyperkitShim:
     """Installs, updates and removes the shim. Subclasses say where Docker Desktop lives by default."""
 
@@ -481,18 +496,7 @@ class HyperkitShim:
         raise NotImplementedError
 
     def target_user(self, user: str | None) -> pwd.struct_passwd | None:
-        """``user``, else SUDO_USER (when not root), else the login user, else whoever runs the module."""
-        if user is not None:
-            return user_name(user, field="user")
-        sudo_user = self.environ.get("SUDO_USER")
-        if sudo_user and sudo_user != "root":
-            with contextlib.suppress(KeyError):
-                return pwd.getpwnam(sudo_user)
-        with contextlib.suppress(OSError, KeyError):
-            return pwd.getpwnam(os.getlogin())
-        with contextlib.suppress(KeyError):
-            return pwd.getpwuid(os.getuid())
-        return None
+        return target_user(user, environ=self.environ)
 
     def find_app(self, app_path: str | None, user: str | None) -> str:
         account = self.target_user(user)  # validates an explicit user even when app_path is given

@@ -1,0 +1,565 @@
+# Copyright (c) dockermac.hostbridge contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What this machine offers for reaching Docker containers: the facts behind ``bridge_facts``.
+
+``DarwinFacts`` and ``LinuxFacts`` gather (reading files and running read-only commands, never changing
+anything); the pure functions below parse what they read (Docker Desktop's settings and Info.plist, kext
+listings, os-release) and decide which strategy (loopback, tap, routed) is possible, so that each of those
+decisions is unit-tested on recorded samples. The filesystem root and the user's home are injectable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import plistlib
+import pwd
+import re
+import socket
+import stat
+import typing as t
+
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._hyperkit import (
+    DEFAULT_APP,
+    FOREIGN_SHIM,
+    ORPHANED_SHIM,
+    detect,
+    locate,
+    target_user,
+)
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._hyperkit import validate as shim_options
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._validation import tap_name
+
+TUNTAP_BUNDLE = "net.sf.tuntaposx.tap"
+SETTINGS_DIR = os.path.join("Library", "Group Containers", "group.com.docker")
+SETTINGS_STORE = "settings-store.json"  # Docker Desktop 4.35 and later
+SETTINGS_LEGACY = "settings.json"  # 4.34 and earlier
+DOCKER_SOCKET = "/var/run/docker.sock"
+USER_SOCKET = os.path.join(".docker", "run", "docker.sock")
+PING_TIMEOUT = 2.0
+
+HYPERKIT = "hyperkit"
+VIRTUALIZATION_FRAMEWORK = "virtualization_framework"
+DOCKER_VMM = "docker_vmm"
+QEMU = "qemu"
+UNKNOWN = "unknown"
+VM_MANAGERS = (HYPERKIT, VIRTUALIZATION_FRAMEWORK, DOCKER_VMM, QEMU, UNKNOWN)
+_VM_LABELS = {
+    HYPERKIT: "HyperKit",
+    VIRTUALIZATION_FRAMEWORK: "Apple's Virtualization framework",
+    DOCKER_VMM: "Docker VMM",
+    QEMU: "QEMU",
+    UNKNOWN: "an unknown VM manager",
+}
+VF_DEFAULT_SINCE = (4, 14)  # Docker Desktop 4.14 (2022-11) made the Virtualization framework the default
+VF_MIN_MACOS = (12, 5)  # 4.14 disabled the Virtualization framework below macOS 12.5
+
+ARM64 = "arm64"
+_ARM_MACHINES = ("arm64", "aarch64")
+_TAP_DEV = re.compile(r"^tap([0-9]+)$")
+_TUNTAP_PKG_HINT = ("install tuntaposx (set tap_bridge_tuntap_pkg to its installer package, for example "
+                    "tuntap_20150118.pkg; the tap_bridge role installs and loads it)")
+
+
+# --- pure parsing -------------------------------------------------------------------------------------------
+def version_tuple(text: str | None) -> tuple[int, ...] | None:
+    """``"4.15.0"`` -> ``(4, 15, 0)``; the leading numeric fields only; None when there are none."""
+    if not text:
+        return None
+    match = re.match(r"^\s*(\d+(?:\.\d+)*)", str(text))
+    return tuple(int(part) for part in match.group(1).split(".")) if match else None
+
+
+def parse_info_plist(data: bytes) -> str | None:
+    """``CFBundleShortVersionString`` of a bundle's ``Contents/Info.plist`` (XML or binary), or None."""
+    try:
+        info = plistlib.loads(data)
+    except Exception:  # plistlib raises InvalidFileException, ExpatError, ValueError... on bad input
+        return None
+    version = info.get("CFBundleShortVersionString") if isinstance(info, dict) else None
+    return version if isinstance(version, str) and version else None
+
+
+def parse_settings(text: str) -> dict[str, t.Any] | None:
+    """Docker Desktop's settings file as a dict; None when it is not a JSON object."""
+    try:
+        settings = json.loads(text)
+    except ValueError:
+        return None
+    return settings if isinstance(settings, dict) else None
+
+
+def _setting(settings: t.Mapping[str, t.Any], name: str) -> t.Any:
+    """A setting by name, whatever its case: settings-store.json says ``UseLibkrun``, settings.json
+    ``useLibkrun``. A key that is absent (settings-store.json omits defaults) is None."""
+    wanted = name.lower()
+    for key, value in settings.items():
+        if isinstance(key, str) and key.lower() == wanted:
+            return value
+    return None
+
+
+class VmChoice(t.NamedTuple):
+    manager: str
+    source: str  # why: the settings key, or the default rule that applied
+
+
+def vm_manager_from_settings(settings: t.Mapping[str, t.Any], *, filename: str,
+                             architecture: str) -> VmChoice | None:
+    """The VM manager recorded in Docker Desktop's settings, or None when the file does not say.
+
+    ``UseLibkrun=true`` is Docker VMM; ``UseVirtualizationFramework=true`` the Virtualization framework;
+    ``UseVirtualizationFramework=false`` is HyperKit on Intel and QEMU on Apple Silicon.
+    """
+    libkrun = _setting(settings, "UseLibkrun")
+    if libkrun is True:
+        return VmChoice(DOCKER_VMM, f"{filename} UseLibkrun=true")
+    use_vf = _setting(settings, "UseVirtualizationFramework")
+    if use_vf is True:
+        return VmChoice(VIRTUALIZATION_FRAMEWORK, f"{filename} UseVirtualizationFramework=true")
+    if use_vf is False:
+        manager = QEMU if architecture == ARM64 else HYPERKIT
+        return VmChoice(manager, f"{filename} UseVirtualizationFramework=false")
+    return None
+
+
+def vm_manager_default(*, version: str | None, architecture: str, macos: str | None) -> VmChoice:
+    """The VM manager Docker Desktop picks when its settings do not say."""
+    release = version_tuple(version)
+    if release is None:
+        return VmChoice(UNKNOWN, "no settings file says, and the Docker Desktop version is unknown")
+    if release < VF_DEFAULT_SINCE:
+        if architecture == ARM64:
+            return VmChoice(QEMU, f"default of Docker Desktop {version} on Apple Silicon (before 4.14)")
+        return VmChoice(HYPERKIT, f"default of Docker Desktop {version} (before 4.14)")
+    os_release = version_tuple(macos)
+    if architecture != ARM64 and os_release is not None and os_release < VF_MIN_MACOS:
+        return VmChoice(HYPERKIT, f"default of Docker Desktop {version} on macOS {macos} (the Virtualization "
+                                  "framework needs macOS 12.5)")
+    return VmChoice(VIRTUALIZATION_FRAMEWORK, f"default of Docker Desktop {version} (4.14 and later)")
+
+
+def decide_vm_manager(*, settings: t.Mapping[str, t.Any] | None, settings_name: str | None, version: str | None,
+                      architecture: str, macos: str | None) -> VmChoice:
+    if settings is not None and settings_name:
+        choice = vm_manager_from_settings(settings, filename=settings_name, architecture=architecture)
+        if choice is not None:
+            return choice
+    return vm_manager_default(version=version, architecture=architecture, macos=macos)
+
+
+def kext_loaded(listing: str, bundle: str = TUNTAP_BUNDLE) -> bool:
+    """Whether ``bundle`` appears as a loaded kext in ``kmutil showloaded`` / ``kextstat`` output (one kext a
+    line, the bundle id a column of its own, so ``net.sf.tuntaposx.tun`` is not ``...tap``)."""
+    return any(bundle in line.split() for line in listing.splitlines())
+
+
+def parse_os_release(text: str) -> str | None:
+    """``PRETTY_NAME`` of /etc/os-release (quotes removed), or None."""
+    for line in text.splitlines():
+        key, sep, value = line.strip().partition("=")
+        if sep and key == "PRETTY_NAME":
+            value = value.strip()
+            if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+                value = value[1:-1]
+            return value or None
+    return None
+
+
+def docker_host_socket(value: str | None) -> str | None:
+    """The path of a ``unix://`` DOCKER_HOST; None for anything else (tcp://, ssh://, unset)."""
+    if value and value.startswith("unix://"):
+        return value[len("unix://"):] or None
+    return None
+
+
+def tap_devices(names: t.Iterable[str]) -> list[str]:
+    """``tapN`` names among ``names``, in numeric order (tap2 before tap10)."""
+    found = [(int(m.group(1)), name) for name in names for m in [_TAP_DEV.match(name)] if m]
+    return [name for _n, name in sorted(found)]
+
+
+IFF_TAP = 0x0002
+
+
+def _is_tap_interface(tun_flags: str) -> bool:
+    try:
+        with open(tun_flags, encoding="ascii") as handle:
+            return bool(int(handle.read().strip(), 16) & IFF_TAP)
+    except (OSError, ValueError):
+        return False
+
+
+# --- the Docker engine -------------------------------------------------------------------------------------
+def ping(path: str, *, timeout: float = PING_TIMEOUT) -> bool:
+    """Whether a Docker engine answers ``GET /_ping`` with 200 on the unix socket ``path``."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout)
+            sock.connect(path)
+            sock.sendall(b"GET /_ping HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n")
+            response = b""
+            while len(response) < 65536:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    break
+                response += chunk
+    except (OSError, ValueError):  # refused, absent, timeout, path too long for AF_UNIX
+        return False
+    status = response.split(b"\r\n", 1)[0].split()
+    return len(status) >= 2 and status[0].startswith(b"HTTP/") and status[1] == b"200"
+
+
+# --- strategies --------------------------------------------------------------------------------------------
+class Observed(t.NamedTuple):
+    """What the strategy decision depends on (all plain values, so tests build it directly)."""
+
+    platform: str  # "darwin" | "linux"
+    architecture: str
+    tap_device: str
+    installed: bool = False
+    app_path: str | None = None
+    vm: VmChoice | None = None
+    hyperkit_path: str | None = None
+    shim_state: str | None = None
+    shim_problem: str | None = None
+    kext_loaded: bool = False
+    tap_device_exists: bool = False
+    dev_net_tun: bool = False
+    apps_tried: tuple[str, ...] = ()
+
+
+def _verdict(possible: bool, reason: str, **extra: t.Any) -> dict[str, t.Any]:
+    return dict(possible=possible, reason=reason, **extra)
+
+
+def decide_strategies(seen: Observed) -> dict[str, dict[str, t.Any]]:
+    if seen.platform == "linux":
+        return _linux_strategies(seen)
+    return _darwin_strategies(seen)
+
+
+def _linux_strategies(seen: Observed) -> dict[str, dict[str, t.Any]]:
+    if seen.dev_net_tun:
+        tap = _verdict(True, f"/dev/net/tun is a character device: tap_device creates a real TAP device "
+                             f"({seen.tap_device}) with the kernel's tun driver", needs=[])
+    else:
+        tap = _verdict(False, "/dev/net/tun is missing (load the tun module: modprobe tun; in a container, add "
+                              "--device /dev/net/tun and the NET_ADMIN capability): the tap strategy needs it",
+                       needs=["/dev/net/tun"])
+    return {
+        "loopback": _verdict(True, "aliases on lo and ports published on them work with any Docker engine"),
+        "tap": tap,
+        "routed": _verdict(False, "not needed on Linux: the host reaches container IPs directly through the "
+                                  "Docker bridges, no tunnel is involved"),
+    }
+
+
+def _darwin_strategies(seen: Observed) -> dict[str, dict[str, t.Any]]:
+    loopback = _verdict(True, "loopback aliases with ports published on them work with every Docker Desktop")
+    tap = _darwin_tap(seen)
+    vm = seen.vm
+    if vm is not None and vm.manager == HYPERKIT:
+        routed_reason = (f"Docker Desktop runs on HyperKit ({vm.source}), which the routed tools "
+                         "(docker-mac-net-connect) do not support; the routed strategy is also not implemented yet "
+                         "in this collection")
+    else:
+        routed_reason = ("not implemented yet in this collection (docker-mac-net-connect would route container "
+                         "subnets through a WireGuard tunnel into the VM)")
+    return {"loopback": loopback, "tap": tap, "routed": _verdict(False, routed_reason)}
+
+
+def _darwin_tap(seen: Observed) -> dict[str, t.Any]:
+    if seen.architecture == ARM64:
+        return _verdict(False, "Apple Silicon: no HyperKit and no tuntaposx kext (both are x86_64 only)", needs=[])
+    if not seen.installed:
+        tried = f" (looked at {', '.join(seen.apps_tried)})" if seen.apps_tried else ""
+        return _verdict(False, f"Docker Desktop is not installed{tried}; the tap bridge needs Docker Desktop "
+                               "on HyperKit", needs=[])
+    vm = seen.vm or VmChoice(UNKNOWN, "not determined")
+    if vm.manager != HYPERKIT:
+        what = _VM_LABELS[vm.manager]
+        return _verdict(False, f"Docker Desktop uses {what} ({vm.source}); the tap bridge needs HyperKit (choose "
+                               "it in Settings > General > Virtual Machine Options)", needs=[])
+    if seen.hyperkit_path is None:
+        return _verdict(False, f"no hyperkit binary in {seen.app_path}: this Docker Desktop cannot run HyperKit",
+                        needs=[])
+    if seen.shim_state in (FOREIGN_SHIM, ORPHANED_SHIM):
+        return _verdict(False, f"the hyperkit binary is in state {seen.shim_state}: {seen.shim_problem}", needs=[])
+    needs = []
+    if not (seen.kext_loaded or seen.tap_device_exists):
+        needs.append(f"tuntaposx kext not loaded and /dev/{seen.tap_device} missing: {_TUNTAP_PKG_HINT}")
+    return _verdict(True, f"Intel Mac, Docker Desktop on HyperKit ({vm.source})", needs=needs)
+
+
+def recommend(platform_name: str, strategies: t.Mapping[str, t.Mapping[str, t.Any]]) -> str:
+    if platform_name == "darwin" and strategies["tap"]["possible"]:
+        return "tap"
+    return "loopback"
+
+
+# --- the backends ------------------------------------------------------------------------------------------
+class Facts:
+    """Gathers the facts. ``root`` prefixes every absolute system path; ``home`` replaces the user's home."""
+
+    platform = "generic"
+
+    def __init__(self, *, runner: t.Any, root: str = "/", home: str | None = None,
+                 environ: t.Mapping[str, str] | None = None, machine: str | None = None) -> None:
+        self.runner = runner
+        self.root = root
+        self.home_override = home
+        self.environ = os.environ if environ is None else environ
+        self.machine = machine if machine is not None else platform.machine()
+        self.warnings: list[str] = []
+
+    def path(self, absolute: str) -> str:
+        return os.path.join(self.root, absolute.lstrip("/"))
+
+    # -- pieces shared by both platforms --
+    def architecture(self) -> str:
+        return ARM64 if self.machine.lower() in _ARM_MACHINES else self.machine
+
+    def user(self, name: str | None) -> pwd.struct_passwd | None:
+        # SUDO_USER, the login user, then whoever runs: the resolution hyperkit_shim uses.
+        return target_user(name, environ=self.environ)
+
+    def home(self, account: pwd.struct_passwd | None) -> str | None:
+        if self.home_override is not None:
+            return self.home_override
+        return account.pw_dir if account is not None and account.pw_dir else None
+
+    def is_char_device(self, absolute: str) -> bool:
+        try:
+            return stat.S_ISCHR(os.stat(self.path(absolute)).st_mode)
+        except OSError:
+            return False
+
+    def tap_devices(self) -> list[str]:
+        try:
+            names = os.listdir(self.path("/dev"))
+        except OSError:
+            return []
+        return [name for name in tap_devices(names) if self.is_char_device(f"/dev/{name}")]
+
+    def docker(self, *, home: str | None) -> dict[str, t.Any]:
+        path = self.socket_path(home=home)
+        exists = os.path.exists(path)
+        return {"socket": path, "socket_exists": exists, "engine_reachable": exists and ping(path)}
+
+    def socket_path(self, *, home: str | None) -> str:
+        raise NotImplementedError
+
+    def bundle_state(self, app: str, tap: str) -> tuple[str | None, str | None, str | None]:
+        """(hyperkit path, shim state, problem) of a bundle; (None, None, None) without hyperkit."""
+        try:
+            location = locate(app)
+        except HostbridgeError:
+            return None, None, None
+        try:
+            detection = detect(location, shim_options({"tap_device": tap}))
+        except (HostbridgeError, OSError) as exc:
+            message = exc.msg if isinstance(exc, HostbridgeError) else str(exc)
+            self.warnings.append(f"Could not read the hyperkit shim state in {app}: {message}")
+            return location.hyperkit_path, None, None
+        return location.hyperkit_path, detection.state, detection.problem
+
+    # -- the whole module --
+    def gather(self, params: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+        raise NotImplementedError
+
+    def _assemble(self, *, seen: Observed, os_version: str | None, account: pwd.struct_passwd | None,
+                  home: str | None, docker: dict[str, t.Any], desktop: dict[str, t.Any],
+                  tuntap: dict[str, t.Any]) -> dict[str, t.Any]:
+        strategies = decide_strategies(seen)
+        return {
+            "platform": seen.platform,
+            "architecture": seen.architecture,
+            "os_version": os_version,
+            "console_user": {"name": account.pw_name if account else None,
+                             "uid": account.pw_uid if account else None, "home": home},
+            "docker": docker,
+            "docker_desktop": desktop,
+            "tuntap": tuntap,
+            "strategies": strategies,
+            "recommended_strategy": recommend(seen.platform, strategies),
+        }
+
+
+class DarwinFacts(Facts):
+    """macOS: Docker Desktop, its VM manager, tuntaposx; the console user by default."""
+
+    platform = "darwin"
+
+    def architecture(self) -> str:
+        arch = super().architecture()
+        # An x86_64 Python under Rosetta on Apple Silicon still reports x86_64: ask the kernel.
+        if arch != ARM64 and self.runner.which("sysctl", required=False):
+            result = self.runner.run(["sysctl", "-in", "hw.optional.arm64"], check=False)
+            if result.rc == 0 and result.stdout.strip() == "1":
+                return ARM64
+        return arch
+
+    def console_user(self, name: str | None) -> pwd.struct_passwd | None:
+        """``user``, else the owner of /dev/console (the user logged in at the screen) unless it is root
+        (nobody logged in), else SUDO_USER, the login user, the user running."""
+        if name is None:
+            with contextlib.suppress(OSError, KeyError):
+                owner = os.stat(self.path("/dev/console")).st_uid
+                if owner != 0:
+                    return pwd.getpwuid(owner)
+        return self.user(name)
+
+    def os_version(self) -> str | None:
+        if self.runner.which("sw_vers", required=False):
+            result = self.runner.run(["sw_vers", "-productVersion"], check=False)
+            if result.rc == 0 and result.stdout.strip():
+                return result.stdout.strip()
+        return platform.mac_ver()[0] or None
+
+    def socket_path(self, *, home: str | None) -> str:
+        if home:
+            candidate = os.path.join(home, USER_SOCKET)
+            if os.path.exists(candidate):
+                return candidate
+        return self.path(DOCKER_SOCKET)
+
+    def candidate_apps(self, app_path: str | None, home: str | None) -> list[str]:
+        apps = [app_path] if app_path else []
+        apps.append(self.path(DEFAULT_APP))
+        if home:
+            apps.append(os.path.join(home, "Applications", "Docker.app"))
+        return apps
+
+    def settings(self, home: str | None) -> tuple[str | None, str | None, dict[str, t.Any] | None]:
+        """(path, file name, parsed) of Docker Desktop's settings; the newer settings-store.json wins."""
+        if not home:
+            return None, None, None
+        for name in (SETTINGS_STORE, SETTINGS_LEGACY):
+            path = os.path.join(home, SETTINGS_DIR, name)
+            try:
+                with open(path, encoding="utf-8") as handle:
+                    text = handle.read()
+            except FileNotFoundError:
+                continue
+            except (OSError, UnicodeDecodeError) as exc:
+                self.warnings.append(f"Cannot read Docker Desktop's settings {path}: {exc}")
+                return path, name, None
+            parsed = parse_settings(text)
+            if parsed is None:
+                self.warnings.append(f"Docker Desktop's settings {path} is not a JSON object; the VM manager is "
+                                     "guessed from the Docker Desktop version.")
+            return path, name, parsed
+        return None, None, None
+
+    def kext_loaded(self) -> bool:
+        if self.runner.which("kmutil", required=False):
+            argv = ["kmutil", "showloaded", "--list-only", "-b", TUNTAP_BUNDLE]
+        elif self.runner.which("kextstat", required=False):
+            argv = ["kextstat", "-l", "-b", TUNTAP_BUNDLE]
+        else:
+            return False
+        result = self.runner.run(argv, check=False)
+        return result.rc == 0 and kext_loaded(result.stdout)
+
+    def gather(self, params: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+        tap = tap_name(params.get("tap_device") or "tap1", field="tap_device")
+        account = self.console_user(params.get("user"))
+        home = self.home(account)
+        arch = self.architecture()
+        macos = self.os_version()
+
+        app_option = params.get("app_path")
+        candidates = self.candidate_apps(app_option, home)
+        if app_option and not os.path.isdir(app_option):
+            self.warnings.append(f"app_path {app_option} is not a directory; looked for Docker Desktop in the "
+                                 "default places instead.")
+        app = next((c for c in candidates if os.path.isdir(c)), None)
+        version = None
+        if app:
+            with contextlib.suppress(OSError), open(os.path.join(app, "Contents", "Info.plist"), "rb") as handle:
+                version = parse_info_plist(handle.read())
+        settings_path, settings_name, settings = self.settings(home)
+        vm = (decide_vm_manager(settings=settings, settings_name=settings_name, version=version,
+                                architecture=arch, macos=macos) if app else None)
+        hyperkit_path, shim_state, problem = self.bundle_state(app, tap) if app else (None, None, None)
+        devices = self.tap_devices()
+        loaded = self.kext_loaded()
+
+        seen = Observed(platform=self.platform, architecture=arch, tap_device=tap, installed=app is not None,
+                        app_path=app, vm=vm, hyperkit_path=hyperkit_path, shim_state=shim_state,
+                        shim_problem=problem, kext_loaded=loaded, tap_device_exists=tap in devices,
+                        apps_tried=tuple(candidates))
+        desktop = {"installed": app is not None, "app_path": app, "version": version,
+                   "vm_manager": vm.manager if vm else None, "vm_manager_source": vm.source if vm else None,
+                   "settings_path": settings_path, "hyperkit_path": hyperkit_path, "shim_state": shim_state}
+        tuntap = {"kext_loaded": loaded, "devices": devices, "tap_device": tap, "tap_device_exists": tap in devices,
+                  "dev_net_tun": False}
+        return self._assemble(seen=seen, os_version=macos, account=account, home=home,
+                              docker=self.docker(home=home), desktop=desktop, tuntap=tuntap)
+
+
+class LinuxFacts(Facts):
+    """Linux laptops (and the collection's tests): no Docker Desktop; TAP devices through /dev/net/tun."""
+
+    platform = "linux"
+
+    def os_version(self) -> str | None:
+        try:
+            with open(self.path("/etc/os-release"), encoding="utf-8") as handle:
+                return parse_os_release(handle.read())
+        except (OSError, UnicodeDecodeError):
+            return None
+
+    def tap_devices(self) -> list[str]:
+        """TAP interfaces named ``tapN`` (Linux has no /dev/tapN: a TUN/TAP interface has a tun_flags file)."""
+        base = self.path("/sys/class/net")
+        try:
+            names = os.listdir(base)
+        except OSError:
+            return []
+        return [name for name in tap_devices(names) if _is_tap_interface(os.path.join(base, name, "tun_flags"))]
+
+    def socket_path(self, *, home: str | None) -> str:
+        return docker_host_socket(self.environ.get("DOCKER_HOST")) or self.path(DOCKER_SOCKET)
+
+    def gather(self, params: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+        tap = tap_name(params.get("tap_device") or "tap1", field="tap_device")
+        account = self.user(params.get("user"))
+        home = self.home(account)
+        # An explicit app_path on Linux is the end-to-end simulation's bundle: report its shim state.
+        app_option = params.get("app_path")
+        app = app_option if app_option and os.path.isdir(app_option) else None
+        hyperkit_path, shim_state, _problem = self.bundle_state(app, tap) if app else (None, None, None)
+        tun = self.is_char_device("/dev/net/tun")
+        devices = self.tap_devices()
+        seen = Observed(platform=self.platform, architecture=self.architecture(), tap_device=tap, dev_net_tun=tun,
+                        tap_device_exists=tap in devices)
+        desktop = {"installed": False, "app_path": app, "version": None, "vm_manager": None,
+                   "vm_manager_source": None, "settings_path": None, "hyperkit_path": hyperkit_path,
+                   "shim_state": shim_state}
+        tuntap = {"kext_loaded": False, "devices": devices, "tap_device": tap, "tap_device_exists": tap in devices,
+                  "dev_net_tun": tun}
+        return self._assemble(seen=seen, os_version=self.os_version(), account=account, home=home,
+                              docker=self.docker(home=home), desktop=desktop, tuntap=tuntap)
+
+
+BACKENDS: dict[str, type[Facts]] = {"Darwin": DarwinFacts, "Linux": LinuxFacts}
+
+
+def backend_for(system: str, **kwargs: t.Any) -> Facts:
+    try:
+        cls = BACKENDS[system]
+    except KeyError:
+        raise HostbridgeError(f"bridge_facts does not support {system!r} (only macOS and Linux)") from None
+    return cls(**kwargs)
+
+
+def gather(*, params: t.Mapping[str, t.Any], system: str, runner: t.Any, **kwargs: t.Any) -> dict[str, t.Any]:
+    """The whole ``bridge_facts`` module behind its argument parsing: ``ansible_facts`` and warnings."""
+    backend = backend_for(system, runner=runner, **kwargs)
+    facts = backend.gather(params)
+    return {"changed": False, "ansible_facts": {"hostbridge": facts}, "warnings": backend.warnings}

@@ -1,0 +1,296 @@
+#!/usr/bin/python
+# Copyright (c) dockermac.hostbridge contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: bridge_facts
+short_description: Find out how Docker containers can be reached from this Mac or Linux machine
+version_added: 0.1.0
+author:
+  - dockermac.hostbridge contributors (!UNKNOWN)
+description:
+  - Gathers the facts the C(bridge), C(tap_bridge) and C(loopback) roles decide with, as C(ansible_facts.hostbridge)
+    (so C(hostbridge) in templates) - the platform and CPU architecture, the console user, the Docker socket and
+    whether the engine answers, Docker Desktop (where, which version, which VM manager, the hyperkit binary and
+    the state of the hyperkit shim), tuntaposx and the C(/dev/tapN) devices, and for each strategy (V(loopback),
+    V(tap), V(routed)) whether it is possible here, with the reason.
+  - Docker Desktop's VM manager is read from its settings file,
+    C(~/Library/Group Containers/group.com.docker/settings-store.json) (Docker Desktop 4.35 and later) or
+    C(settings.json) (4.34 and earlier) in the console user's home - C(UseLibkrun=true) is Docker VMM,
+    C(UseVirtualizationFramework=true) the Virtualization framework, C(UseVirtualizationFramework=false) HyperKit
+    on Intel and QEMU on Apple Silicon. Keys are matched whatever their case. When the file does not say (it
+    omits settings left at their default), the version decides - before 4.14 HyperKit (QEMU on Apple Silicon),
+    from 4.14 the Virtualization framework (HyperKit on Intel Macs below macOS 12.5).
+  - The tap strategy is possible on an Intel Mac whose Docker Desktop runs on HyperKit and has a hyperkit binary
+    that is not held by another tool's shim; a missing tuntaposx kext is reported in the C(needs) list of
+    C(hostbridge.strategies.tap) because the C(tap_bridge) role installs it. On Linux it is possible when
+    C(/dev/net/tun) exists. The routed strategy is never possible yet (not implemented in this collection; not
+    needed on Linux).
+  - Never changes anything. The Docker engine is asked C(GET /_ping) on its unix socket, with a 2 second timeout.
+options:
+  app_path:
+    description:
+      - The Docker Desktop application bundle, looked at first. When it is not a directory the module warns and
+        falls back to C(/Applications/Docker.app), then C(~/Applications/Docker.app) of O(user).
+      - On Linux only this bundle (the end-to-end simulation's) is looked at, for the C(hyperkit_path) and
+        C(shim_state) of C(hostbridge.docker_desktop).
+    type: path
+  user:
+    description:
+      - The user whose home holds Docker Desktop's settings, socket and C(~/Applications), by name or uid.
+      - Default on macOS - the owner of C(/dev/console) (the user logged in at the screen) unless that is root;
+        otherwise, and on Linux, the user in C(SUDO_USER) (set by C(become) with sudo), else the login user,
+        else the user running the module.
+    type: str
+  tap_device:
+    description:
+      - The tap device the tap strategy would use, C(tap0) to C(tap255).
+    type: str
+    default: tap1
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.facts
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  facts:
+    support: full
+  platform:
+    platforms: [darwin, linux]
+notes:
+  - Runs without root. Run it without C(become) on a Mac so that the Docker socket of the user is the one asked.
+seealso:
+  - module: dockermac.hostbridge.hyperkit_shim
+  - module: dockermac.hostbridge.lo0_alias
+"""
+
+EXAMPLES = r"""
+- name: Gather the host bridge facts
+  dockermac.hostbridge.bridge_facts:
+
+- name: Say what this machine can do
+  ansible.builtin.debug:
+    msg: >-
+      {{ hostbridge.platform }}/{{ hostbridge.architecture }}: use {{ hostbridge.recommended_strategy }};
+      tap {{ 'possible' if hostbridge.strategies.tap.possible
+             else 'not possible: ' ~ hostbridge.strategies.tap.reason }}
+
+- name: A bundle elsewhere, another tap device, the settings of a given user
+  dockermac.hostbridge.bridge_facts:
+    app_path: /Applications/Developer/Docker.app
+    user: alice
+    tap_device: tap2
+"""
+
+RETURN = r"""
+ansible_facts:
+  description: The facts, under the single key C(hostbridge).
+  returned: always
+  type: dict
+  contains:
+    hostbridge:
+      description: Everything this module found.
+      returned: always
+      type: dict
+      contains:
+        platform:
+          description: V(darwin) or V(linux).
+          returned: always
+          type: str
+          sample: darwin
+        architecture:
+          description: The CPU architecture as Python's C(platform.machine) reports it, except that Apple Silicon
+            and aarch64 are V(arm64), also when Python runs under Rosetta.
+          returned: always
+          type: str
+          sample: x86_64
+        os_version:
+          description: macOS C(sw_vers -productVersion); on Linux C(PRETTY_NAME) of C(/etc/os-release). Null when
+            unknown.
+          returned: always
+          type: str
+          sample: "13.6.1"
+        console_user:
+          description: The user whose home was looked at (see O(user)).
+          returned: always
+          type: dict
+          contains:
+            name:
+              description: User name.
+              returned: always
+              type: str
+              sample: alice
+            uid:
+              description: Numeric user id.
+              returned: always
+              type: int
+              sample: 501
+            home:
+              description: Home directory.
+              returned: always
+              type: str
+              sample: /Users/alice
+        docker:
+          description: The Docker engine's socket.
+          returned: always
+          type: dict
+          contains:
+            socket:
+              description: macOS - C(~/.docker/run/docker.sock) when it exists, else C(/var/run/docker.sock).
+                Linux - the path of a C(unix://) C(DOCKER_HOST), else C(/var/run/docker.sock).
+              returned: always
+              type: str
+              sample: /Users/alice/.docker/run/docker.sock
+            socket_exists:
+              description: Whether the socket exists.
+              returned: always
+              type: bool
+              sample: true
+            engine_reachable:
+              description: Whether an engine answered C(GET /_ping) with 200 within 2 seconds.
+              returned: always
+              type: bool
+              sample: true
+        docker_desktop:
+          description: Docker Desktop. On Linux V(installed) is false and only C(app_path), C(hyperkit_path) and
+            C(shim_state) of an explicit O(app_path) are filled in.
+          returned: always
+          type: dict
+          contains:
+            installed:
+              description: Whether a Docker Desktop bundle was found.
+              returned: always
+              type: bool
+              sample: true
+            app_path:
+              description: The bundle found (first existing of O(app_path), C(/Applications/Docker.app),
+                C(~/Applications/Docker.app)), or null.
+              returned: always
+              type: str
+              sample: /Applications/Docker.app
+            version:
+              description: C(CFBundleShortVersionString) of the bundle's C(Contents/Info.plist), or null.
+              returned: always
+              type: str
+              sample: "4.15.0"
+            vm_manager:
+              description: The VM manager Docker Desktop uses; null without Docker Desktop.
+              returned: always
+              type: str
+              choices: [hyperkit, virtualization_framework, docker_vmm, qemu, unknown]
+              sample: hyperkit
+            vm_manager_source:
+              description: Why - the settings file and key, or the default rule that applied.
+              returned: always
+              type: str
+              sample: settings.json UseVirtualizationFramework=false
+            settings_path:
+              description: The settings file read, or null.
+              returned: always
+              type: str
+              sample: /Users/alice/Library/Group Containers/group.com.docker/settings-store.json
+            hyperkit_path:
+              description: hyperkit in the bundle (the three known layouts, as M(dockermac.hostbridge.hyperkit_shim)
+                finds it), or null.
+              returned: always
+              type: str
+              sample: /Applications/Docker.app/Contents/Resources/bin/com.docker.hyperkit
+            shim_state:
+              description: The state M(dockermac.hostbridge.hyperkit_shim) would find (compared with a shim for
+                O(tap_device) and the default slot), or null without hyperkit.
+              returned: always
+              type: str
+              choices: [pristine, installed, outdated, orphaned_shim, updated_by_docker, foreign_shim]
+              sample: pristine
+        tuntap:
+          description: Tap devices.
+          returned: always
+          type: dict
+          contains:
+            kext_loaded:
+              description: macOS - whether C(kmutil showloaded --list-only -b net.sf.tuntaposx.tap) (C(kextstat
+                -l -b ...) where there is no kmutil) lists the tuntaposx tap kext. Always false on Linux.
+              returned: always
+              type: bool
+              sample: false
+            devices:
+              description: In numeric order, macOS - the C(tapN) character devices in C(/dev); Linux - the TAP
+                interfaces named C(tapN) (Linux has no C(/dev/tapN); C(/sys/class/net/tapN/tun_flags) marks them).
+              returned: always
+              type: list
+              elements: str
+              sample: [tap0, tap1, tap2]
+            tap_device:
+              description: O(tap_device).
+              returned: always
+              type: str
+              sample: tap1
+            tap_device_exists:
+              description: Whether O(tap_device) is among RV(ansible_facts.hostbridge.tuntap.devices).
+              returned: always
+              type: bool
+              sample: true
+            dev_net_tun:
+              description: Linux - whether C(/dev/net/tun) is a character device. Always false on macOS.
+              returned: always
+              type: bool
+              sample: true
+        strategies:
+          description: For each strategy (C(loopback), C(tap), C(routed)) a dict with C(possible) (bool) and
+            C(reason) (str, why it is or is not possible); C(tap) also has C(needs), a list of what the
+            C(tap_bridge) role has to install first (the tuntaposx kext).
+          returned: always
+          type: dict
+          sample:
+            loopback:
+              possible: true
+              reason: loopback aliases with ports published on them work with every Docker Desktop
+            tap:
+              possible: false
+              reason: "Apple Silicon: no HyperKit and no tuntaposx kext (both are x86_64 only)"
+              needs: []
+            routed:
+              possible: false
+              reason: not implemented yet in this collection (docker-mac-net-connect would route container
+                subnets through a WireGuard tunnel into the VM)
+        recommended_strategy:
+          description: V(tap) on a Mac where it is possible, else V(loopback).
+          returned: always
+          type: str
+          choices: [loopback, tap]
+          sample: loopback
+"""
+
+# Imports follow the documentation, as ansible-test's validate-modules requires.
+import platform  # noqa: E402
+
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._commands import CommandRunner  # noqa: E402
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError  # noqa: E402
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._facts import gather  # noqa: E402
+
+ARGUMENT_SPEC = {
+    "app_path": {"type": "path"},
+    "user": {"type": "str"},
+    "tap_device": {"type": "str", "default": "tap1"},
+}
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    try:
+        result = gather(params=module.params, system=platform.system(), runner=CommandRunner(module))
+    except HostbridgeError as exc:
+        module.fail_json(**exc.fail_json_kwargs())
+    for warning in result.pop("warnings", []):
+        module.warn(warning)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

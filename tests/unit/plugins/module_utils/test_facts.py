@@ -1,0 +1,610 @@
+"""bridge_facts' backend: parsing recorded macOS samples, strategy verdicts, fabricated Macs and Linux hosts."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import plistlib
+import pwd
+import shutil
+import socket
+import tempfile
+import threading
+import typing as t
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.dockermac.hostbridge.plugins.module_utils import _facts
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._facts import (
+    DOCKER_VMM,
+    HYPERKIT,
+    QEMU,
+    UNKNOWN,
+    VIRTUALIZATION_FRAMEWORK,
+    DarwinFacts,
+    LinuxFacts,
+    Observed,
+    VmChoice,
+)
+from ansible_collections.dockermac.hostbridge.tests.unit.plugins.module_utils.hyperkit_fakes import FakeBundle
+from ansible_collections.dockermac.hostbridge.tests.unit.utils import FakeRunner, fixture_text
+
+SETTINGS = os.path.join("Library", "Group Containers", "group.com.docker")
+KMUTIL = ["kmutil", "showloaded", "--list-only", "-b", "net.sf.tuntaposx.tap"]
+SYSCTL = ["sysctl", "-in", "hw.optional.arm64"]
+SW_VERS = ["sw_vers", "-productVersion"]
+VF_FALSE = "UseVirtualizationFramework=false"
+
+
+def darwin(name: str) -> str:
+    return fixture_text("darwin", name)
+
+
+def plist_bytes(version: str | None = "4.15.0") -> bytes:
+    if version == "4.15.0":
+        return darwin("docker_app_info_plist_4.15.0.xml").encode()
+    return plistlib.dumps({"CFBundleIdentifier": "com.docker.docker", "CFBundleShortVersionString": version})
+
+
+# --- parsing recorded samples -------------------------------------------------------------------------------
+def test_info_plist_of_docker_desktop_4_15() -> None:
+    assert _facts.parse_info_plist(plist_bytes()) == "4.15.0"
+
+
+def test_info_plist_binary_format_and_bad_input() -> None:
+    binary = plistlib.dumps({"CFBundleShortVersionString": "4.13.1"}, fmt=plistlib.FMT_BINARY)
+    assert _facts.parse_info_plist(binary) == "4.13.1"
+    assert _facts.parse_info_plist(b"<plist><dict></dict></plist>\n") is None  # hyperkit_fakes' stub
+    assert _facts.parse_info_plist(b"not a plist") is None
+    assert _facts.parse_info_plist(plistlib.dumps(["a list"])) is None
+
+
+@pytest.mark.parametrize(("sample", "arch", "want"), [
+    ("settings_store_apple_silicon_vf.json", "arm64",
+     VmChoice(VIRTUALIZATION_FRAMEWORK, "settings-store.json UseVirtualizationFramework=true")),
+    ("settings_store_docker_vmm.json", "arm64", VmChoice(DOCKER_VMM, "settings-store.json UseLibkrun=true")),
+    ("settings_json_intel_hyperkit.json", "x86_64", VmChoice(HYPERKIT, f"settings.json {VF_FALSE}")),
+    ("settings_json_intel_hyperkit.json", "arm64", VmChoice(QEMU, f"settings.json {VF_FALSE}")),
+    ("settings_store_fresh_install.json", "arm64", None),  # defaults are omitted from settings-store.json
+])
+def test_vm_manager_from_recorded_settings(sample: str, arch: str, want: VmChoice | None) -> None:
+    settings = _facts.parse_settings(darwin(sample))
+    assert settings is not None
+    filename = "settings.json" if sample.startswith("settings_json") else "settings-store.json"
+    assert _facts.vm_manager_from_settings(settings, filename=filename, architecture=arch) == want
+
+
+def test_settings_keys_match_whatever_their_case() -> None:
+    camel = {"useLibkrun": True}
+    assert _facts.vm_manager_from_settings(camel, filename="settings.json", architecture="arm64").manager == DOCKER_VMM
+    # a non-boolean value says nothing
+    assert _facts.vm_manager_from_settings({"UseVirtualizationFramework": "yes"}, filename="x",
+                                           architecture="x86_64") is None
+
+
+@pytest.mark.parametrize("text", ["", "{", "[1, 2]", "null", '"text"'])
+def test_settings_that_are_not_a_json_object(text: str) -> None:
+    assert _facts.parse_settings(text) is None
+
+
+@pytest.mark.parametrize(("version", "arch", "macos", "manager"), [
+    ("4.13.1", "x86_64", "12.6", HYPERKIT),
+    ("4.13.1", "arm64", "12.6", QEMU),
+    ("2.5.0.1", "x86_64", "10.15.7", HYPERKIT),
+    ("4.14.0", "x86_64", "13.0", VIRTUALIZATION_FRAMEWORK),
+    ("4.15.0", "x86_64", "12.4", HYPERKIT),  # the Virtualization framework needs macOS 12.5
+    ("4.15.0", "x86_64", None, VIRTUALIZATION_FRAMEWORK),
+    ("4.35.1", "arm64", "12.4", VIRTUALIZATION_FRAMEWORK),
+    (None, "x86_64", "13.0", UNKNOWN),
+    ("garbage", "x86_64", "13.0", UNKNOWN),
+])
+def test_vm_manager_default_by_version(version: str | None, arch: str, macos: str | None, manager: str) -> None:
+    choice = _facts.vm_manager_default(version=version, architecture=arch, macos=macos)
+    assert choice.manager == manager
+    assert choice.source
+
+
+def test_settings_win_over_the_version_default() -> None:
+    settings = _facts.parse_settings(darwin("settings_json_intel_hyperkit.json"))
+    choice = _facts.decide_vm_manager(settings=settings, settings_name="settings.json", version="4.20.0",
+                                      architecture="x86_64", macos="13.0")
+    assert choice.manager == HYPERKIT
+    fresh = _facts.parse_settings(darwin("settings_store_fresh_install.json"))
+    choice = _facts.decide_vm_manager(settings=fresh, settings_name="settings-store.json", version="4.50.0",
+                                      architecture="arm64", macos="15.1")
+    assert choice == VmChoice(VIRTUALIZATION_FRAMEWORK, "default of Docker Desktop 4.50.0 (4.14 and later)")
+
+
+def test_kext_listings() -> None:
+    assert _facts.kext_loaded(darwin("kextstat_l_b_tuntap_tap.txt")) is True
+    assert _facts.kext_loaded(darwin("kextstat_l_b_tuntap_tun_only.txt")) is False
+    assert _facts.kext_loaded("") is False
+    # kmutil prints a notice before the list on some versions; only kext lines count
+    assert _facts.kext_loaded("No variant specified, falling back to release\n") is False
+
+
+def test_os_release() -> None:
+    debian = ('PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\n'
+              "ID=debian\n")
+    assert _facts.parse_os_release(debian) == "Debian GNU/Linux 12 (bookworm)"
+    assert _facts.parse_os_release("PRETTY_NAME='Alpine Linux v3.19'\n") == "Alpine Linux v3.19"
+    assert _facts.parse_os_release("PRETTY_NAME=Arch\n") == "Arch"
+    assert _facts.parse_os_release("NAME=x\n") is None
+
+
+def test_docker_host_and_tap_names() -> None:
+    assert _facts.docker_host_socket("unix:///run/user/1000/docker.sock") == "/run/user/1000/docker.sock"
+    assert _facts.docker_host_socket("tcp://127.0.0.1:2375") is None
+    assert _facts.docker_host_socket(None) is None
+    assert _facts.tap_devices(["tap10", "tun0", "tap2", "tap", "tap1x", "tap0"]) == ["tap0", "tap2", "tap10"]
+
+
+def test_version_tuple() -> None:
+    assert _facts.version_tuple("4.15.0") == (4, 15, 0)
+    assert _facts.version_tuple("18.03.1-ce-mac65") == (18, 3, 1)
+    assert _facts.version_tuple("") is None
+
+
+# --- the engine's /_ping on a real unix socket --------------------------------------------------------------
+@contextlib.contextmanager
+def ping_server(path: str, response: bytes | None) -> t.Iterator[list[bytes]]:
+    """A one-thread server on ``path`` answering every connection with ``response`` (None: never answers)."""
+    requests: list[bytes] = []
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(4)
+    server.settimeout(0.1)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _addr = server.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with conn:
+                requests.append(conn.recv(4096))
+                if response is None:
+                    stop.wait(3)
+                else:
+                    conn.sendall(response)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield requests
+    finally:
+        stop.set()
+        server.close()
+        thread.join(5)
+
+
+@pytest.fixture
+def short_dir() -> t.Iterator[str]:
+    # AF_UNIX paths are limited to about 100 bytes; pytest's tmp_path can be longer.
+    path = tempfile.mkdtemp(prefix="hbf", dir="/tmp")
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+OK = b"HTTP/1.1 200 OK\r\nApi-Version: 1.47\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 2\r\n\r\nOK"
+
+
+def test_ping_a_live_engine(short_dir: str) -> None:
+    path = os.path.join(short_dir, "docker.sock")
+    with ping_server(path, OK) as requests:
+        assert _facts.ping(path) is True
+    assert requests[0].startswith(b"GET /_ping HTTP/1.1\r\n")
+
+
+def test_ping_errors_and_silence(short_dir: str) -> None:
+    path = os.path.join(short_dir, "docker.sock")
+    assert _facts.ping(path) is False  # nothing there
+    with ping_server(path, b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n"):
+        assert _facts.ping(path) is False
+    os.unlink(path)
+    with ping_server(path, None):
+        assert _facts.ping(path, timeout=0.3) is False  # accepted, never answered: the timeout wins
+    os.unlink(path)
+    Path(path).write_text("a regular file")
+    assert _facts.ping(path) is False
+
+
+# --- strategy verdicts --------------------------------------------------------------------------------------
+def intel(**kwargs: t.Any) -> Observed:
+    base: dict[str, t.Any] = {
+        "platform": "darwin", "architecture": "x86_64", "tap_device": "tap1", "installed": True,
+        "app_path": "/Applications/Docker.app", "vm": VmChoice(HYPERKIT, f"settings.json {VF_FALSE}"),
+        "hyperkit_path": "/Applications/Docker.app/Contents/Resources/bin/com.docker.hyperkit",
+        "shim_state": "pristine", "kext_loaded": True, "tap_device_exists": True}
+    base.update(kwargs)
+    return Observed(**base)
+
+
+def test_verdict_intel_hyperkit() -> None:
+    strategies = _facts.decide_strategies(intel())
+    assert strategies["tap"] == {"possible": True, "needs": [],
+                                 "reason": "Intel Mac, Docker Desktop on HyperKit (settings.json "
+                                           "UseVirtualizationFramework=false)"}
+    assert strategies["loopback"]["possible"] is True
+    assert strategies["routed"]["possible"] is False
+    assert "HyperKit" in strategies["routed"]["reason"]
+    assert "not implemented yet" in strategies["routed"]["reason"]
+    assert _facts.recommend("darwin", strategies) == "tap"
+
+
+def test_verdict_intel_hyperkit_without_the_kext_is_possible_with_a_need() -> None:
+    tap = _facts.decide_strategies(intel(kext_loaded=False, tap_device_exists=False))["tap"]
+    assert tap["possible"] is True
+    assert tap["needs"] == [f"tuntaposx kext not loaded and /dev/tap1 missing: {_facts._TUNTAP_PKG_HINT}"]
+    # /dev/tap1 present without the kext listed (another tuntap build): nothing to install
+    assert _facts.decide_strategies(intel(kext_loaded=False))["tap"]["needs"] == []
+
+
+def test_verdict_intel_virtualization_framework() -> None:
+    seen = intel(vm=VmChoice(VIRTUALIZATION_FRAMEWORK, "settings-store.json UseVirtualizationFramework=true"))
+    strategies = _facts.decide_strategies(seen)
+    assert strategies["tap"]["possible"] is False
+    assert strategies["tap"]["reason"].startswith(
+        "Docker Desktop uses Apple's Virtualization framework (settings-store.json UseVirtualizationFramework=true); "
+        "the tap bridge needs HyperKit")
+    assert strategies["routed"]["reason"].startswith("not implemented yet in this collection")
+    assert _facts.recommend("darwin", strategies) == "loopback"
+
+
+def test_verdict_apple_silicon() -> None:
+    seen = intel(architecture="arm64", vm=VmChoice(VIRTUALIZATION_FRAMEWORK, "x"), hyperkit_path=None)
+    tap = _facts.decide_strategies(seen)["tap"]
+    assert tap == {"possible": False, "needs": [],
+                   "reason": "Apple Silicon: no HyperKit and no tuntaposx kext (both are x86_64 only)"}
+
+
+@pytest.mark.parametrize(("vm", "words"), [
+    (VmChoice(DOCKER_VMM, "settings-store.json UseLibkrun=true"), "Docker VMM (settings-store.json UseLibkrun=true)"),
+    (VmChoice(QEMU, "default"), "QEMU (default)"),
+    (VmChoice(UNKNOWN, "no settings"), "an unknown VM manager (no settings)"),
+])
+def test_verdict_other_vm_managers(vm: VmChoice, words: str) -> None:
+    tap = _facts.decide_strategies(intel(vm=vm))["tap"]
+    assert tap["possible"] is False
+    assert f"Docker Desktop uses {words}" in tap["reason"]
+
+
+def test_verdict_no_docker_desktop() -> None:
+    seen = Observed(platform="darwin", architecture="x86_64", tap_device="tap1",
+                    apps_tried=("/Applications/Docker.app", "/Users/a/Applications/Docker.app"))
+    strategies = _facts.decide_strategies(seen)
+    assert strategies["tap"]["possible"] is False
+    assert strategies["tap"]["reason"] == (
+        "Docker Desktop is not installed (looked at /Applications/Docker.app, /Users/a/Applications/Docker.app); "
+        "the tap bridge needs Docker Desktop on HyperKit")
+    assert strategies["loopback"]["possible"] is True
+    assert _facts.recommend("darwin", strategies) == "loopback"
+
+
+def test_verdict_hyperkit_selected_but_binary_missing_or_foreign() -> None:
+    tap = _facts.decide_strategies(intel(hyperkit_path=None))["tap"]
+    assert (tap["possible"], tap["reason"]) == (False, "no hyperkit binary in /Applications/Docker.app: this Docker "
+                                                       "Desktop cannot run HyperKit")
+    tap = _facts.decide_strategies(intel(shim_state="foreign_shim", shim_problem="undo it first"))["tap"]
+    assert (tap["possible"], tap["reason"]) == (False, "the hyperkit binary is in state foreign_shim: undo it first")
+    assert _facts.decide_strategies(intel(shim_state="updated_by_docker"))["tap"]["possible"] is True
+
+
+def test_verdict_linux() -> None:
+    with_tun = _facts.decide_strategies(Observed(platform="linux", architecture="x86_64", tap_device="tap1",
+                                                 dev_net_tun=True))
+    assert with_tun["tap"]["possible"] is True
+    assert with_tun["loopback"]["possible"] is True
+    assert with_tun["routed"]["possible"] is False
+    assert "directly" in with_tun["routed"]["reason"]
+    assert _facts.recommend("linux", with_tun) == "loopback"  # tap is possible, loopback is still recommended
+    without = _facts.decide_strategies(Observed(platform="linux", architecture="aarch64", tap_device="tap1"))
+    assert without["tap"]["possible"] is False
+    assert without["tap"]["reason"].startswith("/dev/net/tun is missing")
+
+
+# --- fabricated Macs -----------------------------------------------------------------------------------------
+class Mac:
+    """``root`` is the Mac's /, ``home`` the console user's home, both under tmp_path."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.root = tmp_path / "root"
+        self.home = tmp_path / "home" / "alice"
+        (self.root / "dev").mkdir(parents=True)
+        (self.root / "Applications").mkdir()
+        self.home.mkdir(parents=True)
+
+    def bundle(self, *, where: Path | None = None, name: str = "Docker.app", layout: int = 2,
+               version: str | None = "4.15.0") -> FakeBundle:
+        bundle = FakeBundle(where or self.root / "Applications", layout=layout, name=name)
+        (bundle.app / "Contents" / "Info.plist").write_bytes(plist_bytes(version))
+        return bundle
+
+    def apple_silicon_app(self, version: str = "4.35.1") -> Path:
+        app = self.root / "Applications" / "Docker.app"
+        (app / "Contents" / "Resources" / "bin").mkdir(parents=True)
+        (app / "Contents" / "Info.plist").write_bytes(plist_bytes(version))
+        return app
+
+    def settings(self, sample: str, name: str = "settings-store.json", text: str | None = None) -> Path:
+        path = self.home / SETTINGS / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(darwin(sample) if text is None else text)
+        return path
+
+    def char_device(self, name: str) -> None:
+        # A symlink to /dev/null is a character device for os.stat, and needs no root.
+        (self.root / "dev" / name).symlink_to("/dev/null")
+
+    def facts(self, runner: FakeRunner, *, machine: str = "x86_64", environ: dict[str, str] | None = None,
+              **params: t.Any) -> tuple[dict[str, t.Any], list[str]]:
+        backend = DarwinFacts(runner=runner, root=str(self.root), home=str(self.home), machine=machine,
+                              environ=environ or {})
+        params.setdefault("user", "nobody")
+        facts = backend.gather(params)
+        runner.assert_done()
+        return facts, backend.warnings
+
+
+def intel_runner(*, kext: str = "", macos: str = "13.6.1") -> FakeRunner:
+    return FakeRunner([(SYSCTL, 0, "", ""), (SW_VERS, 0, f"{macos}\n", ""), (KMUTIL, 0, kext, "")])
+
+
+@pytest.fixture
+def mac(tmp_path: Path) -> Mac:
+    return Mac(tmp_path)
+
+
+def test_intel_mac_on_hyperkit(mac: Mac) -> None:
+    bundle = mac.bundle()
+    settings = mac.settings("settings_json_intel_hyperkit.json", name="settings.json")
+    mac.char_device("tap0")
+    mac.char_device("tap1")
+    (mac.root / "dev" / "tap9").write_text("not a device")
+    facts, warnings = mac.facts(intel_runner(kext=darwin("kextstat_l_b_tuntap_tap.txt")))
+    assert warnings == []
+    nobody = pwd.getpwnam("nobody")
+    assert facts["platform"] == "darwin"
+    assert (facts["architecture"], facts["os_version"]) == ("x86_64", "13.6.1")
+    assert facts["console_user"] == {"name": "nobody", "uid": nobody.pw_uid, "home": str(mac.home)}
+    assert facts["docker_desktop"] == {
+        "installed": True, "app_path": str(bundle.app), "version": "4.15.0", "vm_manager": HYPERKIT,
+        "vm_manager_source": "settings.json UseVirtualizationFramework=false", "settings_path": str(settings),
+        "hyperkit_path": str(bundle.hyperkit), "shim_state": "pristine"}
+    assert facts["tuntap"] == {"kext_loaded": True, "devices": ["tap0", "tap1"], "tap_device": "tap1",
+                               "tap_device_exists": True, "dev_net_tun": False}
+    assert facts["docker"] == {"socket": str(mac.root / "var/run/docker.sock"), "socket_exists": False,
+                               "engine_reachable": False}
+    assert facts["strategies"]["tap"]["possible"] is True
+    assert facts["strategies"]["tap"]["needs"] == []
+    assert facts["recommended_strategy"] == "tap"
+
+
+def test_intel_mac_without_the_kext_needs_it(mac: Mac) -> None:
+    mac.bundle()
+    mac.settings("settings_json_intel_hyperkit.json", name="settings.json")
+    runner = FakeRunner([(SYSCTL, 0, "", ""), (SW_VERS, 0, "10.15.7\n", ""),
+                         (["kextstat", "-l", "-b", "net.sf.tuntaposx.tap"], 0, "", "")], missing=["kmutil"])
+    facts, _w = mac.facts(runner)
+    assert facts["tuntap"]["kext_loaded"] is False
+    assert facts["tuntap"]["devices"] == []
+    tap = facts["strategies"]["tap"]
+    assert tap["possible"] is True
+    assert tap["needs"][0].startswith("tuntaposx kext not loaded and /dev/tap1 missing")
+    assert facts["recommended_strategy"] == "tap"
+
+
+def test_intel_mac_on_the_virtualization_framework(mac: Mac) -> None:
+    mac.bundle()  # Intel bundles still carry hyperkit
+    mac.settings("settings_store_apple_silicon_vf.json")
+    mac.settings("settings_json_intel_hyperkit.json", name="settings.json")  # stale: settings-store.json wins
+    facts, _w = mac.facts(intel_runner())
+    desktop = facts["docker_desktop"]
+    assert (desktop["vm_manager"], desktop["vm_manager_source"]) == (
+        VIRTUALIZATION_FRAMEWORK, "settings-store.json UseVirtualizationFramework=true")
+    assert desktop["hyperkit_path"] is not None
+    assert facts["strategies"]["tap"]["possible"] is False
+    assert "Virtualization framework" in facts["strategies"]["tap"]["reason"]
+    assert facts["recommended_strategy"] == "loopback"
+
+
+def test_apple_silicon(mac: Mac) -> None:
+    app = mac.apple_silicon_app()
+    mac.settings("settings_store_apple_silicon_vf.json")
+    runner = FakeRunner([(SW_VERS, 0, "15.1\n", ""), (KMUTIL, 0, "", "")])  # arm64: no sysctl question
+    facts, _w = mac.facts(runner, machine="arm64")
+    assert facts["architecture"] == "arm64"
+    assert facts["docker_desktop"]["app_path"] == str(app)
+    assert facts["docker_desktop"]["version"] == "4.35.1"
+    assert facts["docker_desktop"]["vm_manager"] == VIRTUALIZATION_FRAMEWORK
+    assert (facts["docker_desktop"]["hyperkit_path"], facts["docker_desktop"]["shim_state"]) == (None, None)
+    assert facts["strategies"]["tap"]["reason"].startswith("Apple Silicon")
+    assert facts["recommended_strategy"] == "loopback"
+
+
+def test_x86_64_python_under_rosetta_is_apple_silicon(mac: Mac) -> None:
+    mac.apple_silicon_app()
+    runner = FakeRunner([(SYSCTL, 0, "1\n", ""), (SW_VERS, 0, "14.2\n", ""), (KMUTIL, 0, "", "")])
+    facts, _w = mac.facts(runner, machine="x86_64")
+    assert facts["architecture"] == "arm64"
+    assert facts["strategies"]["tap"]["possible"] is False
+
+
+def test_docker_vmm(mac: Mac) -> None:
+    mac.apple_silicon_app()
+    mac.settings("settings_store_docker_vmm.json")
+    facts, _w = mac.facts(FakeRunner([(SW_VERS, 0, "15.1\n", ""), (KMUTIL, 0, "", "")]), machine="arm64")
+    assert facts["docker_desktop"]["vm_manager"] == DOCKER_VMM
+    assert facts["docker_desktop"]["vm_manager_source"] == "settings-store.json UseLibkrun=true"
+    assert facts["strategies"]["routed"]["possible"] is False
+
+
+def test_no_docker_desktop(mac: Mac) -> None:
+    facts, _w = mac.facts(intel_runner())
+    desktop = facts["docker_desktop"]
+    assert desktop == {"installed": False, "app_path": None, "version": None, "vm_manager": None,
+                       "vm_manager_source": None, "settings_path": None, "hyperkit_path": None, "shim_state": None}
+    assert "Docker Desktop is not installed" in facts["strategies"]["tap"]["reason"]
+    assert str(mac.home / "Applications" / "Docker.app") in facts["strategies"]["tap"]["reason"]
+    assert facts["recommended_strategy"] == "loopback"
+
+
+@pytest.mark.parametrize("layout", [0, 1, 2])
+def test_hyperkit_layouts_in_home_applications(mac: Mac, layout: int) -> None:
+    bundle = mac.bundle(where=mac.home / "Applications", layout=layout, version="4.13.1")
+    mac.settings("settings_store_fresh_install.json")  # no VM key: the version decides
+    facts, _w = mac.facts(intel_runner())
+    desktop = facts["docker_desktop"]
+    assert desktop["app_path"] == str(bundle.app)
+    assert desktop["hyperkit_path"] == str(bundle.hyperkit)
+    assert desktop["shim_state"] == "pristine"
+    assert (desktop["vm_manager"], desktop["vm_manager_source"]) == (HYPERKIT, "default of Docker Desktop 4.13.1 "
+                                                                               "(before 4.14)")
+    assert facts["strategies"]["tap"]["possible"] is True
+
+
+def test_app_path_with_spaces_and_shim_states(mac: Mac, tmp_path: Path) -> None:
+    where = tmp_path / "Applications" / "Developer Tools"
+    bundle = mac.bundle(where=where, name="Docker Desktop.app", version="4.13.1")
+    mac.bundle()  # /Applications/Docker.app exists too: the option wins
+    facts, _w = mac.facts(intel_runner(), app_path=str(bundle.app), tap_device="tap3")
+    assert facts["docker_desktop"]["app_path"] == str(bundle.app)
+    assert facts["tuntap"]["tap_device"] == "tap3"
+    bundle.make_installed(tap="tap3")
+    facts, _w = mac.facts(intel_runner(), app_path=str(bundle.app), tap_device="tap3")
+    assert facts["docker_desktop"]["shim_state"] == "installed"
+    facts, _w = mac.facts(intel_runner(), app_path=str(bundle.app))  # a shim for tap3, asked about tap1
+    assert facts["docker_desktop"]["shim_state"] == "outdated"
+    Path(str(bundle.hyperkit) + ".original").write_bytes(b"docker-tuntap-osx's copy")
+    facts, _w = mac.facts(intel_runner(), app_path=str(bundle.app))
+    assert facts["docker_desktop"]["shim_state"] == "foreign_shim"
+    tap = facts["strategies"]["tap"]
+    assert tap["possible"] is False
+    assert "docker-tuntap-osx" in tap["reason"]
+
+
+def test_missing_app_path_falls_back_with_a_warning(mac: Mac, tmp_path: Path) -> None:
+    bundle = mac.bundle()
+    facts, warnings = mac.facts(intel_runner(), app_path=str(tmp_path / "nowhere" / "Docker.app"))
+    assert facts["docker_desktop"]["app_path"] == str(bundle.app)
+    assert warnings == [f"app_path {tmp_path / 'nowhere' / 'Docker.app'} is not a directory; looked for Docker "
+                        "Desktop in the default places instead."]
+
+
+def test_unreadable_settings_fall_back_to_the_version(mac: Mac) -> None:
+    mac.bundle(version="4.13.1")
+    path = mac.settings("", text="{ truncated")
+    facts, warnings = mac.facts(intel_runner())
+    assert facts["docker_desktop"]["settings_path"] == str(path)
+    assert facts["docker_desktop"]["vm_manager"] == HYPERKIT
+    assert len(warnings) == 1
+    assert "not a JSON object" in warnings[0]
+
+
+def test_user_socket_and_a_live_engine(mac: Mac, short_dir: str) -> None:
+    # the home is a short path here, for AF_UNIX
+    home = Path(short_dir)
+    (home / ".docker" / "run").mkdir(parents=True)
+    sock = home / ".docker" / "run" / "docker.sock"
+    backend = DarwinFacts(runner=intel_runner(), root=str(mac.root), home=str(home), machine="x86_64", environ={})
+    with ping_server(str(sock), OK):
+        facts = backend.gather({"user": "nobody"})
+    assert facts["docker"] == {"socket": str(sock), "socket_exists": True, "engine_reachable": True}
+
+
+def test_without_sw_vers_and_kext_tools(mac: Mac) -> None:
+    runner = FakeRunner([], missing=["sysctl", "sw_vers", "kmutil", "kextstat"])
+    facts, _w = mac.facts(runner)
+    assert facts["tuntap"]["kext_loaded"] is False
+    assert facts["os_version"] is None  # platform.mac_ver() is empty on Linux
+
+
+@pytest.mark.root
+def test_console_user_is_the_owner_of_dev_console(mac: Mac) -> None:
+    console = mac.root / "dev" / "console"
+    console.write_text("")
+    nobody = pwd.getpwnam("nobody")
+    os.chown(console, nobody.pw_uid, nobody.pw_gid)
+    facts, _w = mac.facts(intel_runner(), user=None, environ={"SUDO_USER": "root"})
+    assert facts["console_user"]["name"] == "nobody"
+    # root at the console (login window): SUDO_USER decides
+    os.chown(console, 0, 0)
+    daemon = pwd.getpwuid(1)
+    facts, _w = mac.facts(intel_runner(), user=None, environ={"SUDO_USER": daemon.pw_name})
+    assert facts["console_user"]["name"] == daemon.pw_name
+
+
+def test_bad_options_are_refused(mac: Mac) -> None:
+    with pytest.raises(HostbridgeError, match="tap_device: 'tap256' must be a tap device name"):
+        mac.facts(FakeRunner(), tap_device="tap256")
+    with pytest.raises(HostbridgeError, match="user: 'no such user' is not a user on this host"):
+        mac.facts(FakeRunner(), user="no such user")
+
+
+# --- fabricated Linux hosts ----------------------------------------------------------------------------------
+class LinuxHost:
+    def __init__(self, tmp_path: Path) -> None:
+        self.root = tmp_path / "root"
+        (self.root / "dev" / "net").mkdir(parents=True)
+        (self.root / "etc").mkdir()
+        (self.root / "sys" / "class" / "net").mkdir(parents=True)
+        (self.root / "etc" / "os-release").write_text('PRETTY_NAME="Ubuntu 24.04.1 LTS"\nID=ubuntu\n')
+
+    def interface(self, name: str, tun_flags: str | None) -> None:
+        path = self.root / "sys" / "class" / "net" / name
+        path.mkdir()
+        if tun_flags is not None:
+            (path / "tun_flags").write_text(f"{tun_flags}\n")
+
+    def facts(self, **params: t.Any) -> dict[str, t.Any]:
+        environ = params.pop("environ", {})
+        backend = LinuxFacts(runner=FakeRunner(), root=str(self.root), home="/home/x", machine="aarch64",
+                             environ=environ)
+        return backend.gather(params)
+
+
+def test_linux_with_dev_net_tun(tmp_path: Path) -> None:
+    host = LinuxHost(tmp_path)
+    (host.root / "dev" / "net" / "tun").symlink_to("/dev/null")
+    host.interface("tap1", "0x1002")  # IFF_TAP | IFF_NO_PI
+    host.interface("tap0", "0x1001")  # a TUN interface named tap0
+    host.interface("tap2", None)  # not a TUN/TAP interface (a veth named tap2)
+    host.interface("eth0", None)
+    facts = host.facts(user="nobody")
+    assert (facts["platform"], facts["architecture"], facts["os_version"]) == ("linux", "arm64", "Ubuntu 24.04.1 LTS")
+    assert facts["tuntap"] == {"kext_loaded": False, "devices": ["tap1"], "tap_device": "tap1",
+                               "tap_device_exists": True, "dev_net_tun": True}
+    assert facts["docker_desktop"]["installed"] is False
+    assert facts["strategies"]["tap"]["possible"] is True
+    assert facts["strategies"]["routed"]["possible"] is False
+    assert facts["recommended_strategy"] == "loopback"
+    assert facts["console_user"]["name"] == "nobody"
+
+
+def test_linux_without_dev_net_tun(tmp_path: Path) -> None:
+    host = LinuxHost(tmp_path)
+    (host.root / "dev" / "net" / "tun").write_text("a regular file is not the device")
+    facts = host.facts(environ={"DOCKER_HOST": "unix:///run/user/1000/docker.sock"})
+    assert facts["tuntap"]["dev_net_tun"] is False
+    assert facts["strategies"]["tap"]["possible"] is False
+    assert facts["docker"]["socket"] == "/run/user/1000/docker.sock"
+    assert facts["recommended_strategy"] == "loopback"
+
+
+def test_linux_simulated_bundle(tmp_path: Path) -> None:
+    host = LinuxHost(tmp_path)
+    bundle = FakeBundle(tmp_path / "sim")
+    facts = host.facts(app_path=str(bundle.app))
+    desktop = facts["docker_desktop"]
+    assert (desktop["installed"], desktop["app_path"]) == (False, str(bundle.app))
+    assert (desktop["hyperkit_path"], desktop["shim_state"]) == (str(bundle.hyperkit), "pristine")
+
+
+def test_unsupported_system() -> None:
+    with pytest.raises(HostbridgeError, match="does not support 'Windows'"):
+        _facts.gather(params={}, system="Windows", runner=FakeRunner())
