@@ -16,9 +16,10 @@ TARGET_PYTHONS ?= 3.9 3.12 3.13
 NO_SKIP ?= 0
 MOLECULE_SCENARIOS ?= $(notdir $(wildcard extensions/molecule/*[!_]))
 INVENTORY ?= localhost,
-BRIDGE_ARGS ?=
 comma := ,
-LOCAL_CONNECTION = $(if $(filter localhost$(comma),$(INVENTORY)),-c local)
+# On this machine: a local connection and the demo configuration (docs/examples/localhost.yml).
+LOCAL_CONNECTION = $(if $(filter localhost$(comma),$(INVENTORY)),-c local -e @docs/examples/localhost.yml)
+BRIDGE_ARGS ?=
 
 .PHONY: help bootstrap controller bridge unbridge test lint sanity units units-matrix system e2e integration molecule package bench changelog clean
 
