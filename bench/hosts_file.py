@@ -10,6 +10,7 @@ fresh temp directory; the median and the spread (min-max) are printed, then the 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -66,17 +67,15 @@ def run_module(args: dict[str, t.Any]) -> tuple[float, dict[str, t.Any]]:
 
     with patch_module_args(args), mock.patch.multiple(basic.AnsibleModule, exit_json=exit_json, fail_json=fail_json):
         start = time.perf_counter()
-        try:
+        with contextlib.suppress(Done):
             etc_hosts_entry.main()
-        except Done:
-            pass
         return time.perf_counter() - start, captured
 
 
 def measure(lines: int, repeat: int) -> dict[str, t.Any]:
     add, again = [], []
     entries = team_entries(ENTRIES)
-    for _ in range(repeat):
+    for _run in range(repeat):
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "hosts")
             with open(path, "wb") as handle:

@@ -368,7 +368,9 @@ def _undo_hint(location: Location) -> str:
 
 def detect(location: Location, options: Options) -> Detection:
     binary = inspect(location.hyperkit_path)
-    assert binary is not None  # locate() found it
+    if binary is None:  # locate() found it a moment ago
+        raise HostbridgeError(f"{location.hyperkit_path} vanished while it was inspected; re-run.",
+                              hyperkit_path=location.hyperkit_path)
     real = inspect(location.real_path)
     detection = Detection(state=PRISTINE, binary=binary, real=real)
     detection.temps = _list_prefixed(location, f".{location.name}.", TEMP_SUFFIX)
@@ -605,7 +607,8 @@ class HyperkitShim:
             mode = shim_mode(binary.mode)
         else:
             real = detection.real
-            assert real is not None
+            if real is None:
+                raise AssertionError("a shim is installed only over a detected real binary")
             owner = (real.uid, real.gid)
             mode = shim_mode(real.mode)
         shim_tmp = self.ops.write_temp(location.directory, location.name, shim.encode("utf-8"), mode=mode,
@@ -631,8 +634,10 @@ class HyperkitShim:
         if after.problem or after.state != want or (want == PRISTINE and after.real is not None):
             raise HostbridgeError(f"After the change {location.hyperkit_path} is in state {after.state!r}, not "
                                   f"{want!r}: {after.problem or 'unexpected'}", hyperkit_path=location.hyperkit_path)
-        assert after.real is None or after.real.sha256 == (after.binary.marker.real_sha256 if after.binary.marker
-                                                           else after.real.sha256)
+        if after.real is not None and after.binary.marker and after.real.sha256 != after.binary.marker.real_sha256:
+            raise HostbridgeError(f"After the change the shim at {location.hyperkit_path} records another real "
+                                  f"binary than {location.real_path}; re-run to repair.",
+                                  hyperkit_path=location.hyperkit_path)
 
     def _sort_temps(self, detection: Detection, new_shim: str | None) -> tuple[list[str], list[str]]:
         """Leftover temp files: ours (a whole or partial copy of hyperkit, or of a shim) are removed; anything

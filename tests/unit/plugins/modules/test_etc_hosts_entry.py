@@ -46,13 +46,13 @@ def test_adds_then_reports_no_change(hosts: Path) -> None:
     assert warnings == []
     assert hosts.read_bytes().startswith(MAC_HOSTS)
     assert b"\n192.100.200.1\tnginx.local\n" in hosts.read_bytes()
-    again, _ = module(args)
+    again, _w = module(args)
     assert again["changed"] is False
 
 
 def test_check_mode_and_diff_change_nothing(hosts: Path) -> None:
     stat_before = hosts.stat()
-    result, _ = module({"path": str(hosts), "entries": [{"ip": "192.100.200.1", "names": ["nginx.local"]}],
+    result, _w = module({"path": str(hosts), "entries": [{"ip": "192.100.200.1", "names": ["nginx.local"]}],
                         "_ansible_check_mode": True, "_ansible_diff": True})
     assert result["changed"] is True
     assert result["diff"]["before"] == MAC_HOSTS.decode()
@@ -65,7 +65,7 @@ def test_keeps_mode_and_owner_and_makes_a_backup(hosts: Path) -> None:
     hosts.chmod(0o600)
     if os.geteuid() == 0:
         os.chown(hosts, 1, 1)
-    result, _ = module({"path": str(hosts), "ip": "192.100.200.1", "names": ["nginx.local"], "backup": True})
+    result, _w = module({"path": str(hosts), "ip": "192.100.200.1", "names": ["nginx.local"], "backup": True})
     assert Path(result["backup_file"]).read_bytes() == MAC_HOSTS
     assert hosts.stat().st_mode & 0o7777 == 0o600
     if os.geteuid() == 0:
@@ -76,10 +76,10 @@ def test_keeps_mode_and_owner_and_makes_a_backup(hosts: Path) -> None:
 
 def test_missing_file_is_created_only_when_there_is_something_to_write(tmp_path: Path) -> None:
     path = tmp_path / "hosts"
-    result, _ = module({"path": str(path), "entries": [], "exclusive": True, "state": "absent"})
+    result, _w = module({"path": str(path), "entries": [], "exclusive": True, "state": "absent"})
     assert result["changed"] is False
     assert not path.exists()
-    result, _ = module({"path": str(path), "ip": "fd00::1", "names": ["v6.local"]})
+    result, _w = module({"path": str(path), "ip": "fd00::1", "names": ["v6.local"]})
     assert result["changed"] is True
     assert path.stat().st_mode & 0o777 == 0o644
 
@@ -87,7 +87,7 @@ def test_missing_file_is_created_only_when_there_is_something_to_write(tmp_path:
 def test_exclusive_absent_removes_the_block_and_restores_the_bytes(hosts: Path) -> None:
     module({"path": str(hosts), "entries": [{"ip": "192.100.200.1", "names": ["a.local"]},
                                             {"ip": "192.100.200.2", "names": ["b.local"]}]})
-    result, _ = module({"path": str(hosts), "entries": [], "exclusive": True, "state": "absent"})
+    result, _w = module({"path": str(hosts), "entries": [], "exclusive": True, "state": "absent"})
     assert result["changed"] is True
     assert result["entries"] == []
     assert hosts.read_bytes() == MAC_HOSTS
@@ -97,7 +97,7 @@ def test_conflict_warns_by_default_and_fail_changes_nothing(hosts: Path) -> None
     hosts.write_bytes(MAC_HOSTS + b"10.1.1.1 nginx.local\n")
     original = hosts.read_bytes()
     args = {"path": str(hosts), "ip": "192.100.200.1", "names": ["nginx.local"]}
-    result, _ = module({**args, "on_conflict": "fail"})
+    result, _w = module({**args, "on_conflict": "fail"})
     assert result["failed"] is True
     assert "nginx.local is mapped to 10.1.1.1 by line 14" in result["msg"]
     assert result["conflicts"] == [{"name": "nginx.local", "ip": "192.100.200.1", "other_ip": "10.1.1.1",
@@ -125,23 +125,23 @@ def test_conflict_warns_by_default_and_fail_changes_nothing(hosts: Path) -> None
     ({"ip": "192.100.200.1", "names": ["a"], "on_conflict": "shout"}, "on_conflict"),
 ])
 def test_bad_input_fails_naming_the_field_and_leaves_the_file_alone(hosts: Path, args, message) -> None:
-    result, _ = module({"path": str(hosts), **args})
+    result, _w = module({"path": str(hosts), **args})
     assert result["failed"] is True
     assert message in result["msg"]
     assert hosts.read_bytes() == MAC_HOSTS
 
 
 def test_path_that_is_a_directory_or_in_a_missing_directory(tmp_path: Path) -> None:
-    result, _ = module({"path": str(tmp_path), "ip": "10.0.0.1", "names": ["a"]})
+    result, _w = module({"path": str(tmp_path), "ip": "10.0.0.1", "names": ["a"]})
     assert "is a directory" in result["msg"]
-    result, _ = module({"path": str(tmp_path / "no" / "hosts"), "ip": "10.0.0.1", "names": ["a"]})
+    result, _w = module({"path": str(tmp_path / "no" / "hosts"), "ip": "10.0.0.1", "names": ["a"]})
     assert "directory that does not exist" in result["msg"]
 
 
 def test_damaged_block_fails_and_changes_nothing(hosts: Path) -> None:
     damaged = MAC_HOSTS + _hosts.BEGIN.format(marker="dockermac.hostbridge").encode() + b"\n10.0.0.1 a\n"
     hosts.write_bytes(damaged)
-    result, _ = module({"path": str(hosts), "ip": "10.0.0.1", "names": ["a"]})
+    result, _w = module({"path": str(hosts), "ip": "10.0.0.1", "names": ["a"]})
     assert "damaged" in result["msg"]
     assert hosts.read_bytes() == damaged
 
