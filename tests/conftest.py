@@ -47,6 +47,12 @@ def _docker_missing() -> str | None:
     return None
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Registered here too: ansible-test runs pytest with its own configuration and --strict-markers.
+    config.addinivalue_line("markers", "root: needs root (network namespaces, TAP devices, chown)")
+    config.addinivalue_line("markers", "docker: needs a Docker engine and the local base image")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     docker_reason: list[str | None] = []
     for item in items:
