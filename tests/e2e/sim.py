@@ -6,17 +6,21 @@
 | tuntaposx ``/dev/tapN``                   | a persistent TAP device in that namespace (``tap_device``)  |
 | ``Docker.app`` bundle                     | a directory in one of the real layouts                      |
 | hyperkit (``com.docker.hyperkit``)        | a compiled launcher exec'ing ``hyperkit_standin.py``        |
-| the VM's ``eth1``                         | a TAP device in the Docker engine's namespace               |
+| the VM's ``eth1``                         | a TAP device in the Docker engine's namespace (down at first) |
 | the VM's Docker engine                    | this machine's dockerd                                      |
 | Docker Desktop starting hyperkit          | ``start_docker_desktop``: the bundle path, real argv line   |
 | the tap interface vanishing on VM stop    | ``stop_docker_desktop`` removes the host side's address     |
+| quitting and reopening Docker Desktop      | ``python sim.py restart-docker-desktop WORKDIR`` (any process) |
 
-Everything is named with one random id and removed by ``destroy`` (also after a failure).
+Everything is named with one random id and removed by ``destroy`` (also after a failure). The running "VM" is
+tracked by a pid file in the work directory, and the simulation's names by ``sim.json`` there, so another process
+(the playbook's restart command) can stop and start it exactly as the test does.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import shutil
@@ -35,8 +39,9 @@ def sh(*argv: str, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
 
 
 class SimulatedMac:
-    def __init__(self, workdir: Path, *, tap: str = "tap1", user: str = "nobody") -> None:
-        self.id = secrets.token_hex(3)
+    def __init__(self, workdir: Path, *, tap: str = "tap1", user: str = "nobody", sim_id: str | None = None,
+                 vm_netns: str | None = None) -> None:
+        self.id = sim_id or secrets.token_hex(3)
         self.netns = f"hb-mac-{self.id}"
         self.vm_nic = f"hbvm{self.id}"  # the VM's eth1 (interface names are at most 15 characters)
         self.label = f"hostbridge-e2e={self.id}"
@@ -47,24 +52,52 @@ class SimulatedMac:
         self.hyperkit = self.app / BUNDLE_BINARY
         self.argv_log = workdir / "hyperkit-argv.jsonl"
         self.vm_log = workdir / "hyperkit.log"
+        self.vm_pidfile = workdir / "hyperkit-standin.pid"
+        self.state_file = workdir / "sim.json"
+        # The Docker engine's network namespace: this process's, which is the engine's.
+        self.vm_netns = vm_netns or f"/proc/{os.getpid()}/ns/net"
         self._vm: subprocess.Popen | None = None
+        self._spawned: list[subprocess.Popen] = []
+
+    @classmethod
+    def load(cls, workdir: Path) -> SimulatedMac:
+        """The simulation another process created in ``workdir`` (see ``create``)."""
+        state = json.loads((workdir / "sim.json").read_text(encoding="utf-8"))
+        return cls(workdir, tap=state["tap"], user=state["user"], sim_id=state["id"], vm_netns=state["vm_netns"])
 
     # -- building and tearing down ------------------------------------------------------------
     def create(self) -> SimulatedMac:
         sh("ip", "netns", "add", self.netns)
         sh("ip", "-n", self.netns, "link", "set", "lo", "up")
+        # Down, as a NIC nobody configured: Docker's macvlan driver does not bring its parent up (its containers'
+        # links stay LOWERLAYERDOWN); the tap_bridge role's helper container does.
         sh("ip", "tuntap", "add", "dev", self.vm_nic, "mode", "tap")
-        sh("ip", "link", "set", self.vm_nic, "up")
         self.hyperkit.parent.mkdir(parents=True)
         (self.app / "Contents" / "Info.plist").write_text(
             '<?xml version="1.0" encoding="UTF-8"?>\n<plist version="1.0"><dict>'
             "<key>CFBundleShortVersionString</key><string>2.5.0.1</string></dict></plist>\n")
         sh("cc", "-O2", f'-DPYTHON="{sys.executable}"', f'-DSTANDIN="{HERE / "hyperkit_standin.py"}"',
            "-o", str(self.hyperkit), str(HERE / "launcher.c"))
+        self.state_file.write_text(json.dumps({"id": self.id, "tap": self.tap, "user": self.user,
+                                               "vm_netns": self.vm_netns}), encoding="utf-8")
         return self
 
     def destroy(self) -> None:
         self.stop_docker_desktop()
+        for proc in self._spawned:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(5)
+        # Whatever else still runs in the Mac's namespace was started by the test (servers, probes).
+        pids = sh("ip", "netns", "pids", self.netns, check=False).stdout.split()
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(pid), signal.SIGKILL)
+        # The tap_bridge role's helper container removes itself; one left by an interrupted run, for this VM NIC:
+        helper = sh("docker", "inspect", "--format", "{{json .Args}}", "dockermac-hostbridge-vm-link", check=False)
+        if helper.returncode == 0 and f'"{self.vm_nic}"' in helper.stdout:
+            sh("docker", "rm", "-f", "dockermac-hostbridge-vm-link", check=False)
         ids = sh("docker", "ps", "-aq", "--filter", f"label={self.label}", check=False).stdout.split()
         if ids:
             sh("docker", "rm", "-f", *ids, check=False)
@@ -91,33 +124,91 @@ class SimulatedMac:
 
     def start_docker_desktop(self) -> None:
         """Start "hyperkit" through the bundle path (so through the shim once installed), as Docker does."""
+        self.start_hyperkit(self.hyperkit, self.hyperkit_argv())
+
+    def restart_docker_desktop(self) -> None:
+        """Quit and reopen Docker Desktop: the VM stops (the tap address goes) and starts through the bundle."""
+        self.stop_docker_desktop()
+        self.start_docker_desktop()
+
+    def start_hyperkit(self, binary: Path, argv: list[str]) -> None:
+        """Start ``binary`` (the bundle's hyperkit, or in a test any other one) as Docker Desktop would, and wait
+        until the stand-in has attached its devices. Raises RuntimeError when it exits instead."""
         self.stop_docker_desktop()
         env = dict(os.environ, HOSTBRIDGE_SIM_VM_NIC=self.vm_nic, HOSTBRIDGE_SIM_RUN_AS=self.user,
-                   HOSTBRIDGE_SIM_VM_NETNS=f"/proc/{os.getpid()}/ns/net", HOSTBRIDGE_SIM_ARGV_LOG=str(self.argv_log))
+                   HOSTBRIDGE_SIM_VM_NETNS=self.vm_netns, HOSTBRIDGE_SIM_ARGV_LOG=str(self.argv_log))
+        started = self._starts()
         log = open(self.vm_log, "ab")  # noqa: SIM115 - kept open for the child's lifetime
-        self._vm = subprocess.Popen(["ip", "netns", "exec", self.netns, str(self.hyperkit), *self.hyperkit_argv()],
+        self._vm = subprocess.Popen(["ip", "netns", "exec", self.netns, str(binary), *argv],
                                     env=env, stdout=log, stderr=log, start_new_session=True)
         log.close()
-        time.sleep(0.5)  # the stand-in attaches its devices at start-up
+        self.vm_pidfile.write_text(str(self._vm.pid), encoding="ascii")
+        deadline = time.monotonic() + 10
+        while self._starts() == started:
+            if self._vm.poll() is not None or time.monotonic() > deadline:
+                tail = self.vm_log.read_text(errors="replace")[-2000:]
+                self.stop_docker_desktop()
+                raise RuntimeError(f"hyperkit did not start ({binary}):\n{tail}")
+            time.sleep(0.05)
+
+    def _starts(self) -> int:
+        """How many times the stand-in has come up (it says so on stderr once its devices are attached)."""
+        try:
+            return self.vm_log.read_text(errors="replace").count("hyperkit stand-in: devices=")
+        except FileNotFoundError:
+            return 0
+
+    def vm_pid(self) -> int | None:
+        """The running stand-in's pid (whichever process started it), or None."""
+        try:
+            pid = int(self.vm_pidfile.read_text(encoding="ascii"))
+        except (FileNotFoundError, ValueError):
+            return None
+        return pid if _alive(pid) else None
 
     def stop_docker_desktop(self) -> None:
         """Stop the VM. On a Mac the tap interface disappears with hyperkit, taking its address along;
         a persistent Linux TAP survives, so its address is removed to match."""
         if self._vm is not None:
+            self._vm.poll()  # reap our own child if it exited on its own
+        pid = self.vm_pid()
+        if pid is not None:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(self._vm.pid, signal.SIGTERM)
-            try:
-                self._vm.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self._vm.pid, signal.SIGKILL)
-                self._vm.wait(10)
-            self._vm = None
+                os.killpg(pid, signal.SIGTERM)
+            if not self._reap(pid, 10):
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)
+                self._reap(pid, 10)
             sh("ip", "-n", self.netns, "addr", "flush", "dev", self.tap, check=False)
+        self.vm_pidfile.unlink(missing_ok=True)
+        self._vm = None
+
+    def _reap(self, pid: int, timeout: float) -> bool:
+        """Wait until ``pid`` is gone (our child: reaped; another process's: exited or a zombie)."""
+        if self._vm is not None and self._vm.pid == pid:
+            try:
+                self._vm.wait(timeout)
+            except subprocess.TimeoutExpired:
+                return False
+            return True
+        deadline = time.monotonic() + timeout
+        while _alive(pid):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
 
     def vm_running(self) -> bool:
-        return self._vm is not None and self._vm.poll() is None
+        return self.vm_pid() is not None
 
     # -- probes ----------------------------------------------------------------------------------
+    def spawn_in_mac(self, *argv: str) -> subprocess.Popen:
+        """Start a long-running process on the Mac (a server); ``destroy`` ends it."""
+        proc = subprocess.Popen(["ip", "netns", "exec", self.netns, *argv], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        self._spawned.append(proc)
+        return proc
+
     def in_mac(self, *argv: str, check: bool = False, timeout: float = 30) -> subprocess.CompletedProcess:
         return sh("ip", "netns", "exec", self.netns, *argv, check=check, timeout=timeout)
 
@@ -132,6 +223,18 @@ class SimulatedMac:
         return int(out) if out.isdigit() else out
 
 
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` is a running (not zombie) hyperkit stand-in; a reused pid is not ours."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            state = handle.read().rpartition(")")[2].split()[0]
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            cmdline = handle.read()
+    except (OSError, IndexError):
+        return False
+    return state != "Z" and (b"hyperkit" in cmdline or b"ip\0netns" in cmdline)
+
+
 def have_tools() -> str | None:
     """Why the simulation cannot run here, or None."""
     if os.geteuid() != 0:
@@ -144,3 +247,22 @@ def have_tools() -> str | None:
     if sh("docker", "info", check=False).returncode != 0:
         return "needs a running Docker engine"
     return None
+
+
+def main(argv: list[str]) -> int:
+    """``sim.py restart-docker-desktop WORKDIR``: what the playbook runs as its Docker Desktop restart."""
+    if len(argv) != 2 or argv[0] != "restart-docker-desktop":
+        print("usage: sim.py restart-docker-desktop WORKDIR", file=sys.stderr)
+        return 2
+    mac = SimulatedMac.load(Path(argv[1]))
+    try:
+        mac.restart_docker_desktop()
+    except RuntimeError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print(f"Docker Desktop restarted: hyperkit pid {mac.vm_pid()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
