@@ -12,6 +12,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import re
 import tempfile
 import typing as t
 
@@ -67,9 +68,11 @@ def write_atomic(
     in-place write where rename is impossible (a bind-mounted /etc/hosts in a container).
     A symlinked ``path`` is written through (its target is replaced, the link stays): callers that must
     confine the target check it first with ``resolve_inside``.
+    Call it under ``directory_lock``: temp files of ``path`` left by a killed earlier write are removed first.
     """
     path = os.path.realpath(path)
     directory = os.path.dirname(path)
+    remove_stale_temps(path)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=TEMP_SUFFIX)
     try:
         try:
@@ -77,6 +80,10 @@ def write_atomic(
                 handle.write(data)
                 handle.flush()
                 os.fsync(handle.fileno())
+            if mode is not None:
+                # mkstemp makes 0600; a new file must not appear with it, even if the run dies right after the
+                # rename (a re-run that finds the right content writes nothing, so would never fix the mode).
+                os.chmod(tmp, mode)
         except OSError as exc:
             hint = " (disk full)" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else ""
             raise HostbridgeError(
@@ -93,11 +100,42 @@ def write_atomic(
         module.set_group_if_different(path, group, False)
     if mode is not None:
         module.set_mode_if_different(path, mode, False)
-    _fsync_directory(directory)
+    fsync_directory(directory)
 
 
-def _fsync_directory(directory: str) -> None:
-    # Makes the rename itself durable; not all filesystems allow it, which is harmless.
+def remove_stale_temps(path: str) -> list[str]:
+    """Remove the temp files of ``path`` that an earlier, killed ``write_atomic`` left behind.
+
+    Only names ``write_atomic`` itself makes are matched (``.<name>.<8 mkstemp characters>.hostbridge.tmp``).
+    Callers hold ``directory_lock``, so no other writer of ours is between its mkstemp and its rename.
+    """
+    directory, name = os.path.split(path)
+    pattern = re.compile(re.escape(f".{name}.") + r"[a-z0-9_]{8}" + re.escape(TEMP_SUFFIX) + r"\Z")
+    removed = []
+    try:
+        entries = os.listdir(directory or ".")
+    except OSError:
+        return removed
+    for entry in entries:
+        if pattern.match(entry):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(directory, entry))
+                removed.append(entry)
+    return removed
+
+
+def remove_file(path: str) -> None:
+    """Delete ``path``; one that is already gone is fine, any other failure is explained."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise HostbridgeError(f"Cannot remove {path}: {exc.strerror}", path=path) from exc
+
+
+def fsync_directory(directory: str) -> None:
+    # Makes a rename or unlink durable; some filesystems refuse to fsync a directory, which is harmless.
     with contextlib.suppress(OSError):
         fd = os.open(directory, os.O_RDONLY)
         try:

@@ -35,6 +35,7 @@ from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors impor
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._files import (
     TEMP_SUFFIX,
     directory_lock,
+    fsync_directory,
     resolve_inside,
 )
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._shim_template import (
@@ -101,16 +102,6 @@ def sha256_file(path: str) -> str:
         for chunk in iter(lambda: handle.read(_CHUNK), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def fsync_directory(directory: str) -> None:
-    # Makes a rename or unlink durable; some filesystems refuse to fsync a directory, which is harmless.
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def shim_mode(original_mode: int) -> int:

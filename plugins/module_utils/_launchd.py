@@ -22,6 +22,7 @@ from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors impor
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._files import (
     directory_lock,
     read_bytes,
+    remove_file,
     write_atomic,
 )
 
@@ -168,12 +169,7 @@ class LaunchDaemon:
                 if os.path.islink(plan.path):  # re-checked under the lock
                     raise HostbridgeError(f"{plan.path} became a symlink; refusing to follow it", path=plan.path)
                 if plan.delete:
-                    try:
-                        os.unlink(plan.path)
-                    except FileNotFoundError:
-                        pass
-                    except OSError as exc:
-                        raise HostbridgeError(f"Cannot remove {plan.path}: {exc.strerror}", path=plan.path) from exc
+                    remove_file(plan.path)
                 elif plan.after is not None:
                     write_atomic(self._module, plan.path, plan.after, mode=PLIST_MODE, owner=self._owner,
                                  group=self._group)

@@ -18,6 +18,7 @@ from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors impor
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._files import (
     directory_lock,
     read_bytes,
+    remove_file,
     write_atomic,
 )
 
@@ -121,12 +122,7 @@ class SystemdUnit:
         if plan.write or plan.delete:
             with directory_lock(plan.path):
                 if plan.delete:
-                    try:
-                        os.unlink(plan.path)
-                    except FileNotFoundError:
-                        pass
-                    except OSError as exc:
-                        raise HostbridgeError(f"Cannot remove {plan.path}: {exc.strerror}", path=plan.path) from exc
+                    remove_file(plan.path)
                 elif plan.after is not None:
                     write_atomic(self._module, plan.path, plan.after, mode=UNIT_MODE)
             self._runner.run(["systemctl", "daemon-reload"], what="systemctl daemon-reload")
