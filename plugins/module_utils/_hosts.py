@@ -72,7 +72,7 @@ class Conflict:
 
 # --- validation ---------------------------------------------------------------------------------------------
 def marker(value: t.Any) -> str:
-    if not isinstance(value, str) or not _MARKER.match(value):
+    if not isinstance(value, str) or not _MARKER.fullmatch(value):
         raise bad("marker", value, "must be 1-100 characters of letters, digits and . _ : @ / + - (no spaces)")
     return value
 

@@ -35,7 +35,7 @@ _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 
 def validate_label(value: t.Any, *, field: str) -> str:
     """A reverse-DNS job label (``com.example.thing``): letters, digits, '.', '_' and '-' only."""
-    if not isinstance(value, str) or not _LABEL.match(value) or ".." in value or value.endswith("."):
+    if not isinstance(value, str) or not _LABEL.fullmatch(value) or ".." in value or value.endswith("."):
         raise HostbridgeError(
             f"{field}: {value!r} is not a reverse-DNS label (letters, digits, '.', '_' and '-', starting with a "
             "letter or digit, at most 200 characters)",

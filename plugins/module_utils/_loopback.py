@@ -41,7 +41,7 @@ def protected(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
 
 
 def interface_name(value: t.Any, *, field: str = "interface") -> str:
-    if not isinstance(value, str) or not _IFNAME.match(value):
+    if not isinstance(value, str) or not _IFNAME.fullmatch(value):
         raise bad(field, value, "is not an interface name (1-15 letters, digits, '_', '.', ':' or '-')")
     return value
 

@@ -83,13 +83,13 @@ def hostname(value: t.Any, *, field: str) -> str:
     if len(value) > 253:
         raise bad(field, value, "is longer than 253 characters")
     labels = value[:-1].split(".") if value.endswith(".") else value.split(".")
-    if not all(_LABEL.match(label) for label in labels):
+    if not all(_LABEL.fullmatch(label) for label in labels):
         raise bad(field, value, "is not a valid RFC 1123 host name (letters, digits, hyphens and dots only)")
     return value
 
 
 def tap_name(value: t.Any, *, field: str) -> str:
-    if not isinstance(value, str) or not _TAP_NAME.match(value):
+    if not isinstance(value, str) or not _TAP_NAME.fullmatch(value):
         raise bad(field, value, "must be a tap device name from tap0 to tap255")
     return value
 
@@ -100,7 +100,7 @@ def user_name(value: t.Any, *, field: str) -> pwd.struct_passwd:
     try:
         if text.isdigit():
             return pwd.getpwuid(int(text))
-        if not _USER_NAME.match(text):
+        if not _USER_NAME.fullmatch(text):
             raise KeyError(text)
         return pwd.getpwnam(text)
     except KeyError:

@@ -1,0 +1,396 @@
+"""Security properties (see docs/security.md): no shell anywhere in the modules, every generated script and unit
+quoted and syntactically sound with hostile-but-valid input, modes and owners, no writes through symlinks that
+leave the expected place, and the TAP device given to exactly the named user.
+"""
+
+from __future__ import annotations
+
+import ast
+import grp
+import json
+import os
+import plistlib
+import pwd
+import re
+import shlex
+import stat
+import subprocess
+import sys
+import typing as t
+from pathlib import Path
+
+import pytest
+import yaml
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.dockermac.hostbridge.plugins.module_utils import _launchd, _loopback
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._commands import CommandResult, CommandRunner
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._systemd import render_oneshot
+from ansible_collections.dockermac.hostbridge.plugins.modules import hyperkit_shim
+from ansible_collections.dockermac.hostbridge.tests.reliability._helpers import (
+    ROOT,
+    Netns,
+    call_module,
+    quiet_stdio,
+    run_playbook,
+    task_results,
+)
+from ansible_collections.dockermac.hostbridge.tests.unit.plugins.module_utils.hyperkit_fakes import (
+    FakeBundle,
+    fake_binary,
+)
+
+PLUGINS = Path(ROOT) / "plugins"
+SHELLS = [["sh"], ["dash"], ["bash", "--posix"]]
+# Directory names a user may really have, each hostile to a careless script. ($VAR and a leading ~ are left out:
+# options of type path expand them, as documented by Ansible, before the module sees the value.)
+HOSTILE_DIR = "Docker $(touch PWNED) `id` 'q' \"dq\" \\ ;&|*? {a,b} \tt\nn"
+
+
+def python_sources() -> list[Path]:
+    return sorted(PLUGINS.rglob("*.py"))
+
+
+# --- no shell ------------------------------------------------------------------------------------------------
+def _is_text(node: ast.AST) -> bool:
+    """A command given as one string: a literal, an f-string, a concatenation or %/format of strings."""
+    if isinstance(node, ast.Constant):
+        return isinstance(node.value, str)
+    if isinstance(node, ast.JoinedStr):
+        return True
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Mod)):
+        return _is_text(node.left) or _is_text(node.right)
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "format"
+
+
+def test_no_module_code_uses_a_shell() -> None:
+    problems = []
+    run_calls = 0
+    for path in python_sources():
+        tree = ast.parse(path.read_text(), filename=str(path))
+        where = path.relative_to(ROOT)
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                names = [a.name for a in node.names] + ([node.module] if isinstance(node, ast.ImportFrom) else [])
+                if any(n and n.split(".")[0] in ("subprocess", "pty", "commands", "popen2") for n in names):
+                    problems.append(f"{where}:{node.lineno}: imports {names}")
+            if isinstance(node, ast.keyword) and node.arg in ("shell", "use_unsafe_shell"):
+                problems.append(f"{where}: keyword {node.arg}=")
+            if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+                continue
+            func = node.func
+            owner = func.value.id if isinstance(func.value, ast.Name) else ""
+            if owner == "os" and (func.attr in ("system", "popen") or func.attr.startswith(("exec", "spawn"))):
+                problems.append(f"{where}:{node.lineno}: os.{func.attr}")
+            if func.attr in ("run_command", "run") and node.args:
+                run_calls += 1
+                if _is_text(node.args[0]):
+                    problems.append(f"{where}:{node.lineno}: {func.attr} gets one string, not an argv list")
+    assert problems == []
+    assert run_calls >= 10  # the check looked at the real calls
+
+
+def test_the_command_runner_hands_run_command_a_list_and_no_shell() -> None:
+    seen: list[tuple[t.Any, dict[str, t.Any]]] = []
+
+    class Module:
+        def get_bin_path(self, name: str, required: bool = False, opt_dirs: t.Any = None) -> str:
+            return f"/usr/sbin/{name}"
+
+        def run_command(self, args: t.Any, **kwargs: t.Any) -> tuple[int, str, str]:
+            seen.append((args, kwargs))
+            return 0, "", ""
+
+    CommandRunner(Module()).run(["ifconfig", "lo0", "alias", "192.100.200.1/32"])
+    args, kwargs = seen[0]
+    assert args == ["/usr/sbin/ifconfig", "lo0", "alias", "192.100.200.1/32"]
+    assert "use_unsafe_shell" not in kwargs
+
+
+# --- the shim -----------------------------------------------------------------------------------------------
+RECORDER = '#!/bin/sh\nfor a do printf "%s\\0" "$a"; done > "$HB_RECORD"\n'
+VPNKIT = "2:0,virtio-vpnkit,uuid=1,path=/Users/a b/Library/Containers/com.docker.docker/Data/s50,macfile=x"
+
+
+@pytest.fixture
+def hostile_bundle(tmp_path: Path) -> FakeBundle:
+    # Group-writable, setuid original: the shim must drop both.
+    return FakeBundle(tmp_path / HOSTILE_DIR, name=f"{HOSTILE_DIR}.app", mode=0o4775)
+
+
+def test_shim_in_a_hostile_path_is_sound_and_passes_arguments_intact(
+        hostile_bundle: FakeBundle, tmp_path: Path) -> None:
+    with quiet_stdio():
+        result = call_module(hyperkit_shim.main, {"app_path": str(hostile_bundle.app)})
+    assert result.get("changed") is True, result
+    shim = hostile_bundle.hyperkit
+    for shell in SHELLS:
+        subprocess.run([*shell, "-n", str(shim)], check=True)
+    subprocess.run(["shellcheck", "-s", "sh", str(shim)], check=True, capture_output=True)
+    info = shim.stat()
+    assert stat.S_IMODE(info.st_mode) & 0o7022 == 0, oct(info.st_mode)  # no set-id, no group/other write
+    assert (info.st_uid, info.st_gid) == (os.stat(hostile_bundle.real).st_uid, os.stat(hostile_bundle.real).st_gid)
+    # Stand a recorder in for the real hyperkit and run the shim with hostile arguments.
+    hostile_bundle.real.unlink()
+    hostile_bundle.real.write_text(RECORDER)
+    hostile_bundle.real.chmod(0o755)
+    args = ["-A", "-u", "-F", "/Users/a b/$(id)/pid", "-c", "2", "-m", "2048M", "-s", "0:0,hostbridge",
+            "-s", VPNKIT, "-s", "3,virtio-blk,file:///Users/x y/`id`/Docker.raw?sync=os&buffer_io=on",
+            "-l", "com1,autopty=/tmp/t ty,log=/tmp/$HOME", "", " ", "*", "\n", "'", '"', "\\", "-s"]
+    record = tmp_path / "argv"
+    for shell in SHELLS:
+        subprocess.run([*shell, str(shim), *args], check=True, env=dict(os.environ, HB_RECORD=str(record)),
+                       cwd=tmp_path)
+        got = record.read_bytes().split(b"\0")[:-1]
+        want = [*args[:12], "-s", "2:1,virtio-tap,tap1", *args[12:]]  # right after the vpnkit device
+        assert [g.decode() for g in got] == want, shell
+    assert not list(tmp_path.rglob("PWNED"))
+
+
+def test_shim_refuses_a_hyperkit_symlink_leading_out_of_the_bundle(tmp_path: Path) -> None:
+    bundle = FakeBundle(tmp_path / "apps", name="Docker.app")
+    outside = tmp_path / "elsewhere" / "hyperkit"
+    outside.parent.mkdir()
+    outside.write_bytes(fake_binary("outside"))
+    bundle.hyperkit.unlink()
+    bundle.hyperkit.symlink_to(outside)
+    before = outside.read_bytes()
+    with quiet_stdio():
+        result = call_module(hyperkit_shim.main, {"app_path": str(bundle.app)})
+    assert result["failed"] is True
+    assert "outside" in result["msg"]
+    assert "refusing to follow that symlink" in result["msg"]
+    assert outside.read_bytes() == before
+    assert sorted(p.name for p in outside.parent.iterdir()) == ["hyperkit"]
+    assert sorted(p.name for p in bundle.bindir.iterdir()) == [bundle.hyperkit.name]
+
+
+def test_shim_refuses_a_symlinked_real_binary(tmp_path: Path) -> None:
+    bundle = FakeBundle(tmp_path / "apps", name="Docker.app")
+    elsewhere = tmp_path / "attacker-binary"
+    elsewhere.write_bytes(fake_binary("attacker"))
+    bundle.real.symlink_to(elsewhere)
+    before = bundle.files()
+    with quiet_stdio():
+        result = call_module(hyperkit_shim.main, {"app_path": str(bundle.app)})
+    assert result["failed"] is True
+    assert "is a symlink" in result["msg"]
+    assert bundle.files() == before
+
+
+# --- role templates: the re-apply program, its systemd units, its LaunchDaemon ---------------------------------
+VARIANTS = [
+    {},  # the role's defaults
+    {"tap_bridge_device": "tap255", "tap_bridge_host_address": "192.168.255.254/30",
+     "tap_bridge_reapply_path": "/opt/-x/.hidden dir-less/tap-reapply".replace(" ", "_"),
+     "tap_bridge_reapply_label": "0.weird-label_x", "tap_bridge_reapply_interval": 1},
+    {"tap_bridge_device": "tap0", "tap_bridge_host_address": "10.0.0.1/8",
+     "tap_bridge_reapply_path": "/usr/local/libexec/-n", "tap_bridge_reapply_label": "-e"},
+]
+
+
+TEMPLATES = ("tap-reapply.sh", "reapply.service", "reapply.timer", "launchd.plist")
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, t.Any]]:
+    """The role's templates rendered by Ansible (template lookups) with the role's defaults and derived vars."""
+    out = tmp_path_factory.mktemp("rendered")
+    role = Path(ROOT) / "roles" / "tap_bridge"
+    tasks = [{"name": f"render {n}", "ansible.builtin.set_fact": {
+        f"hb_{n}_{k}": "{{ lookup('ansible.builtin.template', '" + str(role / "templates" / f"{name}.j2")
+                       + "', template_vars=hb_variant_" + str(n) + ") }}"
+        for k, name in enumerate(TEMPLATES)}} for n in range(len(VARIANTS))]
+    play = {"hosts": "localhost", "gather_facts": False, "tasks": tasks,
+            "vars_files": [str(role / "defaults" / "main.yml"), str(role / "vars" / "main.yml")],
+            "vars": {f"hb_variant_{n}": variant for n, variant in enumerate(VARIANTS)}}
+    output = run_playbook([play], str(out))
+    results = dict(task_results(output))
+    defaults = yaml.safe_load((role / "defaults" / "main.yml").read_text())
+    rendered = []
+    for n, variant in enumerate(VARIANTS):
+        facts = results[f"render {n}"]["ansible_facts"]
+        rendered.append({"vars": {**defaults, **variant},
+                         "files": {name: facts[f"hb_{n}_{k}"] for k, name in enumerate(TEMPLATES)}})
+    return rendered
+
+
+def test_reapply_program_parses_in_every_shell_and_shellcheck(rendered: list[dict[str, t.Any]],
+                                                              tmp_path: Path) -> None:
+    for n, variant in enumerate(rendered):
+        script = tmp_path / f"{n}.sh"
+        script.write_text(variant["files"]["tap-reapply.sh"])
+        for shell in SHELLS:
+            subprocess.run([*shell, "-n", str(script)], check=True)
+        subprocess.run(["shellcheck", "-s", "sh", str(script)], check=True, capture_output=True)
+        v = variant["vars"]
+        assert f"TAP={shlex.quote(v['tap_bridge_device'])}\n" in variant["files"]["tap-reapply.sh"]
+        assert f"ADDRESS={shlex.quote(v['tap_bridge_host_address'])}\n" in variant["files"]["tap-reapply.sh"]
+
+
+def test_units_and_plist_carry_exactly_the_validated_values(rendered: list[dict[str, t.Any]]) -> None:
+    for variant in rendered:
+        v, files = variant["vars"], variant["files"]
+        plist = plistlib.loads(files["launchd.plist"].encode())
+        assert plist["Label"] == v["tap_bridge_reapply_label"]
+        assert plist["ProgramArguments"] == ["/bin/sh", v["tap_bridge_reapply_path"]]
+        assert plist["StartInterval"] == int(v["tap_bridge_reapply_interval"])
+        service = files["reapply.service"].splitlines()
+        assert [line for line in service if line.startswith("Exec")] == [f"ExecStart=/bin/sh "
+                                                                         f"{v['tap_bridge_reapply_path']}"]
+        assert sum(line.startswith("[") for line in service) == 2
+        timer = files["reapply.timer"].splitlines()
+        assert f"OnUnitActiveSec={int(v['tap_bridge_reapply_interval'])}s" in timer
+
+
+FAKE_IP = '#!/bin/sh\n{ for a do printf "%s\\0" "$a"; done; printf "\\n"; } >> "$HB_RECORD"\n'
+
+
+@pytest.mark.root
+def test_reapply_program_runs_the_exact_commands(rendered: list[dict[str, t.Any]], tmp_path: Path) -> None:
+    """Linux branch, in a namespace with the TAP device: a recording `ip` sees exactly the argv intended."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "ip").write_text(FAKE_IP)
+    (bindir / "ip").chmod(0o755)
+    for n, variant in enumerate(rendered):
+        v = variant["vars"]
+        script = tmp_path / f"{n}.sh"
+        script.write_text(variant["files"]["tap-reapply.sh"])
+        record = tmp_path / f"{n}.record"
+        with Netns("reapply") as ns:
+            ns.ip("tuntap", "add", "dev", v["tap_bridge_device"], "mode", "tap")
+            subprocess.run(ns.exec_argv("env", f"PATH={bindir}:/usr/bin:/bin", f"HB_RECORD={record}", "sh",
+                                        str(script)), check=True)
+        calls = [line.split("\0")[:-1] for line in record.read_text().splitlines()]
+        tap, address = v["tap_bridge_device"], v["tap_bridge_host_address"]
+        assert calls == [["-o", "-4", "addr", "show", "dev", tap], ["addr", "replace", address, "dev", tap],
+                         ["link", "set", "dev", tap, "up"]]
+
+
+ROLE_PATTERNS = ("tap_bridge__tap_re", "tap_bridge__cidr_re", "tap_bridge__label_re", "tap_bridge__path_re",
+                 "tap_bridge__iface_re")
+
+
+def _role_patterns() -> dict[str, re.Pattern[str]]:
+    raw = yaml.safe_load((Path(ROOT) / "roles" / "tap_bridge" / "vars" / "main.yml").read_text())
+    octet = raw["tap_bridge__octet"]
+    return {name: re.compile(raw[name].replace("{{ tap_bridge__octet }}", octet)) for name in ROLE_PATTERNS}
+
+
+def test_role_patterns_refuse_every_character_that_could_break_out() -> None:
+    """The strings the role templates into sh, systemd units and XML are checked with these patterns
+    (Jinja's ``match``, that is ``re.match``) before anything is rendered."""
+    samples = {"tap_bridge__tap_re": "tap1", "tap_bridge__cidr_re": "10.0.75.1/24",
+               "tap_bridge__label_re": "com.example.x", "tap_bridge__path_re": "/usr/local/x",
+               "tap_bridge__iface_re": "eth1"}
+    for name, pattern in _role_patterns().items():
+        good = samples[name]
+        assert pattern.match(good), name
+        for bad in ";$`'\"\\ \t\n<>&|*?(){}[]%!#~=":
+            for value in (good[:2] + bad + good[2:], bad + good):
+                assert not pattern.match(value), (name, value)
+
+
+@pytest.mark.xfail(strict=True, reason="roles/tap_bridge/vars/main.yml patterns end in '$', which re.match lets "
+                   "match before a final newline: 'tap1\\n' passes the role's assert (the modules, fixed here, "
+                   "refuse it). Reported to the lead: use '\\Z' or a fullmatch-style test.")
+def test_role_patterns_refuse_a_trailing_newline() -> None:
+    samples = {"tap_bridge__tap_re": "tap1", "tap_bridge__cidr_re": "10.0.75.1/24",
+               "tap_bridge__label_re": "com.example.x", "tap_bridge__path_re": "/usr/local/x",
+               "tap_bridge__iface_re": "eth1"}
+    for name, pattern in _role_patterns().items():
+        assert not pattern.match(samples[name] + "\n"), name
+
+
+# --- systemd units and LaunchDaemons written by lo0_alias ----------------------------------------------------
+class Which:
+    def which(self, name: str, *, required: bool = True) -> str:
+        return {"ip": "/usr/sbin/ip", "ifconfig": "/sbin/ifconfig"}[name]
+
+
+def test_boot_commands_of_lo0_alias_are_quoted_and_parse() -> None:
+    addresses = [_loopback.host_interface(a, field="a") for a in ("192.100.200.1/24", "fd00:db8::1", "10.0.0.1")]
+    darwin = _loopback.DarwinLoopback(Which())
+    script = "; ".join(shlex.join(darwin.boot_argv("lo0", a)) for a in addresses)
+    subprocess.run(["sh", "-n", "-c", script], check=True)
+    assert [shlex.split(part) for part in script.split("; ")] == [darwin.boot_argv("lo0", a) for a in addresses]
+    linux = _loopback.LinuxLoopback(Which())
+    unit = render_oneshot(description="x", commands=[linux.boot_argv("lo", a) for a in addresses]).decode()
+    want = ("192.100.200.1/24", "fd00:db8::1/128", "10.0.0.1/32")
+    assert [line for line in unit.splitlines() if line.startswith("ExecStart=")] == [
+        f"ExecStart=/usr/sbin/ip addr replace {a} dev lo" for a in want]
+    # Whatever reaches a unit line is escaped for systemd; a newline never does.
+    hostile = render_oneshot(description="x", commands=[["/bin/echo", "a b", "$HOME", "%h", '"q"', "\\"]]).decode()
+    assert 'ExecStart=/bin/echo "a b" "$$HOME" "%%h" "\\"q\\"" "\\\\"' in hostile.splitlines()
+
+
+class Launchctl:
+    def which(self, name: str, *, required: bool = True) -> str:
+        return name
+
+    def run(self, argv: list[str], *, check: bool = True, data: str | None = None, what: str = "") -> CommandResult:
+        return CommandResult(113 if argv[1] == "print" else 0, "", "")
+
+
+@pytest.mark.root
+def test_launchdaemon_plist_is_root_owned_0644_even_over_a_loose_file(tmp_path: Path) -> None:
+    with patch_module_args({}):
+        module = AnsibleModule(argument_spec={})
+    label = "com.dockermac.hostbridge.loopback"
+    plist = tmp_path / f"{label}.plist"
+    plist.write_bytes(b"<plist>old</plist>")
+    nobody = pwd.getpwnam("nobody")
+    os.chown(plist, nobody.pw_uid, nobody.pw_gid)
+    plist.chmod(0o666)
+    # On a Mac the group is wheel; Linux has none, so gid 0 stands in for it.
+    daemon = _launchd.LaunchDaemon(Launchctl(), module, directory=str(tmp_path), owner="root", group="0")
+    assert daemon.ensure(label=label, program_arguments=["/bin/sh", "-c", "/sbin/ifconfig lo0 alias 1.2.3.4"])
+    info = plist.stat()
+    assert (stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid) == (0o644, 0, 0)
+    assert grp.getgrgid(info.st_gid).gr_name == "root"
+    assert _launchd.PLIST_MODE == 0o644
+    assert (_launchd.PLIST_OWNER, _launchd.PLIST_GROUP) == ("root", "wheel")
+
+
+def test_launchdaemon_refuses_a_symlink_out_of_its_directory(tmp_path: Path) -> None:
+    with patch_module_args({}):
+        module = AnsibleModule(argument_spec={})
+    daemons = tmp_path / "LaunchDaemons"
+    daemons.mkdir()
+    target = tmp_path / "victim"
+    target.write_bytes(b"precious")
+    label = "com.example.evil"
+    (daemons / f"{label}.plist").symlink_to(target)
+    daemon = _launchd.LaunchDaemon(Launchctl(), module, directory=str(daemons), owner="root", group="0")
+    with pytest.raises(Exception, match="is a symlink; refusing"):
+        daemon.ensure(label=label, program_arguments=["/bin/true"])
+    assert target.read_bytes() == b"precious"
+
+
+# --- the TAP device goes to exactly the named user ----------------------------------------------------------
+@pytest.mark.root
+def test_tap_device_belongs_to_exactly_the_named_user(tmp_path: Path) -> None:
+    nobody, daemon_user = pwd.getpwnam("nobody"), pwd.getpwnam("daemon")
+    child = (f"import sys, json; sys.path[:0] = [{ROOT!r} + '/.tmp/collections', {ROOT!r} + '/.cache/collections']\n"
+             "from ansible_collections.dockermac.hostbridge.plugins.modules import tap_device\n"
+             "from ansible_collections.dockermac.hostbridge.tests.reliability._helpers import call_module, "
+             "quiet_stdio\n"
+             "out = []\n"
+             "for owner in sys.argv[1:]:\n"
+             "    with quiet_stdio():\n"
+             "        out.append(call_module(tap_device.main, {'name': 'tap3', 'owner': owner}))\n"
+             "    out.append(open('/sys/class/net/tap3/owner').read().strip() + ' ' + "
+             "open('/sys/class/net/tap3/group').read().strip())\n"
+             "print(json.dumps(out))\n")
+    with Netns("tapowner") as ns:
+        proc = subprocess.run(ns.exec_argv(sys.executable, "-c", child, "nobody", str(daemon_user.pw_uid)),
+                              capture_output=True, text=True, check=False, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    first, first_owner, second, second_owner = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert not first.get("failed"), first
+    assert not second.get("failed"), second
+    assert first_owner == f"{nobody.pw_uid} -1"  # the user, and no group: nobody else may attach
+    assert second_owner == f"{daemon_user.pw_uid} -1"  # moved to the new user, the old one has no access left
+    assert second["owner"] == daemon_user.pw_name
