@@ -518,7 +518,15 @@ class HyperkitShim:
             }
             if detection.problem:
                 raise HostbridgeError(detection.problem, **base)
-            return self._converge(location, options, detection, base, check_mode=check_mode, diff_mode=diff_mode)
+            try:
+                return self._converge(location, options, detection, base, check_mode=check_mode,
+                                      diff_mode=diff_mode)
+            except OSError as exc:
+                # Every step is crash-safe, so a failed one leaves a state the next run converges from.
+                hint = " (disk full)" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else ""
+                raise HostbridgeError(
+                    f"Cannot change the bundle{hint}: {exc.strerror} ({exc.filename or location.hyperkit_path}). "
+                    "The real hyperkit is intact; fix the cause and re-run.", **base) from exc
 
     def _converge(self, location: Location, options: Options, detection: Detection, base: dict[str, t.Any], *,
                   check_mode: bool, diff_mode: bool) -> dict[str, t.Any]:

@@ -317,17 +317,6 @@ def role_cases() -> list[RoleCase]:
     ]
 
 
-# Role-level bugs found by this matrix (reported to the lead; roles/ is not this suite's to change): the loopback
-# role runs lo0_alias (adding the alias) before etc_hosts_entry validates the names and the marker, and tap_bridge
-# creates the TAP device before hyperkit_shim looks at the bundle.
-ROLE_BUGS = {
-    "loopback-name-shell": "loopback adds the alias before etc_hosts_entry refuses the name",
-    "loopback-name-newline": "loopback adds the alias before etc_hosts_entry refuses the name",
-    "loopback-marker": "loopback adds the alias before etc_hosts_entry refuses the marker",
-    "tap-missing-app": "tap_bridge creates the TAP device before hyperkit_shim refuses the missing bundle",
-}
-
-
 @pytest.fixture(scope="module")
 def role_outcomes(world: tuple[Netns, dict[str, str]], tmp_path_factory: pytest.TempPathFactory,
                   ) -> dict[str, dict[str, t.Any]]:
@@ -377,8 +366,7 @@ def role_outcomes(world: tuple[Netns, dict[str, str]], tmp_path_factory: pytest.
 
 
 @pytest.mark.parametrize("case_id", [
-    pytest.param(c.id, marks=pytest.mark.xfail(strict=True, reason=ROLE_BUGS[c.id])) if c.id in ROLE_BUGS else c.id
-    for c in role_cases()])
+    c.id for c in role_cases()])
 def test_role_refuses_bad_variables_naming_field_and_value_and_changes_nothing(
         role_outcomes: dict[str, dict[str, t.Any]], case_id: str) -> None:
     got = role_outcomes[case_id]

@@ -510,9 +510,6 @@ def test_full_disk_hyperkit_shim_changes_nothing(full_disk_report: dict[str, t.A
 
 
 @pytest.mark.root
-@pytest.mark.xfail(strict=True, reason="hyperkit_shim: FileOps.write_temp lets OSError(ENOSPC) escape, so the module "
-                   "dies with a traceback (MODULE FAILURE) instead of a message saying the disk is full; the bundle is "
-                   "left intact. Reported to the lead (_hyperkit.py is not ours to change).")
 def test_full_disk_hyperkit_shim_says_disk_full(full_disk_report: dict[str, t.Any]) -> None:
     got = full_disk_report["hyperkit_shim"]
     assert not got["result"].get("traceback"), got["result"]["msg"]

@@ -293,9 +293,6 @@ def test_role_patterns_refuse_every_character_that_could_break_out() -> None:
                 assert not pattern.match(value), (name, value)
 
 
-@pytest.mark.xfail(strict=True, reason="roles/tap_bridge/vars/main.yml patterns end in '$', which re.match lets "
-                   "match before a final newline: 'tap1\\n' passes the role's assert (the modules, fixed here, "
-                   "refuse it). Reported to the lead: use '\\Z' or a fullmatch-style test.")
 def test_role_patterns_refuse_a_trailing_newline() -> None:
     samples = {"tap_bridge__tap_re": "tap1", "tap_bridge__cidr_re": "10.0.75.1/24",
                "tap_bridge__label_re": "com.example.x", "tap_bridge__path_re": "/usr/local/x",
