@@ -21,7 +21,7 @@ comma := ,
 LOCAL_CONNECTION = $(if $(filter localhost$(comma),$(INVENTORY)),-c local -e @docs/examples/localhost.yml)
 BRIDGE_ARGS ?=
 
-.PHONY: help bootstrap controller bridge unbridge test lint sanity units units-matrix system e2e integration molecule package bench changelog clean
+.PHONY: help bootstrap controller bridge unbridge test lint sanity units units-matrix system e2e reliability integration molecule package bench changelog clean
 
 help:  ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -39,7 +39,7 @@ unbridge: controller  ## Undo everything bridge.yml did on INVENTORY
 	$(BIN)/ansible-playbook -i '$(INVENTORY)' $(LOCAL_CONNECTION) dockermac.hostbridge.unbridge $(BRIDGE_ARGS)
 
 test: bootstrap  ## Run every test (what .ci/run runs)
-	@$(MAKE) --no-print-directory NO_SKIP=1 lint sanity units units-matrix system e2e integration molecule package
+	@$(MAKE) --no-print-directory NO_SKIP=1 lint sanity units units-matrix system e2e reliability integration molecule package
 	@echo "make test: every stage passed"
 
 lint:  ## ruff, yamllint, shellcheck, ansible-lint (production), changelog lint
@@ -64,6 +64,9 @@ system:  ## Real Linux state as root: network namespaces, TAP devices, container
 
 e2e:  ## The tap bridge end to end against a simulated Docker Desktop on HyperKit
 	$(PYTEST) tests/e2e
+
+reliability:  ## Crash (SIGKILL) safety, races, properties, the bad-input matrix, security checks (docs/reliability.md)
+	$(PYTEST) tests/reliability
 
 integration:  ## ansible-test integration targets
 	tools/ansible-test integration --venv --python 3.11 --color no
