@@ -40,6 +40,9 @@ SETTINGS_LEGACY = "settings.json"  # 4.34 and earlier
 DOCKER_SOCKET = "/var/run/docker.sock"
 USER_SOCKET = os.path.join(".docker", "run", "docker.sock")
 PING_TIMEOUT = 2.0
+# Where Homebrew's installer puts brew: Apple Silicon first, then Intel (docs.brew.sh/Installation).
+HOMEBREW_PATHS = ("/opt/homebrew/bin/brew", "/usr/local/bin/brew")
+ROUTED_TOOL = "docker-mac-net-connect"
 
 HYPERKIT = "hyperkit"
 VIRTUALIZATION_FRAMEWORK = "virtualization_framework"
@@ -230,6 +233,7 @@ class Observed(t.NamedTuple):
     tap_device_exists: bool = False
     dev_net_tun: bool = False
     apps_tried: tuple[str, ...] = ()
+    homebrew_path: str | None = None
 
 
 def _verdict(possible: bool, reason: str, **extra: t.Any) -> dict[str, t.Any]:
@@ -260,16 +264,27 @@ def _linux_strategies(seen: Observed) -> dict[str, dict[str, t.Any]]:
 
 def _darwin_strategies(seen: Observed) -> dict[str, dict[str, t.Any]]:
     loopback = _verdict(True, "loopback aliases with ports published on them work with every Docker Desktop")
-    tap = _darwin_tap(seen)
-    vm = seen.vm
-    if vm is not None and vm.manager == HYPERKIT:
-        routed_reason = (f"Docker Desktop runs on HyperKit ({vm.source}), which the routed tools "
-                         "(docker-mac-net-connect) do not support; the routed strategy is also not implemented yet "
-                         "in this collection")
-    else:
-        routed_reason = ("not implemented yet in this collection (docker-mac-net-connect would route container "
-                         "subnets through a WireGuard tunnel into the VM)")
-    return {"loopback": loopback, "tap": tap, "routed": _verdict(False, routed_reason)}
+    return {"loopback": loopback, "tap": _darwin_tap(seen), "routed": _darwin_routed(seen)}
+
+
+def _darwin_routed(seen: Observed) -> dict[str, t.Any]:
+    """docker-mac-net-connect: a WireGuard link (utun on the Mac, chip0 in the VM) and one route per Docker
+    network. Offered for Docker Desktop on every VM manager but HyperKit, where the tap strategy applies."""
+    if not seen.installed:
+        tried = f" (looked at {', '.join(seen.apps_tried)})" if seen.apps_tried else ""
+        return _verdict(False, f"Docker Desktop is not installed{tried}; the routed strategy tunnels into Docker "
+                               f"Desktop's VM ({ROUTED_TOOL})", needs=[])
+    vm = seen.vm or VmChoice(UNKNOWN, "not determined")
+    if vm.manager == HYPERKIT:
+        return _verdict(False, f"Docker Desktop runs on HyperKit ({vm.source}): this collection offers the routed "
+                               "strategy for the VM managers that replaced HyperKit; use the tap strategy there",
+                        needs=[])
+    needs = []
+    if seen.homebrew_path is None:
+        needs.append(f"Homebrew (brew at {' or '.join(HOMEBREW_PATHS)}): the routed role installs {ROUTED_TOOL} "
+                     "with it")
+    return _verdict(True, f"Docker Desktop on {_VM_LABELS[vm.manager]} ({vm.source}): {ROUTED_TOOL} routes the "
+                          "Docker networks' subnets through a WireGuard tunnel into the VM", needs=needs)
 
 
 def _darwin_tap(seen: Observed) -> dict[str, t.Any]:
@@ -295,10 +310,23 @@ def _darwin_tap(seen: Observed) -> dict[str, t.Any]:
     return _verdict(True, f"Intel Mac, Docker Desktop on HyperKit ({vm.source})", needs=needs)
 
 
+def recommendation(platform_name: str, strategies: t.Mapping[str, t.Mapping[str, t.Any]]) -> tuple[str, str]:
+    """(strategy, why): macOS - tap when possible, else routed when possible and Homebrew is there, else loopback;
+    Linux - loopback (containers are routable from a Linux host already)."""
+    if platform_name != "darwin":
+        return "loopback", "Linux reaches container IPs directly; loopback adds names for published ports"
+    if strategies["tap"]["possible"]:
+        return "tap", "the tap strategy is possible: " + strategies["tap"]["reason"]
+    routed = strategies["routed"]
+    if routed["possible"] and not routed.get("needs"):
+        return "routed", "the tap strategy is not possible, the routed strategy is: " + routed["reason"]
+    if routed["possible"]:
+        return "loopback", "the routed strategy would need " + "; ".join(routed["needs"])
+    return "loopback", "neither the tap nor the routed strategy is possible: " + routed["reason"]
+
+
 def recommend(platform_name: str, strategies: t.Mapping[str, t.Mapping[str, t.Any]]) -> str:
-    if platform_name == "darwin" and strategies["tap"]["possible"]:
-        return "tap"
-    return "loopback"
+    return recommendation(platform_name, strategies)[0]
 
 
 # --- the backends ------------------------------------------------------------------------------------------
@@ -373,8 +401,9 @@ class Facts:
 
     def _assemble(self, *, seen: Observed, os_version: str | None, account: pwd.struct_passwd | None,
                   home: str | None, docker: dict[str, t.Any], desktop: dict[str, t.Any],
-                  tuntap: dict[str, t.Any]) -> dict[str, t.Any]:
+                  tuntap: dict[str, t.Any], homebrew: dict[str, t.Any]) -> dict[str, t.Any]:
         strategies = decide_strategies(seen)
+        recommended, why = recommendation(seen.platform, strategies)
         return {
             "platform": seen.platform,
             "architecture": seen.architecture,
@@ -384,8 +413,10 @@ class Facts:
             "docker": docker,
             "docker_desktop": desktop,
             "tuntap": tuntap,
+            "homebrew": homebrew,
             "strategies": strategies,
-            "recommended_strategy": recommend(seen.platform, strategies),
+            "recommended_strategy": recommended,
+            "recommended_reason": why,
         }
 
 
@@ -455,6 +486,18 @@ class DarwinFacts(Facts):
             return path, name, parsed
         return None, None, None
 
+    def homebrew(self) -> dict[str, t.Any]:
+        """The first ``brew`` of HOMEBREW_PATHS that is an executable file, and the user owning it (Homebrew runs
+        as the owner of its prefix, never as root)."""
+        for candidate in HOMEBREW_PATHS:
+            path = self.path(candidate)
+            if os.path.isfile(path) and os.access(path, os.X_OK):
+                owner = None
+                with contextlib.suppress(OSError, KeyError):
+                    owner = pwd.getpwuid(os.stat(path).st_uid).pw_name
+                return {"path": path, "owner": owner}
+        return {"path": None, "owner": None}
+
     def kext_loaded(self) -> bool:
         if self.runner.which("kmutil", required=False):
             argv = ["kmutil", "showloaded", "--list-only", "-b", TUNTAP_BUNDLE]
@@ -488,18 +531,19 @@ class DarwinFacts(Facts):
         hyperkit_path, shim_state, problem = self.bundle_state(app, tap) if app else (None, None, None)
         devices = self.tap_devices()
         loaded = self.kext_loaded()
+        homebrew = self.homebrew()
 
         seen = Observed(platform=self.platform, architecture=arch, tap_device=tap, installed=app is not None,
                         app_path=app, vm=vm, hyperkit_path=hyperkit_path, shim_state=shim_state,
                         shim_problem=problem, kext_loaded=loaded, tap_device_exists=tap in devices,
-                        apps_tried=tuple(candidates))
+                        apps_tried=tuple(candidates), homebrew_path=homebrew["path"])
         desktop = {"installed": app is not None, "app_path": app, "version": version,
                    "vm_manager": vm.manager if vm else None, "vm_manager_source": vm.source if vm else None,
                    "settings_path": settings_path, "hyperkit_path": hyperkit_path, "shim_state": shim_state}
         tuntap = {"kext_loaded": loaded, "devices": devices, "tap_device": tap, "tap_device_exists": tap in devices,
                   "dev_net_tun": False}
         return self._assemble(seen=seen, os_version=macos, account=account, home=home,
-                              docker=self.docker(home=home), desktop=desktop, tuntap=tuntap)
+                              docker=self.docker(home=home), desktop=desktop, tuntap=tuntap, homebrew=homebrew)
 
 
 class LinuxFacts(Facts):
@@ -543,8 +587,10 @@ class LinuxFacts(Facts):
                    "shim_state": shim_state}
         tuntap = {"kext_loaded": False, "devices": devices, "tap_device": tap, "tap_device_exists": tap in devices,
                   "dev_net_tun": tun}
+        # Homebrew matters only to the routed strategy, which Linux does not need.
         return self._assemble(seen=seen, os_version=self.os_version(), account=account, home=home,
-                              docker=self.docker(home=home), desktop=desktop, tuntap=tuntap)
+                              docker=self.docker(home=home), desktop=desktop, tuntap=tuntap,
+                              homebrew={"path": None, "owner": None})
 
 
 BACKENDS: dict[str, type[Facts]] = {"Darwin": DarwinFacts, "Linux": LinuxFacts}

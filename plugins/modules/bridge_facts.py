@@ -14,8 +14,8 @@ description:
   - Gathers the facts the C(bridge), C(tap_bridge) and C(loopback) roles decide with, as C(ansible_facts.hostbridge)
     (so C(hostbridge) in templates) - the platform and CPU architecture, the console user, the Docker socket and
     whether the engine answers, Docker Desktop (where, which version, which VM manager, the hyperkit binary and
-    the state of the hyperkit shim), tuntaposx and the C(/dev/tapN) devices, and for each strategy (V(loopback),
-    V(tap), V(routed)) whether it is possible here, with the reason.
+    the state of the hyperkit shim), tuntaposx and the C(/dev/tapN) devices, Homebrew, and for each strategy
+    (V(loopback), V(tap), V(routed)) whether it is possible here, with the reason.
   - Docker Desktop's VM manager is read from its settings file,
     C(~/Library/Group Containers/group.com.docker/settings-store.json) (Docker Desktop 4.35 and later) or
     C(settings.json) (4.34 and earlier) in the console user's home - C(UseLibkrun=true) is Docker VMM,
@@ -26,8 +26,14 @@ description:
   - The tap strategy is possible on an Intel Mac whose Docker Desktop runs on HyperKit and has a hyperkit binary
     that is not held by another tool's shim; a missing tuntaposx kext is reported in the C(needs) list of
     C(hostbridge.strategies.tap) because the C(tap_bridge) role installs it. On Linux it is possible when
-    C(/dev/net/tun) exists. The routed strategy is never possible yet (not implemented in this collection; not
-    needed on Linux).
+    C(/dev/net/tun) exists.
+  - The routed strategy (docker-mac-net-connect, installed with Homebrew by the C(routed) role) is possible on a Mac
+    whose Docker Desktop is installed and does not run on HyperKit (where the tap strategy applies); a missing
+    Homebrew (no C(brew) at C(/opt/homebrew/bin/brew) or C(/usr/local/bin/brew)) is reported in the C(needs) list
+    of C(hostbridge.strategies.routed), because the role cannot install Homebrew. On Linux it is never possible -
+    not needed, the host reaches container IPs directly.
+  - The recommendation on a Mac is V(tap) where possible, else V(routed) where possible with nothing needed, else
+    V(loopback); on Linux V(loopback). C(recommended_reason) says why.
   - Never changes anything. The Docker engine is asked C(GET /_ping) on its unix socket, with a 2 second timeout.
 options:
   app_path:
@@ -77,7 +83,7 @@ EXAMPLES = r"""
     msg: >-
       {{ hostbridge.platform }}/{{ hostbridge.architecture }}: use {{ hostbridge.recommended_strategy }};
       tap {{ 'possible' if hostbridge.strategies.tap.possible
-             else 'not possible: ' ~ hostbridge.strategies.tap.reason }}
+             else 'not possible: ' ~ hostbridge.strategies.tap.reason }} ({{ hostbridge.recommended_reason }})
 
 - name: A bundle elsewhere, another tap device, the settings of a given user
   dockermac.hostbridge.bridge_facts:
@@ -239,10 +245,28 @@ ansible_facts:
               returned: always
               type: bool
               sample: true
+        homebrew:
+          description: Homebrew, which the C(routed) role installs docker-mac-net-connect with. Both null on Linux.
+          returned: always
+          type: dict
+          contains:
+            path:
+              description: The first of C(/opt/homebrew/bin/brew) (Apple Silicon) and C(/usr/local/bin/brew)
+                (Intel) that is an executable file, or null.
+              returned: always
+              type: str
+              sample: /opt/homebrew/bin/brew
+            owner:
+              description: The user owning that file (after symlinks) - the user C(brew) must run as, since
+                Homebrew refuses to run as root. Null without Homebrew.
+              returned: always
+              type: str
+              sample: alice
         strategies:
           description: For each strategy (C(loopback), C(tap), C(routed)) a dict with C(possible) (bool) and
-            C(reason) (str, why it is or is not possible); C(tap) also has C(needs), a list of what the
-            C(tap_bridge) role has to install first (the tuntaposx kext).
+            C(reason) (str, why it is or is not possible); C(tap) and C(routed) also have C(needs), a list of what
+            has to be there first (C(tap) - the tuntaposx kext, which the C(tap_bridge) role installs; C(routed) -
+            Homebrew, which no role installs).
           returned: always
           type: dict
           sample:
@@ -254,15 +278,25 @@ ansible_facts:
               reason: "Apple Silicon: no HyperKit and no tuntaposx kext (both are x86_64 only)"
               needs: []
             routed:
-              possible: false
-              reason: not implemented yet in this collection (docker-mac-net-connect would route container
-                subnets through a WireGuard tunnel into the VM)
+              possible: true
+              reason: "Docker Desktop on Apple's Virtualization framework (settings-store.json
+                UseVirtualizationFramework=true): docker-mac-net-connect routes the Docker networks' subnets through
+                a WireGuard tunnel into the VM"
+              needs: []
         recommended_strategy:
-          description: V(tap) on a Mac where it is possible, else V(loopback).
+          description: On a Mac V(tap) where it is possible, else V(routed) where it is possible and needs nothing
+            (Homebrew is there), else V(loopback). On Linux V(loopback).
           returned: always
           type: str
-          choices: [loopback, tap]
-          sample: loopback
+          choices: [loopback, tap, routed]
+          sample: routed
+        recommended_reason:
+          description: Why RV(ansible_facts.hostbridge.recommended_strategy) was chosen, for example that the
+            routed strategy would need Homebrew.
+          returned: always
+          type: str
+          sample: "the routed strategy would need Homebrew (brew at /opt/homebrew/bin/brew or /usr/local/bin/brew):
+            the routed role installs docker-mac-net-connect with it"
 """
 
 # Imports follow the documentation, as ansible-test's validate-modules requires.

@@ -231,10 +231,13 @@ def test_verdict_intel_hyperkit() -> None:
                                  "reason": "Intel Mac, Docker Desktop on HyperKit (settings.json "
                                            "UseVirtualizationFramework=false)"}
     assert strategies["loopback"]["possible"] is True
-    assert strategies["routed"]["possible"] is False
-    assert "HyperKit" in strategies["routed"]["reason"]
-    assert "not implemented yet" in strategies["routed"]["reason"]
+    # HyperKit is the tap strategy's ground: the routed strategy is not offered there
+    assert strategies["routed"] == {
+        "possible": False, "needs": [],
+        "reason": "Docker Desktop runs on HyperKit (settings.json UseVirtualizationFramework=false): this collection "
+                  "offers the routed strategy for the VM managers that replaced HyperKit; use the tap strategy there"}
     assert _facts.recommend("darwin", strategies) == "tap"
+    assert _facts.recommendation("darwin", strategies)[1].startswith("the tap strategy is possible: Intel Mac")
 
 
 def test_verdict_intel_hyperkit_without_the_kext_is_possible_with_a_need() -> None:
@@ -252,15 +255,30 @@ def test_verdict_intel_virtualization_framework() -> None:
     assert strategies["tap"]["reason"].startswith(
         "Docker Desktop uses Apple's Virtualization framework (settings-store.json UseVirtualizationFramework=true); "
         "the tap bridge needs HyperKit")
-    assert strategies["routed"]["reason"].startswith("not implemented yet in this collection")
-    assert _facts.recommend("darwin", strategies) == "loopback"
+    # the routed strategy is possible; without Homebrew (not in this Observed) loopback stays recommended
+    routed = strategies["routed"]
+    assert routed["possible"] is True
+    assert routed["reason"].startswith("Docker Desktop on Apple's Virtualization framework (settings-store.json "
+                                       "UseVirtualizationFramework=true): docker-mac-net-connect routes")
+    assert routed["needs"] == ["Homebrew (brew at /opt/homebrew/bin/brew or /usr/local/bin/brew): the routed role "
+                               "installs docker-mac-net-connect with it"]
+    assert _facts.recommendation("darwin", strategies) == (
+        "loopback", "the routed strategy would need Homebrew (brew at /opt/homebrew/bin/brew or /usr/local/bin/brew): "
+                    "the routed role installs docker-mac-net-connect with it")
+    with_brew = _facts.decide_strategies(seen._replace(homebrew_path="/usr/local/bin/brew"))
+    assert with_brew["routed"]["needs"] == []
+    assert _facts.recommend("darwin", with_brew) == "routed"
 
 
 def test_verdict_apple_silicon() -> None:
     seen = intel(architecture="arm64", vm=VmChoice(VIRTUALIZATION_FRAMEWORK, "x"), hyperkit_path=None)
-    tap = _facts.decide_strategies(seen)["tap"]
-    assert tap == {"possible": False, "needs": [],
-                   "reason": "Apple Silicon: no HyperKit and no tuntaposx kext (both are x86_64 only)"}
+    strategies = _facts.decide_strategies(seen)
+    assert strategies["tap"] == {"possible": False, "needs": [],
+                                 "reason": "Apple Silicon: no HyperKit and no tuntaposx kext (both are x86_64 only)"}
+    assert strategies["routed"]["possible"] is True
+    assert _facts.recommend("darwin", strategies) == "loopback"  # no Homebrew
+    strategies = _facts.decide_strategies(seen._replace(homebrew_path="/opt/homebrew/bin/brew"))
+    assert _facts.recommendation("darwin", strategies)[0] == "routed"
 
 
 @pytest.mark.parametrize(("vm", "words"), [
@@ -269,9 +287,14 @@ def test_verdict_apple_silicon() -> None:
     (VmChoice(UNKNOWN, "no settings"), "an unknown VM manager (no settings)"),
 ])
 def test_verdict_other_vm_managers(vm: VmChoice, words: str) -> None:
-    tap = _facts.decide_strategies(intel(vm=vm))["tap"]
+    strategies = _facts.decide_strategies(intel(vm=vm, homebrew_path="/usr/local/bin/brew"))
+    tap = strategies["tap"]
     assert tap["possible"] is False
     assert f"Docker Desktop uses {words}" in tap["reason"]
+    # every VM manager but HyperKit (an unknown one included) is the routed strategy's
+    assert strategies["routed"]["possible"] is True
+    assert strategies["routed"]["reason"].startswith(f"Docker Desktop on {words}: docker-mac-net-connect")
+    assert _facts.recommend("darwin", strategies) == "routed"
 
 
 def test_verdict_no_docker_desktop() -> None:
@@ -283,7 +306,13 @@ def test_verdict_no_docker_desktop() -> None:
         "Docker Desktop is not installed (looked at /Applications/Docker.app, /Users/a/Applications/Docker.app); "
         "the tap bridge needs Docker Desktop on HyperKit")
     assert strategies["loopback"]["possible"] is True
-    assert _facts.recommend("darwin", strategies) == "loopback"
+    assert strategies["routed"] == {
+        "possible": False, "needs": [],
+        "reason": "Docker Desktop is not installed (looked at /Applications/Docker.app, /Users/a/Applications/"
+                  "Docker.app); the routed strategy tunnels into Docker Desktop's VM (docker-mac-net-connect)"}
+    assert _facts.recommendation("darwin", strategies)[0] == "loopback"
+    assert _facts.recommendation("darwin", strategies)[1].startswith(
+        "neither the tap nor the routed strategy is possible: Docker Desktop is not installed")
 
 
 def test_verdict_hyperkit_selected_but_binary_missing_or_foreign() -> None:
@@ -303,6 +332,7 @@ def test_verdict_linux() -> None:
     assert with_tun["routed"]["possible"] is False
     assert "directly" in with_tun["routed"]["reason"]
     assert _facts.recommend("linux", with_tun) == "loopback"  # tap is possible, loopback is still recommended
+    assert _facts.recommendation("linux", with_tun)[1].startswith("Linux reaches container IPs directly")
     without = _facts.decide_strategies(Observed(platform="linux", architecture="aarch64", tap_device="tap1"))
     assert without["tap"]["possible"] is False
     assert without["tap"]["reason"].startswith("/dev/net/tun is missing")
@@ -382,6 +412,8 @@ def test_intel_mac_on_hyperkit(mac: Mac) -> None:
                                "engine_reachable": False}
     assert facts["strategies"]["tap"]["possible"] is True
     assert facts["strategies"]["tap"]["needs"] == []
+    assert facts["strategies"]["routed"]["possible"] is False
+    assert facts["homebrew"] == {"path": None, "owner": None}
     assert facts["recommended_strategy"] == "tap"
 
 
@@ -441,7 +473,46 @@ def test_docker_vmm(mac: Mac) -> None:
     facts, _w = mac.facts(FakeRunner([(SW_VERS, 0, "15.1\n", ""), (KMUTIL, 0, "", "")]), machine="arm64")
     assert facts["docker_desktop"]["vm_manager"] == DOCKER_VMM
     assert facts["docker_desktop"]["vm_manager_source"] == "settings-store.json UseLibkrun=true"
-    assert facts["strategies"]["routed"]["possible"] is False
+    # Docker VMM is not HyperKit: routed is possible, but without Homebrew loopback stays recommended
+    routed = facts["strategies"]["routed"]
+    assert routed["possible"] is True
+    assert routed["needs"][0].startswith("Homebrew (brew at /opt/homebrew/bin/brew or /usr/local/bin/brew)")
+    assert facts["homebrew"] == {"path": None, "owner": None}
+    assert facts["recommended_strategy"] == "loopback"
+    assert facts["recommended_reason"].startswith("the routed strategy would need Homebrew")
+
+
+@pytest.mark.parametrize("where", ["opt/homebrew/bin", "usr/local/bin"])
+def test_apple_silicon_with_homebrew_is_routed(mac: Mac, where: str) -> None:
+    mac.apple_silicon_app()
+    mac.settings("settings_store_apple_silicon_vf.json")
+    brew = mac.root / where / "brew"
+    brew.parent.mkdir(parents=True)
+    brew.write_text("#!/bin/sh\n")
+    brew.chmod(0o755)
+    facts, _w = mac.facts(FakeRunner([(SW_VERS, 0, "15.1\n", ""), (KMUTIL, 0, "", "")]), machine="arm64")
+    assert facts["homebrew"] == {"path": str(brew), "owner": pwd.getpwuid(os.getuid()).pw_name}
+    assert facts["strategies"]["routed"]["possible"] is True
+    assert facts["strategies"]["routed"]["needs"] == []
+    assert facts["recommended_strategy"] == "routed"
+    assert facts["recommended_reason"].startswith("the tap strategy is not possible, the routed strategy is: "
+                                                  "Docker Desktop on Apple's Virtualization framework")
+
+
+def test_homebrew_order_and_what_is_not_brew(mac: Mac) -> None:
+    backend = DarwinFacts(runner=FakeRunner(), root=str(mac.root), home=str(mac.home), machine="arm64", environ={})
+    intel = mac.root / "usr" / "local" / "bin" / "brew"
+    intel.parent.mkdir(parents=True)
+    intel.write_text("#!/bin/sh\n")
+    intel.chmod(0o644)  # not executable: not Homebrew's brew
+    (mac.root / "opt" / "homebrew" / "bin" / "brew").mkdir(parents=True)  # a directory named brew
+    assert backend.homebrew() == {"path": None, "owner": None}
+    intel.chmod(0o755)
+    assert backend.homebrew()["path"] == str(intel)
+    apple = mac.root / "opt" / "homebrew" / "bin" / "brew"
+    apple.rmdir()
+    apple.symlink_to(intel)  # a symlink to an executable counts; Apple Silicon's path wins
+    assert backend.homebrew()["path"] == str(apple)
 
 
 def test_no_docker_desktop(mac: Mac) -> None:
@@ -582,7 +653,9 @@ def test_linux_with_dev_net_tun(tmp_path: Path) -> None:
     assert facts["docker_desktop"]["installed"] is False
     assert facts["strategies"]["tap"]["possible"] is True
     assert facts["strategies"]["routed"]["possible"] is False
+    assert facts["homebrew"] == {"path": None, "owner": None}
     assert facts["recommended_strategy"] == "loopback"
+    assert facts["recommended_reason"].startswith("Linux reaches container IPs directly")
     assert facts["console_user"]["name"] == "nobody"
 
 

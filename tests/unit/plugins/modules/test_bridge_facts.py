@@ -79,6 +79,8 @@ def test_real_run_on_this_linux_machine() -> None:
     assert facts["strategies"]["tap"]["possible"] is tun
     assert facts["strategies"]["loopback"]["possible"] is True
     assert facts["strategies"]["routed"]["possible"] is False
+    assert "directly" in facts["strategies"]["routed"]["reason"]
+    assert facts["homebrew"] == {"path": None, "owner": None}
     assert facts["recommended_strategy"] == "loopback"
     assert facts["docker_desktop"]["installed"] is False
     assert facts["tuntap"]["tap_device"] == "tap1"
@@ -133,6 +135,10 @@ def test_a_fabricated_apple_silicon_mac_through_the_module(tmp_path: Path) -> No
     assert facts["docker_desktop"]["vm_manager"] == "docker_vmm"
     assert facts["docker_desktop"]["version"] == "4.15.0"
     assert facts["strategies"]["tap"]["possible"] is False
+    # Docker VMM: routed is possible, but this fabricated Mac has no Homebrew, so loopback stays recommended
+    assert facts["strategies"]["routed"]["possible"] is True
+    assert facts["homebrew"] == {"path": None, "owner": None}
     assert facts["recommended_strategy"] == "loopback"
+    assert facts["recommended_reason"].startswith("the routed strategy would need Homebrew")
     assert warnings == [f"app_path {tmp_path / 'missing.app'} is not a directory; looked for Docker Desktop in the "
                         "default places instead."]

@@ -1,0 +1,498 @@
+"""The routed role run by ansible-playbook against this machine.
+
+Mac side (marker root): facts of an Apple Silicon Mac given as extra vars, a fake ``brew`` owned by ``nobody``
+(standing in for the developer who installed Homebrew) that records every argv with the uid it ran as and answers
+with the recorded outputs of tests/fixtures/darwin (SOURCES.md). It keeps a little state (tapped, installed,
+service) so that runs are idempotent, and behaves like Homebrew where it matters: ``services info`` as a user does
+not see the root service, ``services start`` as root takes root ownership of the keg, and ``uninstall`` fails on a
+keg the user does not own. ``become`` goes through ``su -s /bin/sh`` (no sudo here; root needs no password).
+
+Docker side (markers root, docker): the role's ``networks`` entry point against the local engine, for real.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import json
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import typing as t
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests" / "fixtures" / "darwin"
+COLLECTIONS = f"{ROOT / '.tmp' / 'collections'}:{ROOT / '.cache' / 'collections'}"
+FORMULA = "chipmk/tap/docker-mac-net-connect"
+TEST_LABEL = "com.dockermac.hostbridge.test"
+ROLE_LABEL = "com.dockermac.hostbridge.role"
+
+FAKE_BREW = r'''#!/usr/bin/python3
+"""Fake brew: records argv and uid, answers from recorded samples, keeps state in state.json."""
+import json, os, sys
+HERE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+PREFIX = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+KEG = os.path.join(PREFIX, "Cellar", "docker-mac-net-connect")
+FORMULA = "chipmk/tap/docker-mac-net-connect"
+args = sys.argv[1:]
+with open(os.path.join(HERE, "calls.jsonl"), "a") as rec:
+    rec.write(json.dumps({"uid": os.getuid(), "argv": args}) + "\n")
+state_path = os.path.join(HERE, "state.json")
+with open(state_path) as handle:
+    state = json.load(handle)
+
+def sample(name):
+    with open(os.path.join(HERE, "samples", name)) as handle:
+        return handle.read()
+
+def save():
+    with open(state_path, "w") as handle:
+        json.dump(state, handle)
+
+def keg_files():
+    for top, dirs, files in os.walk(KEG):
+        yield top
+        for name in files:
+            yield os.path.join(top, name)
+
+if args == ["tap"]:
+    print("\n".join(state["taps"]))
+elif args[:1] == ["tap"] and len(args) == 2:
+    state["taps"].append(args[1]); save()
+    print("==> Tapping " + args[1])
+elif args == ["info", "--json=v2", FORMULA]:
+    if "chipmk/tap" not in state["taps"]:
+        sys.stderr.write('Error: No available formula with the name "%s".\n' % FORMULA)
+        sys.exit(1)
+    info = json.loads(sample("brew_info_json_v2_docker_mac_net_connect.json"))
+    if state["installed"]:
+        info["formulae"][0]["installed"] = [{"version": "v0.1.4", "installed_on_request": True}]
+    print(json.dumps(info))
+elif args == ["install", FORMULA]:
+    os.makedirs(os.path.join(KEG, "v0.1.4", "bin"))
+    open(os.path.join(KEG, "v0.1.4", "bin", "docker-mac-net-connect"), "w").close()
+    state["installed"] = True; save()
+elif args == ["uninstall", "--force", FORMULA]:
+    if any(os.stat(path).st_uid != os.getuid() for path in keg_files()):
+        sys.stderr.write("Error: Permission denied @ apply2files - %s/v0.1.4/bin/docker-mac-net-connect\n" % KEG)
+        sys.exit(1)
+    for top, dirs, files in os.walk(KEG, topdown=False):
+        for name in files:
+            os.unlink(os.path.join(top, name))
+        os.rmdir(top)
+    state["installed"] = False; save()
+elif args == ["services", "info", "--json", FORMULA]:
+    if not state["installed"]:
+        sys.stderr.write("Error: Formula `docker-mac-net-connect` is not installed.\n")
+        sys.exit(1)
+    # a user does not see the system domain: the root service looks not loaded to them
+    seen = state["service"] if os.getuid() == 0 else "none"
+    print(sample({"started": "brew_services_info_json_started_root.json", "none": "brew_services_info_json_none.json",
+                  "error": "brew_services_info_json_error_root.json"}[seen]), end="")
+elif args[:2] == ["services", "start"] or args[:2] == ["services", "restart"]:
+    if os.getuid() == 0:
+        for path in keg_files():  # Homebrew takes root ownership of the keg
+            os.chown(path, 0, 0)
+    state["service"] = "started"; save()
+    sys.stderr.write(sample("brew_services_start_root_stderr.txt"))
+elif args[:2] == ["services", "stop"]:
+    state["service"] = "none"; save()
+    print("Stopping `docker-mac-net-connect`... (might take a while)")
+    print("==> Successfully stopped `docker-mac-net-connect` (label: homebrew.mxcl.docker-mac-net-connect)")
+else:
+    sys.stderr.write("fake brew: unexpected arguments %r\n" % (args,))
+    sys.exit(64)
+'''
+
+
+def playbook(path: Path, *, role_vars: dict[str, t.Any], tasks_from: str | None = None) -> Path:
+    include: dict[str, t.Any] = {"name": "dockermac.hostbridge.routed"}
+    if tasks_from:
+        include["tasks_from"] = tasks_from
+    play = [{"hosts": "all", "gather_facts": False,
+             "tasks": [{"name": "The routed role", "ansible.builtin.include_role": include, "vars": role_vars}]}]
+    path.write_text(json.dumps(play))  # JSON is YAML
+    return path
+
+
+def run_playbook(book: Path, inventory: Path, *extra: str, check: bool = False,
+                 extra_vars: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0",
+               ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default", ANSIBLE_LOCALHOST_WARNING="0",
+               ANSIBLE_DEPRECATION_WARNINGS="0",
+               # The fake Mac's modules run under /usr/bin/python3, which nobody can execute (the venv's interpreter
+               # lives under /root); the venv's packages give it `requests` for the Docker modules.
+               PYTHONPATH=sysconfig.get_paths()["purelib"])
+    argv = [str(Path(sys.executable).with_name("ansible-playbook")), "-i", str(inventory), str(book), *extra]
+    if check:
+        argv.append("--check")
+    if extra_vars is not None:
+        argv += ["-e", f"@{extra_vars}"]
+    return subprocess.run(argv, env=env, capture_output=True, text=True, check=False, cwd=str(book.parent))
+
+
+def recap(result: subprocess.CompletedProcess[str]) -> dict[str, int]:
+    line = next(line for line in result.stdout.splitlines() if line.startswith("localhost") and "ok=" in line)
+    return {key: int(value) for key, value in (part.split("=") for part in line.split()[2:])}
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> dict[str, int]:
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+    return recap(result)
+
+
+# --- the Mac side: Homebrew and the service, with a fake brew ------------------------------------------------
+NOBODY = pwd.getpwnam("nobody")
+
+
+class FakeMac:
+    """/tmp/hbrXXXX (0755): opt/homebrew/bin/brew owned by nobody, samples/, calls.jsonl, state.json (0666)."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.brew = base / "opt" / "homebrew" / "bin" / "brew"
+        self.keg = base / "opt" / "homebrew" / "Cellar" / "docker-mac-net-connect"
+        self.calls_file = base / "calls.jsonl"
+        self.state_file = base / "state.json"
+        self.home = base / "home"
+        for directory in (self.brew.parent, self.keg.parent, self.home, base / "samples"):
+            directory.mkdir(parents=True, exist_ok=True)
+        for directory in (base, base / "opt", base / "opt" / "homebrew", base / "samples"):
+            directory.chmod(0o755)
+        for directory in (self.brew.parent, self.keg.parent, self.home):
+            os.chown(directory, NOBODY.pw_uid, NOBODY.pw_gid)
+        for sample in FIXTURES.glob("brew_*"):
+            shutil.copy(sample, base / "samples" / sample.name)
+            (base / "samples" / sample.name).chmod(0o644)
+        self.brew.write_text(FAKE_BREW)
+        self.brew.chmod(0o755)
+        os.chown(self.brew, NOBODY.pw_uid, NOBODY.pw_gid)
+        self.set_state(taps=["homebrew/core"], installed=False, service="none")
+        self.calls_file.write_text("")
+        self.calls_file.chmod(0o666)
+        self.inventory = base / "inventory.ini"
+        self.inventory.write_text(
+            "localhost ansible_connection=local ansible_python_interpreter=/usr/bin/python3 "
+            "ansible_become_method=ansible.builtin.su \"ansible_become_flags=-s /bin/sh\"\n")
+        self.facts = base / "facts.json"
+        self.facts.write_text(json.dumps({"hostbridge": self.hostbridge()}))
+
+    def hostbridge(self) -> dict[str, t.Any]:
+        vf = "settings-store.json UseVirtualizationFramework=true"
+        return {
+            "platform": "darwin", "architecture": "arm64", "os_version": "15.1",
+            "console_user": {"name": "nobody", "uid": NOBODY.pw_uid, "home": str(self.home)},
+            "docker": {"socket": str(self.home / ".docker" / "run" / "docker.sock"), "socket_exists": False,
+                       "engine_reachable": False},
+            "docker_desktop": {"installed": True, "app_path": "/Applications/Docker.app", "version": "4.42.0",
+                               "vm_manager": "virtualization_framework", "vm_manager_source": vf,
+                               "settings_path": None, "hyperkit_path": None, "shim_state": None},
+            "tuntap": {"kext_loaded": False, "devices": [], "tap_device": "tap1", "tap_device_exists": False,
+                       "dev_net_tun": False},
+            "homebrew": {"path": str(self.brew), "owner": "nobody"},
+            "strategies": {
+                "loopback": {"possible": True, "reason": "loopback works everywhere"},
+                "tap": {"possible": False, "reason": "Apple Silicon", "needs": []},
+                "routed": {"possible": True, "needs": [],
+                           "reason": f"Docker Desktop on Apple's Virtualization framework ({vf})"}},
+            "recommended_strategy": "routed", "recommended_reason": "the routed strategy is possible",
+        }
+
+    def set_state(self, **values: t.Any) -> None:
+        state = json.loads(self.state_file.read_text()) if self.state_file.exists() else {}
+        state.update(values)
+        self.state_file.write_text(json.dumps(state))
+        self.state_file.chmod(0o666)
+
+    def state(self) -> dict[str, t.Any]:
+        return json.loads(self.state_file.read_text())
+
+    def take_calls(self) -> list[tuple[int, list[str]]]:
+        calls = [json.loads(line) for line in self.calls_file.read_text().splitlines()]
+        self.calls_file.write_text("")
+        return [(call["uid"], call["argv"]) for call in calls]
+
+    def run(self, state: str = "present", *, check: bool = False,
+            **role_vars: t.Any) -> subprocess.CompletedProcess[str]:
+        book = playbook(self.base / "play.yml", role_vars={"routed_state": state, **role_vars})
+        return run_playbook(book, self.inventory, check=check, extra_vars=self.facts)
+
+
+@pytest.fixture
+def fake_mac() -> t.Iterator[FakeMac]:
+    base = Path(tempfile.mkdtemp(prefix="hbr", dir="/tmp"))  # nobody must reach it: not under pytest's 0700 dirs
+    try:
+        yield FakeMac(base)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+ME = NOBODY.pw_uid
+READ_TAPS = (ME, ["tap"])
+READ_INFO = (ME, ["info", "--json=v2", FORMULA])
+ROOT_SERVICE_INFO = (0, ["services", "info", "--json", FORMULA])
+
+
+def assert_brew_as_root_only_for_services(calls: list[tuple[int, list[str]]]) -> None:
+    for uid, argv in calls:
+        if argv[0] == "services":
+            assert uid == 0, f"brew {argv} must run as root (the service creates a utun device)"
+        else:
+            assert uid == ME, f"brew {argv} ran as uid {uid}, not as the Homebrew owner"
+
+
+@pytest.mark.root
+def test_mac_side_argv_check_mode_idempotence_and_undo(fake_mac: FakeMac) -> None:
+    # 1. check mode on a fresh Mac: only reads; the tap and the install are announced, nothing else runs
+    counts = ok(fake_mac.run(check=True))
+    calls = fake_mac.take_calls()
+    assert calls == [READ_TAPS, ROOT_SERVICE_INFO]
+    assert counts["changed"] == 1  # the tap; the install is announced by a debug task, the start skipped
+    assert fake_mac.state() == {"taps": ["homebrew/core"], "installed": False, "service": "none"}
+
+    # 2. for real: tap, install (as nobody), start (as root)
+    result = fake_mac.run()
+    counts = ok(result)
+    calls = fake_mac.take_calls()
+    assert calls == [READ_TAPS, (ME, ["tap", "chipmk/tap"]), READ_INFO, (ME, ["install", FORMULA]),
+                     ROOT_SERVICE_INFO, (0, ["services", "start", FORMULA])]
+    assert_brew_as_root_only_for_services(calls)
+    assert counts["changed"] == 3
+    assert fake_mac.state()["service"] == "started"
+    assert os.stat(fake_mac.keg / "v0.1.4" / "bin" / "docker-mac-net-connect").st_uid == 0  # Homebrew's chown
+
+    # 3. again: reads only, changed=0; the same in check mode
+    for check in (False, True):
+        counts = ok(fake_mac.run(check=check))
+        assert fake_mac.take_calls() == [READ_TAPS, READ_INFO, ROOT_SERVICE_INFO]
+        assert counts["changed"] == 0
+
+    # 4. the service crashed (loaded, exit code 1): restart, not start
+    fake_mac.set_state(service="error")
+    counts = ok(fake_mac.run())
+    assert fake_mac.take_calls() == [READ_TAPS, READ_INFO, ROOT_SERVICE_INFO,
+                                     (0, ["services", "restart", FORMULA])]
+    assert counts["changed"] == 1
+
+    # 5. undo, in check mode first (reads only), then for real: stop (root), keg back to nobody, uninstall (nobody)
+    ok(fake_mac.run("absent", check=True))
+    assert fake_mac.take_calls() == [ROOT_SERVICE_INFO, READ_INFO]
+    result = fake_mac.run("absent")
+    counts = ok(result)
+    calls = fake_mac.take_calls()
+    assert calls == [ROOT_SERVICE_INFO, (0, ["services", "stop", FORMULA]), READ_INFO,
+                     (ME, ["uninstall", "--force", FORMULA])]
+    assert_brew_as_root_only_for_services(calls)
+    assert counts["changed"] == 3  # stop, keg ownership, uninstall
+    assert fake_mac.state() == {"taps": ["homebrew/core", "chipmk/tap"], "installed": False, "service": "none"}
+    assert not fake_mac.keg.exists()
+    assert "networks labelled com.dockermac.hostbridge.role=routed are left in place" in result.stdout
+
+    # 6. undo again: nothing to do (no keg: brew is not even asked about the formula)
+    counts = ok(fake_mac.run("absent"))
+    assert fake_mac.take_calls() == [ROOT_SERVICE_INFO]
+    assert counts["changed"] == 0
+
+
+@pytest.mark.root
+def test_refusals_before_any_brew_call(fake_mac: FakeMac) -> None:
+    facts = fake_mac.hostbridge()
+    # HyperKit: the verdict's reason is the message
+    facts["strategies"]["routed"] = {"possible": False, "needs": [], "reason": "Docker Desktop runs on HyperKit (x)"}
+    fake_mac.facts.write_text(json.dumps({"hostbridge": facts}))
+    result = fake_mac.run()
+    assert result.returncode != 0
+    assert "the routed strategy is not possible on this host: Docker Desktop runs on HyperKit (x)" in result.stdout
+    # no Homebrew
+    facts = fake_mac.hostbridge()
+    facts["homebrew"] = {"path": None, "owner": None}
+    fake_mac.facts.write_text(json.dumps({"hostbridge": facts}))
+    result = fake_mac.run()
+    assert result.returncode != 0
+    assert "Homebrew was not found" in result.stdout
+    # brew owned by root: refused, Homebrew does not run as root
+    facts = fake_mac.hostbridge()
+    facts["homebrew"]["owner"] = "root"
+    fake_mac.facts.write_text(json.dumps({"hostbridge": facts}))
+    result = fake_mac.run()
+    assert result.returncode != 0
+    assert "Homebrew refuses to run as root" in result.stdout
+    # a formula name that could smuggle options into brew's argv
+    fake_mac.facts.write_text(json.dumps({"hostbridge": fake_mac.hostbridge()}))
+    for formula, tap in (("--force", "chipmk/tap"), ("chipmk/tap/-x", "chipmk/tap"), (FORMULA, "-x/tap")):
+        result = fake_mac.run(routed_formula=formula, routed_tap=tap)
+        assert result.returncode != 0
+        assert "routed: invalid input" in result.stdout
+    assert fake_mac.take_calls() == []
+
+
+@pytest.mark.root
+def test_linux_says_routable_and_does_nothing(fake_mac: FakeMac) -> None:
+    facts = fake_mac.hostbridge()
+    facts["platform"] = "linux"
+    fake_mac.facts.write_text(json.dumps({"hostbridge": facts}))
+    result = fake_mac.run()
+    assert ok(result)["changed"] == 0
+    assert "a Linux host reaches the containers' IPs directly" in result.stdout
+    assert fake_mac.take_calls() == []
+
+
+# --- the Docker side: networks with trusted_host_interfaces on the local engine ------------------------------
+def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, check=check)
+
+
+def inspect(name: str) -> dict[str, t.Any] | None:
+    result = docker("network", "inspect", name, check=False)
+    return json.loads(result.stdout)[0] if result.returncode == 0 else None
+
+
+def free_subnets(count: int) -> list[str]:
+    """10.99.x.0/24 subnets that neither a Docker network nor a route of this machine overlaps."""
+    taken: list[ipaddress.IPv4Network] = []
+    for net_id in docker("network", "ls", "-q").stdout.split():
+        for config in (inspect(net_id) or {}).get("IPAM", {}).get("Config") or []:
+            with contextlib.suppress(ValueError, KeyError):
+                taken.append(ipaddress.ip_network(config["Subnet"], strict=False))
+    for route in json.loads(subprocess.run(["ip", "-j", "-4", "route", "show", "table", "all"], capture_output=True,
+                                           text=True, check=True).stdout or "[]"):
+        with contextlib.suppress(ValueError):
+            if route.get("dst", "default") != "default":
+                taken.append(ipaddress.ip_network(route["dst"], strict=False))
+    found = []
+    for third in range(200, 250):
+        candidate = ipaddress.ip_network(f"10.99.{third}.0/24")
+        if not any(candidate.overlaps(other) for other in taken):
+            found.append(str(candidate))
+            if len(found) == count:
+                return found
+    pytest.fail("no free 10.99.x.0/24 subnet")
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> t.Iterator[Path]:
+    """The inventory; every network carrying the test label is removed afterwards, also on failure."""
+    inventory = tmp_path / "inventory.ini"
+    inventory.write_text(f"localhost ansible_connection=local ansible_python_interpreter={sys.executable}\n")
+    try:
+        yield inventory
+    finally:
+        for net_id in docker("network", "ls", "-q", "--filter", f"label={TEST_LABEL}=routed").stdout.split():
+            docker("network", "rm", net_id, check=False)
+
+
+def networks_play(tmp_path: Path, inventory: Path, state: str, networks: list[dict[str, str]],
+                  **more: t.Any) -> subprocess.CompletedProcess[str]:
+    book = playbook(tmp_path / f"networks-{state}.yml", tasks_from="networks", role_vars={
+        "routed_state": state, "routed_networks": networks, "routed_docker_socket": "/var/run/docker.sock",
+        "routed_network_labels": {TEST_LABEL: "routed"}, **more})
+    return run_playbook(book, inventory)
+
+
+@pytest.mark.root
+@pytest.mark.docker
+def test_trusted_networks_on_the_local_engine(tmp_path: Path, engine: Path) -> None:
+    subnet_a, subnet_b = free_subnets(2)
+    suffix = os.urandom(3).hex()
+    name_a, name_b = f"hbr-routed-a-{suffix}", f"hbr-routed-b-{suffix}"
+    gateway_a = str(next(ipaddress.ip_network(subnet_a).hosts()) + 1)  # not Docker's default first address
+    nets = [{"name": name_a, "subnet": subnet_a, "gateway": gateway_a}, {"name": name_b, "subnet": subnet_b}]
+
+    # created with the option, the role's label and the test label
+    assert ok(networks_play(tmp_path, engine, "present", nets))["changed"] == 1
+    for name, subnet in ((name_a, subnet_a), (name_b, subnet_b)):
+        net = inspect(name)
+        assert net is not None
+        assert net["Driver"] == "bridge"
+        assert net["Options"]["com.docker.network.bridge.trusted_host_interfaces"] == "chip0"
+        assert net["Labels"] == {ROLE_LABEL: "routed", TEST_LABEL: "routed"}
+        assert net["IPAM"]["Config"][0]["Subnet"] == subnet
+    assert inspect(name_a)["IPAM"]["Config"][0]["Gateway"] == gateway_a
+    ids = {name: inspect(name)["Id"] for name in (name_a, name_b)}
+
+    # second run: nothing changes (the networks are not recreated)
+    assert ok(networks_play(tmp_path, engine, "present", nets))["changed"] == 0
+    assert {name: inspect(name)["Id"] for name in (name_a, name_b)} == ids
+
+    # another interface list: Docker read the option at creation, so the role refuses and says how ...
+    result = networks_play(tmp_path, engine, "present", nets, routed_trusted_interfaces=["chip0", "eth9"])
+    assert result.returncode != 0
+    assert "Docker reads com.docker.network.bridge.trusted_host_interfaces only when a network is created" \
+        in result.stdout
+    assert (f"docker network rm {name_b} && docker network create --subnet {subnet_b} -o "
+            f"com.docker.network.bridge.trusted_host_interfaces=chip0:eth9 {name_b}") in " ".join(result.stdout.split())
+    assert {name: inspect(name)["Id"] for name in (name_a, name_b)} == ids
+    # ... and recreates them when allowed
+    counts = ok(networks_play(tmp_path, engine, "present", nets, routed_trusted_interfaces=["chip0", "eth9"],
+                              routed_recreate_networks=True))
+    assert counts["changed"] == 1
+    for name in (name_a, name_b):
+        assert inspect(name)["Options"]["com.docker.network.bridge.trusted_host_interfaces"] == "chip0:eth9"
+        assert inspect(name)["Id"] != ids[name]
+
+    # undo: the labelled networks go; then a user's own network of the same name, without the role's label, stays
+    counts = ok(networks_play(tmp_path, engine, "absent", nets))
+    assert counts["changed"] == 1
+    assert inspect(name_a) is None
+    assert inspect(name_b) is None
+    docker("network", "create", "--label", f"{TEST_LABEL}=routed", "--subnet", subnet_a, name_a)
+    users = inspect(name_a)
+    counts = ok(networks_play(tmp_path, engine, "absent", nets))
+    assert counts["changed"] == 0
+    assert inspect(name_a) == users
+
+    # a user's network of a listed name without the option is not touched without routed_recreate_networks
+    result = networks_play(tmp_path, engine, "present", nets[:1])
+    assert result.returncode != 0
+    assert f"{name_a} (com.docker.network.bridge.trusted_host_interfaces=(unset)" in " ".join(result.stdout.split())
+    assert inspect(name_a) == users
+
+
+@pytest.mark.root
+@pytest.mark.docker
+def test_daemon_option_is_refused_on_an_engine_before_28_2(fake_mac: FakeMac) -> None:
+    """The local engine is older than 28.2: the role must not write a key that would stop Docker from starting."""
+    version = docker("version", "--format", "{{.Server.Version}}").stdout.strip()
+    if tuple(int(p) for p in version.split(".")[:2] if p.isdigit()) >= (28, 2):
+        pytest.skip(f"engine {version} knows allow-direct-routing")  # a failure with HOSTBRIDGE_NO_SKIP=1
+    daemon_json = fake_mac.home / ".docker" / "daemon.json"
+    daemon_json.parent.mkdir()
+    daemon_json.write_text('{"builder": {"gc": {"enabled": true}}}\n')
+    fake_mac.set_state(taps=["homebrew/core", "chipmk/tap"], installed=True, service="started")
+    result = fake_mac.run(routed_direct_routing="daemon_option", routed_docker_socket="/var/run/docker.sock")
+    assert result.returncode != 0
+    assert f"Docker Engine {version} does not know allow-direct-routing" in " ".join(result.stdout.split())
+    assert "routed_direct_routing=daemon_option sets" in result.stdout  # the run says what it changes
+    assert daemon_json.read_text() == '{"builder": {"gc": {"enabled": true}}}\n'
+
+
+@pytest.mark.root
+@pytest.mark.docker
+def test_daemon_option_undo_edits_daemon_json_and_restarts(fake_mac: FakeMac) -> None:
+    """absent with daemon_option: the key goes, the other keys stay, a backup is kept, the restart handler runs
+    (a custom restart command here) and waits for the engine (the local one)."""
+    dot_docker = fake_mac.home / ".docker"
+    dot_docker.mkdir()
+    os.chown(dot_docker, NOBODY.pw_uid, NOBODY.pw_gid)
+    daemon_json = dot_docker / "daemon.json"
+    daemon_json.write_text('{"allow-direct-routing": true, "builder": {"gc": {"enabled": true}}}\n')
+    os.chown(daemon_json, NOBODY.pw_uid, NOBODY.pw_gid)
+    marker = fake_mac.base / "restarted"
+    more = {"routed_direct_routing": "daemon_option", "routed_docker_socket": "/var/run/docker.sock",
+            "routed_docker_restart_command": ["/usr/bin/touch", str(marker)]}
+    result = fake_mac.run("absent", **more)
+    ok(result)
+    assert json.loads(daemon_json.read_text()) == {"builder": {"gc": {"enabled": True}}}
+    assert os.stat(daemon_json).st_uid == NOBODY.pw_uid  # written as the console user
+    assert len(list(dot_docker.glob("daemon.json.*~"))) == 1  # the backup
+    assert marker.exists()
+    marker.unlink()
+    assert ok(fake_mac.run("absent", **more))["changed"] == 0
+    assert not marker.exists()
