@@ -77,8 +77,8 @@ molecule:  ## Molecule scenarios (docker driver, local base image)
 package:  ## Build the collection, install it in a temp path, render every doc, run a module from it
 	tools/check-package
 
-bench:  ## Benchmarks (see docs/performance.md)
-	$(BIN)/python bench/hosts_file.py
+bench:  ## Benchmarks side by side: floor, this collection, naive, fleet, hot paths (docs/performance.md)
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 changelog:  ## Render CHANGELOG.rst from the fragments
 	$(BIN)/antsibull-changelog generate

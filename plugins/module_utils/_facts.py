@@ -408,6 +408,8 @@ class Facts:
             "platform": seen.platform,
             "architecture": seen.architecture,
             "os_version": os_version,
+            # Boot jobs on Linux are systemd units; launchd always runs on a Mac.
+            "systemd": seen.platform == "linux" and os.path.isdir(self.path("/run/systemd/system")),
             "console_user": {"name": account.pw_name if account else None,
                              "uid": account.pw_uid if account else None, "home": home},
             "docker": docker,

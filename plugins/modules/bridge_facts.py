@@ -120,6 +120,12 @@ ansible_facts:
           returned: always
           type: str
           sample: "13.6.1"
+        systemd:
+          description: Linux, whether systemd runs (C(/run/systemd/system) exists), so boot jobs can be units; false on
+            macOS.
+          returned: always
+          type: bool
+          sample: true
         console_user:
           description: The user whose home was looked at (see O(user)).
           returned: always

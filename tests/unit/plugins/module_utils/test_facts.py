@@ -657,6 +657,13 @@ def test_linux_with_dev_net_tun(tmp_path: Path) -> None:
     assert facts["recommended_strategy"] == "loopback"
     assert facts["recommended_reason"].startswith("Linux reaches container IPs directly")
     assert facts["console_user"]["name"] == "nobody"
+    assert facts["systemd"] is False
+
+
+def test_linux_systemd_is_seen_from_its_runtime_directory(tmp_path: Path) -> None:
+    host = LinuxHost(tmp_path)
+    (host.root / "run" / "systemd" / "system").mkdir(parents=True)
+    assert host.facts()["systemd"] is True
 
 
 def test_linux_without_dev_net_tun(tmp_path: Path) -> None:
