@@ -7,18 +7,16 @@ interface") and deletes it afterwards; the host's interfaces are never touched.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import subprocess
-import sys
 import typing as t
 
 import pytest
 
+from ansible_collections.dockermac.hostbridge.tests.system.playbook import run_module_in_netns
+
 pytestmark = pytest.mark.root
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-PLAYBOOK_BIN = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
 MANY_V4 = [f"192.100.200.{n}" for n in range(1, 21)]
 MANY_V6 = [f"fd00:db8:77::{n:x}" for n in range(1, 6)]
 
@@ -44,29 +42,7 @@ class Netns:
         sh("ip", "-n", self.name, *args)
 
     def play(self, args: dict[str, t.Any], *, check: bool = False, diff: bool = False) -> dict[str, t.Any]:
-        """Run the module once through ansible-playbook in the namespace; returns the task result."""
-        playbook = os.path.join(self.tmp, "play.yml")
-        with open(playbook, "w", encoding="utf-8") as handle:  # JSON is YAML
-            json.dump([{"hosts": "localhost", "gather_facts": False,
-                        "tasks": [{"dockermac.hostbridge.lo0_alias": args, "ignore_errors": True}]}], handle)
-        cmd = ["ip", "netns", "exec", self.name, PLAYBOOK_BIN, "-i", "localhost,", "-c", "local", playbook]
-        cmd += ["--check"] if check else []
-        cmd += ["--diff"] if diff else []
-        if os.path.isdir("/run/systemd/system"):
-            # Hide a running systemd from the module so it can never write the host's /etc/systemd/system.
-            cmd = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
-                   'mount -t tmpfs tmpfs /run/systemd && exec "$0" "$@"', *cmd]
-        env = dict(os.environ,
-                   ANSIBLE_COLLECTIONS_PATH=f"{ROOT}/.tmp/collections:{ROOT}/.cache/collections",
-                   ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_PYTHON_INTERPRETER=sys.executable,
-                   ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
-                   ANSIBLE_NOCOLOR="1")
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False, timeout=120)
-        try:
-            output = json.loads(proc.stdout)
-        except ValueError:
-            pytest.fail(f"ansible-playbook gave no JSON (rc={proc.returncode}): {proc.stdout}\n{proc.stderr}")
-        return output["plays"][0]["tasks"][0]["hosts"]["localhost"]
+        return run_module_in_netns(self.name, self.tmp, "lo0_alias", args, check=check, diff=diff)
 
 
 @pytest.fixture

@@ -21,10 +21,10 @@ import typing as t
 
 import pytest
 
+from ansible_collections.dockermac.hostbridge.tests.system.playbook import run_module_in_netns
+
 pytestmark = pytest.mark.root
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-PLAYBOOK_BIN = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
 NOBODY = pwd.getpwnam("nobody")
 DAEMON = pwd.getpwnam("daemon")
 IFF_TAP_NO_PI_PERSIST = "0x1802"
@@ -99,25 +99,7 @@ class Netns:
                 "--clear-groups", sys.executable, "-c", ATTACH, self.tun_node, dev]
 
     def play(self, args: dict[str, t.Any], *, check: bool = False, diff: bool = False) -> dict[str, t.Any]:
-        """Run the module once through ansible-playbook in the namespace; returns the task result."""
-        playbook = os.path.join(self.tmp, "play.yml")
-        with open(playbook, "w", encoding="utf-8") as handle:  # JSON is YAML
-            json.dump([{"hosts": "localhost", "gather_facts": False,
-                        "tasks": [{"dockermac.hostbridge.tap_device": args, "ignore_errors": True}]}], handle)
-        cmd = ["ip", "netns", "exec", self.name, PLAYBOOK_BIN, "-i", "localhost,", "-c", "local", playbook]
-        cmd += ["--check"] if check else []
-        cmd += ["--diff"] if diff else []
-        env = dict(os.environ,
-                   ANSIBLE_COLLECTIONS_PATH=f"{ROOT}/.tmp/collections:{ROOT}/.cache/collections",
-                   ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_PYTHON_INTERPRETER=sys.executable,
-                   ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
-                   ANSIBLE_NOCOLOR="1")
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False, timeout=120)
-        try:
-            output = json.loads(proc.stdout)
-        except ValueError:
-            pytest.fail(f"ansible-playbook gave no JSON (rc={proc.returncode}): {proc.stdout}\n{proc.stderr}")
-        return output["plays"][0]["tasks"][0]["hosts"]["localhost"]
+        return run_module_in_netns(self.name, self.tmp, "tap_device", args, check=check, diff=diff)
 
 
 @pytest.fixture

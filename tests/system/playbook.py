@@ -1,0 +1,41 @@
+"""Run one module through the real ansible-playbook inside a network namespace, as the system tests do."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import typing as t
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PLAYBOOK_BIN = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+
+
+def run_module_in_netns(netns: str, tmp: str, module: str, args: dict[str, t.Any], *, check: bool = False,
+                        diff: bool = False) -> dict[str, t.Any]:
+    """``dockermac.hostbridge.<module>`` with ``args``, once, in ``netns``; returns the task result."""
+    playbook = os.path.join(tmp, "play.yml")
+    with open(playbook, "w", encoding="utf-8") as handle:  # JSON is YAML
+        json.dump([{"hosts": "localhost", "gather_facts": False,
+                    "tasks": [{f"dockermac.hostbridge.{module}": args, "ignore_errors": True}]}], handle)
+    cmd = ["ip", "netns", "exec", netns, PLAYBOOK_BIN, "-i", "localhost,", "-c", "local", playbook]
+    cmd += ["--check"] if check else []
+    cmd += ["--diff"] if diff else []
+    if os.path.isdir("/run/systemd/system"):
+        # Hide a running systemd from the module so it can never write the host's /etc/systemd/system.
+        cmd = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+               'mount -t tmpfs tmpfs /run/systemd && exec "$0" "$@"', *cmd]
+    env = dict(os.environ,
+               ANSIBLE_COLLECTIONS_PATH=f"{ROOT}/.tmp/collections:{ROOT}/.cache/collections",
+               ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_PYTHON_INTERPRETER=sys.executable,
+               ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
+               ANSIBLE_NOCOLOR="1")
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False, timeout=120)
+    try:
+        output = json.loads(proc.stdout)
+    except ValueError:
+        pytest.fail(f"ansible-playbook gave no JSON (rc={proc.returncode}): {proc.stdout}\n{proc.stderr}")
+    return output["plays"][0]["tasks"][0]["hosts"]["localhost"]
