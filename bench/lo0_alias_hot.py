@@ -44,7 +44,7 @@ def reset() -> None:
 def measure(count: int, repeat: int) -> dict[str, t.Any]:
     add, again = [], []
     args = {"addresses": addresses(count), "interface": "lo", "exclusive_within": NETWORK, "persistent": False}
-    for _ in range(repeat):
+    for _run in range(repeat):
         reset()
         seconds, result = run_lo0_alias(args)
         assert len(result["added"]) == count, "the first run must add every address"

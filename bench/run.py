@@ -378,7 +378,7 @@ def fleet(bench: Bench, hosts: list[str]) -> None:
         rows = bench.results["fleet"].setdefault(str(size), {"wall": [], "ctrl_cpu": [], "container_cpu": [],
                                                              "engine_cpu": [], "repeat": repeat})
         bench.log(f"fleet of {size}: {repeat} no-change re-runs (forks {size}) ...")
-        for _ in range(repeat):
+        for _run in range(repeat):
             res = bench.play("dockermac.hostbridge.bridge", inv, subset)
             for key in ("wall", "ctrl_cpu", "container_cpu", "engine_cpu"):
                 if res[key] is not None:
@@ -428,14 +428,13 @@ def profile(bench: Bench, host: str) -> None:
     calib = {}
     for become in (False, True):
         ten = bench.write(f"pings-{become}.yml", PINGS_PLAY.format(become=str(become).lower(), tasks=pings))
-        one = bench.write(f"ping-{become}.yml", PINGS_PLAY.format(become=str(become).lower(),
-                                                                   tasks=pings.split("\n    - ")[0]))
+        first_ping = pings.split("\n    - ", maxsplit=1)[0]
+        one = bench.write(f"ping-{become}.yml", PINGS_PLAY.format(become=str(become).lower(), tasks=first_ping))
         for pipelining in ("0", "1"):
-            walls_ten, walls_one = [], []
-            for _ in range(1):
-                walls_one.append(bench.play(one, inv, [host], env={"ANSIBLE_PIPELINING": pipelining})["wall"])
-                walls_ten.append(bench.play(ten, inv, [host], env={"ANSIBLE_PIPELINING": pipelining})["wall"])
-            calib[f"become={become}, pipelining={pipelining}"] = (med(walls_ten) - med(walls_one)) / 9
+            env = {"ANSIBLE_PIPELINING": pipelining}
+            wall_one = bench.play(one, inv, [host], env=env)["wall"]
+            wall_ten = bench.play(ten, inv, [host], env=env)["wall"]
+            calib[f"become={become}, pipelining={pipelining}"] = (wall_ten - wall_one) / 9
     bench.results["profile"]["per_remote_task"] = calib
 
 
@@ -492,7 +491,7 @@ def lean_prototype(bench: Bench, host: str) -> None:
     inv_nb = bench.inventory("lean-nb.json", [host], ansible_become=False)
     playbook = "dockermac.hostbridge.bridge"
     bench.play(playbook, inv, [host], env=env)   # warm-up, must be changed=0 too
-    for _ in range(bench.options.variant_repeat):
+    for _run in range(bench.options.variant_repeat):
         bench.record("collection, lean roles (prototype)", bench.play(playbook, inv, [host], env=env))
         bench.record("collection, lean roles, pipelining, no become",
                      bench.play(playbook, inv_nb, [host], env=dict(env, ANSIBLE_PIPELINING="1")))
@@ -521,7 +520,7 @@ def mitogen(bench: Bench, coll_host: str, naive_host: str) -> None:
     try:
         for _case, playbook, inv, host in cases:   # warm-up
             bench.play(playbook, inv, [host], env=env, binary=binary)
-        for _ in range(bench.options.variant_repeat):
+        for _run in range(bench.options.variant_repeat):
             for case, playbook, inv, host in cases:
                 bench.record(case, bench.play(playbook, inv, [host], env=env, binary=binary))
     except RuntimeError as exc:
