@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.dockermac.hostbridge.plugins.module_utils import _hyperkit
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._hyperkit import FileOps, manage
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._shim_template import parse_marker
 from ansible_collections.dockermac.hostbridge.tests.unit.plugins.module_utils.hyperkit_fakes import (
@@ -210,7 +211,7 @@ def test_disk_error_midway_cleans_up_and_keeps_the_binary(tmp_path: Path) -> Non
 
     bundle = FakeBundle(tmp_path)
     before = bundle.files()
-    with pytest.raises(OSError, match="No space"):
+    with pytest.raises(HostbridgeError, match=r"Cannot change the bundle \(disk full\): No space left on device"):
         run(bundle, {}, Full())
     assert bundle.files() == before
 
