@@ -11,9 +11,9 @@ hits every case alike), median and spread (min-max), and the ratios and targets 
 5. hot path    etc_hosts_entry (bench/hosts_file.py's case) and lo0_alias with 50-200 addresses, in-process
 
 Plus variants of 1-3: ANSIBLE_PIPELINING=1, pipelining without become, Mitogen (``--mitogen``), a profile of
-the collection's run (per task, AnsiballZ sizes, per-exec cost) and a lean prototype of the roles (a scratch
-copy). Hosts are containers of hostbridge-base:bookworm on the default docker bridge, connection
-community.docker.docker (``docker exec``), become via su (as the Molecule fleet scenario); all are removed at
+the collection's run (per task, AnsiballZ sizes, per-exec cost). Hosts are containers of
+hostbridge-base:bookworm on the default docker bridge, connection community.docker.docker (``docker exec``),
+become via su (as the Molecule fleet scenario); all are removed at
 the end, also on failure.
 
     .venv/bin/python bench/run.py [--repeat 5] [--fleet-repeat 3] [--fleet 1,5,20] [--mitogen] [--json FILE]
@@ -442,61 +442,6 @@ def parse_time(value: str) -> float:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
 
 
-LEAN_PATCHES = {
-    # One systemd check for both roles, done once by the bridge role (instead of one stat per role).
-    "roles/bridge/tasks/main.yml": [(
-        "- name: Say which strategy applies",
-        "- name: Check once whether systemd runs\n"
-        "  ansible.builtin.stat:\n"
-        "    path: /run/systemd/system\n"
-        "  register: bridge__systemd\n"
-        "  when: hostbridge.platform == 'linux'\n\n"
-        "- name: Share it with the roles\n"
-        "  ansible.builtin.set_fact:\n"
-        "    loopback_persistent: >-\n"
-        "      {{ loopback_persistent | default(bridge__systemd.stat.isdir | default(false), true) }}\n"
-        "    tap_bridge_reapply_persistent: >-\n"
-        "      {{ tap_bridge_reapply_persistent | default(bridge__systemd.stat.isdir | default(false), true) }}\n"
-        "  when: hostbridge.platform == 'linux'\n\n"
-        "- name: Say which strategy applies")],
-    # Without a shim there is nothing between the two tap_device calls: the second one (owner + address) is enough.
-    "roles/tap_bridge/tasks/present.yml": [(
-        "    state: present\n  become: true\n\n- name: Install the hyperkit shim",
-        "    state: present\n  become: true\n  when: tap_bridge__manage_shim | bool\n\n"
-        "- name: Install the hyperkit shim")],
-}
-
-
-def lean_prototype(bench: Bench, host: str) -> None:
-    """The collection's re-run with the roles changed in a scratch copy (LEAN_PATCHES); roles/ is untouched."""
-    base = os.path.join(bench.tmp, "lean", "ansible_collections", "dockermac", "hostbridge")
-    os.makedirs(base)
-    for part in ("galaxy.yml", "meta", "plugins", "playbooks", "roles"):
-        src = os.path.join(ROOT, part)
-        (shutil.copytree if os.path.isdir(src) else shutil.copy)(src, os.path.join(base, part))
-    for rel, patches in LEAN_PATCHES.items():
-        path = os.path.join(base, rel)
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-        for old, new in patches:
-            if old not in text:
-                bench.results["notes"].append(f"lean prototype: patch for {rel} no longer applies; skipped")
-                return
-            text = text.replace(old, new, 1)
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(text)
-    env = {"ANSIBLE_COLLECTIONS_PATH": os.path.join(bench.tmp, "lean") + ":"
-           + os.path.join(ROOT, ".cache", "collections")}
-    inv = bench.inventory("lean.json", [host])
-    inv_nb = bench.inventory("lean-nb.json", [host], ansible_become=False)
-    playbook = "dockermac.hostbridge.bridge"
-    bench.play(playbook, inv, [host], env=env)   # warm-up, must be changed=0 too
-    for _run in range(bench.options.variant_repeat):
-        bench.record("collection, lean roles (prototype)", bench.play(playbook, inv, [host], env=env))
-        bench.record("collection, lean roles, pipelining, no become",
-                     bench.play(playbook, inv_nb, [host], env=dict(env, ANSIBLE_PIPELINING="1")))
-
-
 def mitogen(bench: Bench, coll_host: str, naive_host: str) -> None:
     venv = bench.options.mitogen_venv
     python = os.path.join(venv, "bin", "python")
@@ -634,7 +579,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5, help="runs of each main case (default 5)")
     parser.add_argument("--variant-repeat", type=int, default=2,
-                        help="runs of the pipelining/no-become/Mitogen/lean variants (default 3)")
+                        help="runs of the pipelining/no-become/Mitogen variants (default 3)")
     parser.add_argument("--fleet", default="1,5,20", help="fleet sizes (default 1,5,20)")
     parser.add_argument("--fleet-repeat", type=int, default=2,
                         help="runs of the 5- and 20-host fleets (default 2; 1 host: case 2's runs)")
@@ -644,7 +589,7 @@ def main() -> None:
                         help="measure the 1-host fleet on its own instead of reusing case 2's runs")
     parser.add_argument("--mitogen", action="store_true", help="also run cases 1-3 with Mitogen (throwaway venv)")
     parser.add_argument("--mitogen-venv", default=os.path.join(tempfile.gettempdir(), "hostbridge-bench-mitogen"))
-    parser.add_argument("--skip", default="", help="comma-separated parts to skip: fleet,hot,profile,lean")
+    parser.add_argument("--skip", default="", help="comma-separated parts to skip: fleet,hot,profile")
     parser.add_argument("--json", help="also write the raw figures to this file")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (inventories, playbooks)")
     options = parser.parse_args()
@@ -667,7 +612,6 @@ def main() -> None:
         bench.start([*names, naive_host])
         main_cases(bench, names[0], naive_host)
         sections = [("mitogen", lambda: mitogen(bench, names[0], naive_host)),
-                    ("lean", lambda: lean_prototype(bench, names[0])),
                     ("profile", lambda: profile(bench, names[0])),
                     ("fleet", lambda: fleet(bench, names)),
                     ("hot", lambda: hot_path(bench))]
