@@ -27,19 +27,12 @@ from ansible_collections.dockermac.hostbridge.tests.reliability._helpers import 
     Netns,
     hide_systemd,
     run_playbook,
-    save_figures,
     task_results,
 )
 from ansible_collections.dockermac.hostbridge.tests.unit.plugins.module_utils.hyperkit_fakes import FakeBundle
 
 pytestmark = pytest.mark.root
 SNAPSHOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_snapshot.py")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _figures() -> t.Iterator[None]:
-    yield
-    save_figures()
 
 
 class Case(t.NamedTuple):

@@ -44,20 +44,12 @@ from ansible_collections.dockermac.hostbridge.tests.reliability._helpers import 
     kill_points,
     quiet_stdio,
     run_forked,
-    save_figures,
     sha,
 )
 from ansible_collections.dockermac.hostbridge.tests.unit.plugins.module_utils.hyperkit_fakes import (
     FakeBundle,
     fake_binary,
 )
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _figures() -> t.Iterator[None]:
-    yield
-    save_figures()
-
 
 MAX_POINTS = 100
 

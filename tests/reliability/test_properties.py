@@ -28,17 +28,17 @@ from ansible_collections.dockermac.hostbridge.plugins.module_utils._hosts import
     entries_from_params,
     plan,
 )
-from ansible_collections.dockermac.hostbridge.tests.reliability._helpers import FIGURES, save_figures
+from ansible_collections.dockermac.hostbridge.tests.reliability._helpers import FIGURES
 
 MARKERS = ["dockermac.hostbridge", "team-a", "proj@b"]
 COUNTS: dict[str, int] = {}
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _figures() -> t.Iterator[None]:
+def _count_examples() -> t.Iterator[None]:
+    # Runs its teardown before conftest's _figures saves the figures.
     yield
     FIGURES["property tests (examples run)"] = dict(COUNTS)
-    save_figures()
 
 
 def count(name: str) -> None:

@@ -30,20 +30,12 @@ from ansible_collections.dockermac.hostbridge.tests.reliability._helpers import 
     call_module,
     hide_systemd,
     quiet_stdio,
-    save_figures,
     sha,
 )
 from ansible_collections.dockermac.hostbridge.tests.unit.plugins.module_utils.hyperkit_fakes import (
     FakeBundle,
     fake_binary,
 )
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _figures() -> t.Iterator[None]:
-    yield
-    save_figures()
-
 
 MARKERS = ["dockermac.hostbridge", "team-a", "team_b:web", "project@c", "x/y+z"]
 MODULE_WRITERS = 50
