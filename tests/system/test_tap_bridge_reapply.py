@@ -1,0 +1,73 @@
+"""The tap_bridge role's re-apply program: installed once, left alone (no remote write) when it is current, and
+put back when its content, mode or owner drifted. Real ansible-playbook runs in a network namespace."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+import typing as t
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.dockermac.hostbridge.tests.system.playbook import PLAYBOOK_BIN, ROOT
+
+pytestmark = pytest.mark.root
+
+
+def run_role(netns: str, tmp: str, program: str) -> dict[str, dict[str, t.Any]]:
+    """The tap_bridge role once; returns each task's result by task name (the last one wins)."""
+    playbook = os.path.join(tmp, "play.yml")
+    role_vars = {"tap_bridge_user": "nobody", "tap_bridge_device": "tap4", "tap_bridge_reapply_path": program,
+                 "tap_bridge_reapply_persistent": False, "tap_bridge_network_manage": False,
+                 "tap_bridge_vm_link_manage": False, "tap_bridge_restart_docker": False}
+    with open(playbook, "w", encoding="utf-8") as handle:  # JSON is YAML
+        json.dump([{"hosts": "localhost", "gather_facts": False, "roles": [
+            {"role": "dockermac.hostbridge.tap_bridge", "vars": role_vars}]}], handle)
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=f"{ROOT}/.tmp/collections:{ROOT}/.cache/collections",
+               ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_NOCOLOR="1",
+               ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false")
+    proc = subprocess.run(["ip", "netns", "exec", netns, PLAYBOOK_BIN, "-i", "localhost,", "-c", "local", playbook],
+                          capture_output=True, text=True, env=env, check=False, timeout=180)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    output = json.loads(proc.stdout)
+    return {task["task"]["name"].split(" : ", 1)[-1]: task["hosts"]["localhost"]
+            for play in output["plays"] for task in play["tasks"]}
+
+
+@pytest.fixture
+def netns() -> t.Iterator[str]:
+    name = f"hb-reapply-{secrets.token_hex(3)}"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False)
+
+
+def test_program_is_written_once_skipped_when_current_and_repaired_after_drift(netns: str, tmp_path) -> None:
+    program = str(tmp_path / "libexec" / "tap-reapply")
+    first = run_role(netns, str(tmp_path), program)
+    assert first["Re-apply program"]["changed"] is True
+    installed = Path(program).read_text(encoding="utf-8")
+    assert "TAP=tap4" in installed
+    assert os.stat(program).st_mode & 0o7777 == 0o755
+
+    again = run_role(netns, str(tmp_path), program)
+    assert again["Re-apply program"].get("skipped") is True, "a current program must not be written again"
+    assert again["Directory of the re-apply program"].get("skipped") is True
+
+    with open(program, "a", encoding="utf-8") as handle:
+        handle.write("echo tampered\n")
+    os.chmod(program, 0o777)  # noqa: S103 - the drift the role must repair
+    repaired = run_role(netns, str(tmp_path), program)
+    assert repaired["Re-apply program"]["changed"] is True
+    assert Path(program).read_text(encoding="utf-8") == installed
+    assert os.stat(program).st_mode & 0o7777 == 0o755
+
+    os.chmod(program, 0o700)  # mode drift alone
+    assert run_role(netns, str(tmp_path), program)["Re-apply program"]["changed"] is True
+    assert os.stat(program).st_mode & 0o7777 == 0o755
