@@ -40,6 +40,25 @@ _MARKER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@/+-]{0,99}$")
 _CODEC = {"encoding": "utf-8", "errors": "surrogateescape"}
 CONFLICT_CHOICES = ("warn", "fail", "ignore")
 
+# The module's options; bridge_facts validates its desired-state entries with the same spec.
+ARGUMENT_SPEC = {
+    "path": {"type": "path", "default": "/etc/hosts"},
+    "ip": {"type": "str"},
+    "names": {"type": "list", "elements": "str"},
+    "entries": {"type": "list", "elements": "dict", "options": {
+        "ip": {"type": "str", "required": True},
+        "names": {"type": "list", "elements": "str"},
+    }},
+    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+    "exclusive": {"type": "bool", "default": False},
+    "marker": {"type": "str", "default": DEFAULT_MARKER},
+    "on_conflict": {"type": "str", "choices": list(CONFLICT_CHOICES), "default": "warn"},
+    "backup": {"type": "bool", "default": False},
+    "flush_cache": {"type": "bool", "default": True},
+    "unsafe_writes": {"type": "bool", "default": False},
+}
+
+
 
 @dataclasses.dataclass(frozen=True)
 class Entry:

@@ -716,6 +716,17 @@ def backend_for(system: str, **kwargs: t.Any) -> HyperkitShim:
     return cls(**kwargs)
 
 
+# The module's options; bridge_facts validates its desired-state entries with the same spec.
+ARGUMENT_SPEC = {
+    "app_path": {"type": "path"},
+    "user": {"type": "str"},
+    "tap_device": {"type": "str", "default": "tap1"},
+    "slot": {"type": "str", "choices": ["after_vpnkit", "next_function"], "default": "after_vpnkit"},
+    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+    "backup": {"type": "bool", "default": False},
+}
+
+
 def manage(*, params: dict[str, t.Any], system: str, check_mode: bool, diff_mode: bool,
            ops: FileOps | None = None) -> dict[str, t.Any]:
     """The whole ``hyperkit_shim`` module behind its argument parsing."""

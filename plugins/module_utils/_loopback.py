@@ -30,6 +30,17 @@ from ansible_collections.dockermac.hostbridge.plugins.module_utils._validation i
 )
 
 DEFAULT_LABEL = "com.dockermac.hostbridge.loopback"
+
+# The module's options; bridge_facts validates its desired-state entries with the same spec.
+ARGUMENT_SPEC = {
+    "addresses": {"type": "list", "elements": "str", "required": True},
+    "interface": {"type": "str"},
+    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+    "exclusive_within": {"type": "str"},
+    "persistent": {"type": "bool"},
+    "persistent_label": {"type": "str", "default": DEFAULT_LABEL},
+}
+
 # The loopback's own addresses: never listed, never removed by exclusive_within.
 PROTECTED = (ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("::1"))
 _IFNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,14}$")
@@ -350,8 +361,11 @@ class Request(t.NamedTuple):
     label: str
 
 
-def validate(params: dict[str, t.Any], *, default_interface: str) -> Request:
+def validate(params: dict[str, t.Any], *, default_interface: str, system: str) -> Request:
     """Every option checked before the host is touched; errors name the option and the value."""
+    persistent = params.get("persistent")
+    if persistent is None:  # auto: a boot job wherever the platform has a service manager to run it
+        persistent = system == "Darwin" or systemd_running()
     within = None
     if params.get("exclusive_within"):
         within = network(params["exclusive_within"], field="exclusive_within")
@@ -362,7 +376,7 @@ def validate(params: dict[str, t.Any], *, default_interface: str) -> Request:
         desired=desired_addresses(params.get("addresses") or []),
         state=params.get("state") or "present",
         within=within,
-        persistent=bool(params.get("persistent")),
+        persistent=bool(persistent),
         label=validate_label(params.get("persistent_label") or DEFAULT_LABEL, field="persistent_label"),
     )
 
@@ -386,7 +400,7 @@ def manage(*, params: dict[str, t.Any], system: str, runner: t.Any, module: t.An
            diff_mode: bool) -> dict[str, t.Any]:
     """Validate, read once, plan, and (outside check mode) apply. Returns the module result."""
     backend = make_backend(system, runner)
-    req = validate(params, default_interface=backend.default_interface)
+    req = validate(params, default_interface=backend.default_interface, system=system)
     persistence = (make_persistence(system=system, runner=runner, module=module, label=req.label)
                    if req.persistent else None)
 

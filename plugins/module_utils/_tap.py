@@ -458,6 +458,17 @@ def describe(name: str, device: str, state: TapState) -> str:
     return "".join(f"{line}\n" for line in lines)
 
 
+# The module's options; bridge_facts validates its desired-state entries with the same spec.
+ARGUMENT_SPEC = {
+    "name": {"type": "str", "required": True},
+    "owner": {"type": "str"},
+    "address": {"type": "str"},
+    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+    "require_interface": {"type": "bool", "default": False},
+}
+REQUIRED_IF = [("state", "present", ["owner"])]
+
+
 def manage(*, params: dict[str, t.Any], system: str, runner: t.Any, check_mode: bool, diff_mode: bool,
            backend: Backend | None = None) -> dict[str, t.Any]:
     """Validate, read once, plan, and (outside check mode) apply. Returns the module result."""

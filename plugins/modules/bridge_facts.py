@@ -55,6 +55,20 @@ options:
       - The tap device the tap strategy would use, C(tap0) to C(tap255).
     type: str
     default: tap1
+  desired:
+    description:
+      - A desired state to compare with the host in this same process, so that a re-run with nothing to do costs
+        one remote execution instead of one per module. The C(bridge) and C(tap_bridge) roles send what their
+        module tasks would apply and skip the tasks with nothing pending.
+      - Each key names an entry of RV(plan). Each value is a dict with C(kind) and C(params). C(kind) is
+        V(lo0_alias), V(etc_hosts_entry), V(tap_device) or V(hyperkit_shim) - C(params) are that module's
+        options, and the module's own logic runs in check mode - or V(file) - C(params) are C(path), C(sha1)
+        (the wanted content's SHA-1), C(mode) (octal string) and C(uid) and C(gid) (default V(0)).
+      - A null parameter counts as not set. A V(tap_device) entry without C(owner) and a V(hyperkit_shim) entry
+        without C(user) get the console user found here (RV(ansible_facts.hostbridge.console_user)).
+      - Never changes anything. An entry that cannot be checked (an error, a permission) is pending, with the
+        reason; the module task then runs and reports for itself.
+    type: dict
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.facts
@@ -303,6 +317,16 @@ ansible_facts:
           type: str
           sample: "the routed strategy would need Homebrew (brew at /opt/homebrew/bin/brew or /usr/local/bin/brew):
             the routed role installs docker-mac-net-connect with it"
+plan:
+  description:
+    - For each key of O(desired), whether the host differs from it (C(pending)) and why (C(reason)). Absent
+      without O(desired).
+  returned: when O(desired) is given
+  type: dict
+  sample:
+    lo0_alias: {pending: false, reason: in sync}
+    etc_hosts_entry: {pending: true, reason: "etc_hosts_entry: would change"}
+    reapply_program: {pending: true, reason: /usr/local/libexec/dockermac-hostbridge/tap-reapply does not exist}
 """
 
 # Imports follow the documentation, as ansible-test's validate-modules requires.
@@ -313,18 +337,25 @@ from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._commands import CommandRunner  # noqa: E402
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError  # noqa: E402
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._facts import gather  # noqa: E402
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._plan import Context, check  # noqa: E402
 
 ARGUMENT_SPEC = {
     "app_path": {"type": "path"},
     "user": {"type": "str"},
     "tap_device": {"type": "str", "default": "tap1"},
+    "desired": {"type": "dict"},
 }
 
 
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    system, runner = platform.system(), CommandRunner(module)
     try:
-        result = gather(params=module.params, system=platform.system(), runner=CommandRunner(module))
+        result = gather(params=module.params, system=system, runner=runner)
+        if module.params["desired"] is not None:
+            console_user = (result["ansible_facts"]["hostbridge"].get("console_user") or {}).get("name")
+            result["plan"], warnings = check(module.params["desired"], Context(system, runner, module, console_user))
+            result["warnings"] += warnings
     except HostbridgeError as exc:
         module.fail_json(**exc.fail_json_kwargs())
     for warning in result.pop("warnings", []):

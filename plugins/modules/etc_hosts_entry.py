@@ -201,28 +201,7 @@ from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._commands import CommandRunner  # noqa: E402
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError  # noqa: E402
-from ansible_collections.dockermac.hostbridge.plugins.module_utils._hosts import (  # noqa: E402
-    CONFLICT_CHOICES,
-    DEFAULT_MARKER,
-    manage,
-)
-
-ARGUMENT_SPEC = {
-    "path": {"type": "path", "default": "/etc/hosts"},
-    "ip": {"type": "str"},
-    "names": {"type": "list", "elements": "str"},
-    "entries": {"type": "list", "elements": "dict", "options": {
-        "ip": {"type": "str", "required": True},
-        "names": {"type": "list", "elements": "str"},
-    }},
-    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
-    "exclusive": {"type": "bool", "default": False},
-    "marker": {"type": "str", "default": DEFAULT_MARKER},
-    "on_conflict": {"type": "str", "choices": list(CONFLICT_CHOICES), "default": "warn"},
-    "backup": {"type": "bool", "default": False},
-    "flush_cache": {"type": "bool", "default": True},
-    "unsafe_writes": {"type": "bool", "default": False},
-}
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._hosts import ARGUMENT_SPEC, manage  # noqa: E402
 
 
 def main() -> None:

@@ -189,16 +189,7 @@ import platform  # noqa: E402
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError  # noqa: E402
-from ansible_collections.dockermac.hostbridge.plugins.module_utils._hyperkit import manage  # noqa: E402
-
-ARGUMENT_SPEC = {
-    "app_path": {"type": "path"},
-    "user": {"type": "str"},
-    "tap_device": {"type": "str", "default": "tap1"},
-    "slot": {"type": "str", "choices": ["after_vpnkit", "next_function"], "default": "after_vpnkit"},
-    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
-    "backup": {"type": "bool", "default": False},
-}
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._hyperkit import ARGUMENT_SPEC, manage  # noqa: E402
 
 
 def main() -> None:

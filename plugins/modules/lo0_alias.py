@@ -20,9 +20,9 @@ description:
   - On Linux it reads C(ip -j addr show dev lo) and runs C(ip addr add) / C(ip addr del).
   - An address listed with a different prefix length than the one on the interface is corrected (removed, then
     added). An address that lives on another interface is an error; nothing is changed.
-  - With O(persistent=true) the aliases are re-applied at boot - by a LaunchDaemon
-    C(/Library/LaunchDaemons/<persistent_label>.plist) on macOS, by an enabled oneshot systemd unit
-    C(/etc/systemd/system/<persistent_label>.service) on Linux.
+  - With O(persistent=true) (the default where there is a service manager) the aliases are re-applied at
+    boot - by a LaunchDaemon C(/Library/LaunchDaemons/<persistent_label>.plist) on macOS, by an enabled
+    oneshot systemd unit C(/etc/systemd/system/<persistent_label>.service) on Linux.
 options:
   addresses:
     description:
@@ -56,10 +56,11 @@ options:
     description:
       - Re-apply the aliases at boot (LaunchDaemon on macOS, systemd unit on Linux). The job is rewritten when
         the address list changes; O(state=absent) removes it.
-      - On Linux this needs a running systemd (C(/run/systemd/system)); without it the module fails.
+      - Default (null) - V(true) on macOS, and on Linux when systemd runs (C(/run/systemd/system)); V(false)
+        otherwise.
+      - V(true) on Linux needs a running systemd; without it the module fails.
       - V(false) leaves any existing job alone.
     type: bool
-    default: false
   persistent_label:
     description:
       - Name of the boot job - the launchd label (C(/Library/LaunchDaemons/<label>.plist)) and the systemd
@@ -141,16 +142,7 @@ from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._commands import CommandRunner  # noqa: E402
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError  # noqa: E402
-from ansible_collections.dockermac.hostbridge.plugins.module_utils._loopback import DEFAULT_LABEL, manage  # noqa: E402
-
-ARGUMENT_SPEC = {
-    "addresses": {"type": "list", "elements": "str", "required": True},
-    "interface": {"type": "str"},
-    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
-    "exclusive_within": {"type": "str"},
-    "persistent": {"type": "bool", "default": False},
-    "persistent_label": {"type": "str", "default": DEFAULT_LABEL},
-}
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._loopback import ARGUMENT_SPEC, manage  # noqa: E402
 
 
 def main() -> None:

@@ -158,20 +158,12 @@ from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._commands import CommandRunner  # noqa: E402
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError  # noqa: E402
-from ansible_collections.dockermac.hostbridge.plugins.module_utils._tap import manage  # noqa: E402
-
-ARGUMENT_SPEC = {
-    "name": {"type": "str", "required": True},
-    "owner": {"type": "str"},
-    "address": {"type": "str"},
-    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
-    "require_interface": {"type": "bool", "default": False},
-}
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._tap import ARGUMENT_SPEC, REQUIRED_IF, manage  # noqa: E402
 
 
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True,
-                           required_if=[("state", "present", ["owner"])])
+                           required_if=REQUIRED_IF)
     try:
         result = manage(params=module.params, system=platform.system(), runner=CommandRunner(module),
                         check_mode=module.check_mode, diff_mode=module._diff)

@@ -38,6 +38,7 @@ def ifaces(*texts: str) -> list[t.Any]:
 def run(runner: FakeRunner, *, check_mode: bool = False, diff_mode: bool = False, module: t.Any = None,
         **params: t.Any) -> dict[str, t.Any]:
     params.setdefault("state", "present")
+    params.setdefault("persistent", False)  # the default on macOS is persistent; those tests are below
     result = manage(params=params, system="Darwin", runner=runner, module=module, check_mode=check_mode,
                     diff_mode=diff_mode)
     runner.assert_done()
@@ -300,6 +301,20 @@ def test_persistent_writes_and_bootstraps_a_launchdaemon(module, daemons) -> Non
     assert oct(plist.stat().st_mode & 0o777) == "0o644"
     assert result["diff"][1]["before"] == ""
     assert "<key>ProgramArguments</key>" in result["diff"][1]["after"]
+
+
+def test_persistent_is_the_default_on_macos(module, daemons) -> None:
+    plist = daemons / f"{LABEL}.plist"
+    runner = FakeRunner([
+        (LO0, 0, sample("ifconfig_lo0_stock_old.txt"), ""),
+        (ALL, 0, sample("ifconfig_a_laptop.txt"), ""),
+        (["launchctl", "print", f"system/{LABEL}"], 113, "", f'Could not find service "{LABEL}" in domain for system'),
+        (["ifconfig", "lo0", "alias", "192.100.200.1/32"], 0, "", ""),
+        (["launchctl", "bootstrap", "system", str(plist)], 0, "", ""),
+    ])
+    result = run(runner, module=module, addresses=["192.100.200.1"], persistent=None)
+    assert result["persistent_path"] == str(plist)
+    assert plistlib.loads(plist.read_bytes())["ProgramArguments"][-1] == "ifconfig lo0 alias 192.100.200.1/32"
 
 
 def test_persistent_unchanged_and_loaded_runs_nothing(module, daemons) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 import pwd
@@ -142,3 +143,29 @@ def test_a_fabricated_apple_silicon_mac_through_the_module(tmp_path: Path) -> No
     assert facts["recommended_reason"].startswith("the routed strategy would need Homebrew")
     assert warnings == [f"app_path {tmp_path / 'missing.app'} is not a directory; looked for Docker Desktop in the "
                         "default places instead."]
+
+
+def test_desired_state_is_compared_in_the_same_run(tmp_path: Path) -> None:
+    program = tmp_path / "tap-reapply"
+    program.write_bytes(b"#!/bin/sh\n")
+    program.chmod(0o755)
+    sha1 = hashlib.sha1(b"#!/bin/sh\n", usedforsecurity=False).hexdigest()
+    ids = {"uid": os.getuid(), "gid": os.getgid(), "sha1": sha1}
+    desired = {
+        "current": {"kind": "file", "params": {"path": str(program), "mode": "0755", **ids}},
+        "hosts": {"kind": "etc_hosts_entry", "params": {"path": str(tmp_path / "hosts"),
+                                                        "entries": [{"ip": "192.100.200.1", "names": ["a.test"]}]}},
+    }
+    result, warnings = module({"desired": desired})
+    assert result["plan"] == {"current": {"pending": False, "reason": "in sync"},
+                              "hosts": {"pending": True, "reason": "etc_hosts_entry: would change"}}
+    assert result["ansible_facts"]["hostbridge"]["platform"] == platform.system().lower()
+    assert not (tmp_path / "hosts").exists(), "a comparison never writes"
+    assert warnings == []
+
+
+def test_without_desired_there_is_no_plan_and_a_bad_entry_fails_clearly() -> None:
+    assert "plan" not in module({})[0]
+    result, _ = module({"desired": {"oops": {"kind": "shell", "params": {}}}})
+    assert result["failed"] is True
+    assert result["msg"].startswith("desired.oops.kind: 'shell' must be one of lo0_alias")

@@ -147,7 +147,7 @@ def test_check_mode_and_diff_through_the_module() -> None:
 
 def test_darwin_default_interface_is_lo0() -> None:
     runner = FakeRunner([(["ifconfig", "lo0"], 0, fixture_text("darwin", "ifconfig_lo0_background.txt"), "")])
-    result = module_run(runner, {"addresses": ["10.200.10.1/24"]}, system="Darwin")
+    result = module_run(runner, {"addresses": ["10.200.10.1/24"], "persistent": False}, system="Darwin")
     assert (result["changed"], result["interface"], result["addresses"]) == (False, "lo0", ["10.200.10.1/24"])
 
 
@@ -170,6 +170,14 @@ def test_persistent_without_systemd_fails_clearly_before_any_command() -> None:
     assert "persistence needs systemd or launchd; not available on this host" in result["msg"]
 
 
+def test_persistent_by_default_only_where_systemd_runs() -> None:
+    """Without systemd the default is not persistent (no unit, no failure); with it, see the test below."""
+    runner = SbinRunner([(SHOW_LO, 0, ip_json(("lo", LO_STOCK)), ""), (SHOW_ALL, 0, ip_json(("lo", LO_STOCK)), ""),
+                         (["ip", "addr", "add", "192.100.200.1/32", "dev", "lo"], 0, "", "")])
+    result = module_run(runner, {"addresses": ["192.100.200.1"]})
+    assert (result["changed"], result["persistent_path"]) == (True, None)
+
+
 @pytest.fixture
 def systemd(tmp_path, monkeypatch) -> t.Any:
     run_dir = tmp_path / "run-systemd-system"
@@ -180,7 +188,8 @@ def systemd(tmp_path, monkeypatch) -> t.Any:
     return run_dir, unit_dir
 
 
-def test_persistent_writes_and_enables_a_oneshot_unit(systemd) -> None:
+@pytest.mark.parametrize("persistent", [{"persistent": True}, {}], ids=["explicit", "default-with-systemd"])
+def test_persistent_writes_and_enables_a_oneshot_unit(systemd, persistent) -> None:
     run_dir, unit_dir = systemd
     runner = SbinRunner([
         (SHOW_LO, 0, ip_json(("lo", LO_STOCK)), ""),
@@ -191,7 +200,7 @@ def test_persistent_writes_and_enables_a_oneshot_unit(systemd) -> None:
         (["systemctl", "daemon-reload"], 0, "", ""),
         (["systemctl", "enable", UNIT], 0, "", "Created symlink ...\n"),
     ])
-    result = module_run(runner, {"addresses": ["192.100.200.1", "fd00:db8::1"], "persistent": True,
+    result = module_run(runner, {"addresses": ["192.100.200.1", "fd00:db8::1"], **persistent,
                                  "_ansible_diff": True}, systemd_dir=str(run_dir))
     path = unit_dir / UNIT
     assert result["persistent_path"] == str(path)

@@ -1,0 +1,125 @@
+# Copyright (c) dockermac.hostbridge contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Comparing a desired state with the host inside the ``bridge_facts`` process.
+
+A re-run with nothing to do should cost one remote execution, not one per module. The roles send what their
+module tasks would apply; each entry runs that module's own ``manage()`` in check mode, so "pending" is exactly
+the ``changed`` the task would report. Files the roles render on the controller are compared by checksum, mode
+and owner. Nothing here changes the host; a check that cannot decide (an error, a permission) says "pending",
+and the module task then runs and reports for itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import typing as t
+
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
+from ansible_collections.dockermac.hostbridge.plugins.module_utils import _hosts, _hyperkit, _loopback, _tap
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._validation import bad
+
+FILE_SPEC = {
+    "path": {"type": "path", "required": True},
+    "sha1": {"type": "str", "required": True},
+    "mode": {"type": "str", "required": True},
+    "uid": {"type": "int", "default": 0},
+    "gid": {"type": "int", "default": 0},
+}
+
+
+class Context(t.NamedTuple):
+    """What a check needs from the ``bridge_facts`` run: the host, the command runner, the console user."""
+
+    system: str
+    runner: t.Any
+    module: t.Any
+    console_user: str | None
+
+
+def _run_module(kind: str, params: dict[str, t.Any], ctx: Context) -> dict[str, t.Any]:
+    common = {"params": params, "system": ctx.system, "check_mode": True, "diff_mode": False}
+    if kind == "lo0_alias":
+        return _loopback.manage(runner=ctx.runner, module=ctx.module, **common)
+    if kind == "etc_hosts_entry":
+        return _hosts.manage(runner=ctx.runner, module=ctx.module, **common)
+    if kind == "tap_device":
+        return _tap.manage(runner=ctx.runner, **common)
+    return _hyperkit.manage(**common)
+
+
+def _check_file(params: dict[str, t.Any]) -> list[str]:
+    """What differs between the file at ``path`` and the wanted content checksum, mode and owner."""
+    path = params["path"]
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return [f"{path} does not exist"]
+    if not stat.S_ISREG(info.st_mode):
+        return [f"{path} is not a regular file"]
+    reasons = []
+    digest = hashlib.sha1(usedforsecurity=False)  # the checksum Ansible's stat and template report
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(65536), b""):
+            digest.update(block)
+    if digest.hexdigest() != params["sha1"].lower():
+        reasons.append(f"{path}: content differs")
+    if stat.S_IMODE(info.st_mode) != int(params["mode"], 8):
+        reasons.append(f"{path}: mode {stat.S_IMODE(info.st_mode):04o}, wanted {params['mode']}")
+    if (info.st_uid, info.st_gid) != (params["uid"], params["gid"]):
+        reasons.append(f"{path}: owner {info.st_uid}:{info.st_gid}, wanted {params['uid']}:{params['gid']}")
+    return reasons
+
+
+KINDS: dict[str, tuple[dict[str, t.Any], list[t.Any]]] = {
+    "lo0_alias": (_loopback.ARGUMENT_SPEC, []),
+    "etc_hosts_entry": (_hosts.ARGUMENT_SPEC, []),
+    "tap_device": (_tap.ARGUMENT_SPEC, _tap.REQUIRED_IF),
+    "hyperkit_shim": (_hyperkit.ARGUMENT_SPEC, []),
+    "file": (FILE_SPEC, []),
+}
+# The role passes the console user (the facts') to these modules when no user is configured.
+CONSOLE_USER_PARAM = {"tap_device": "owner", "hyperkit_shim": "user"}
+
+
+def check_one(name: str, entry: t.Any, ctx: Context) -> dict[str, t.Any]:
+    """``{"pending": bool, "reason": str, "warnings": [...]}`` for one desired-state entry."""
+    if not isinstance(entry, dict) or entry.get("kind") not in KINDS:
+        kind = entry.get("kind") if isinstance(entry, dict) else entry
+        raise bad(f"desired.{name}.kind", kind, f"must be one of {', '.join(KINDS)}")
+    kind = entry["kind"]
+    # null stands for "not set", as omit does in the task that applies the same parameters.
+    params = {k: v for k, v in (entry.get("params") or {}).items() if v is not None}
+    if kind in CONSOLE_USER_PARAM and ctx.console_user:
+        params.setdefault(CONSOLE_USER_PARAM[kind], ctx.console_user)
+    spec, required_if = KINDS[kind]
+    validated = ArgumentSpecValidator(spec, required_if=required_if).validate(params)
+    if validated.error_messages:
+        return {"pending": True, "reason": f"{kind}: {'; '.join(validated.error_messages)}", "warnings": []}
+    params = validated.validated_parameters
+    try:
+        if kind == "file":
+            reasons = _check_file(params)
+            return {"pending": bool(reasons), "reason": "; ".join(reasons) or "in sync", "warnings": []}
+        result = _run_module(kind, params, ctx)
+    except (HostbridgeError, OSError) as exc:
+        return {"pending": True, "reason": f"{kind}: {getattr(exc, 'msg', None) or exc}", "warnings": []}
+    warnings = [f"{kind} (checked by bridge_facts): {w}" for w in result.get("warnings") or []]
+    if not result.get("changed"):
+        return {"pending": False, "reason": "in sync", "warnings": warnings}
+    actions = result.get("actions") or [f"{key} {result[key]}" for key in ("added", "removed") if result.get(key)]
+    return {"pending": True, "reason": f"{kind}: {'; '.join(map(str, actions)) or 'would change'}",
+            "warnings": warnings}
+
+
+def check(desired: t.Mapping[str, t.Any], ctx: Context) -> tuple[dict[str, t.Any], list[str]]:
+    """The plan (entry name -> pending and reason) and the warnings the module tasks would have given."""
+    plan, warnings = {}, []
+    for name, entry in desired.items():
+        outcome = check_one(name, entry, ctx)
+        warnings += outcome.pop("warnings")
+        plan[name] = outcome
+    return plan, warnings

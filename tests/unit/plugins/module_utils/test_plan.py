@@ -1,0 +1,198 @@
+"""The desired-state comparison bridge_facts makes: each module's own check-mode logic, file checksums, and
+never a change on the host. Real files in a temp dir; Linux loopback state replayed from iproute2 JSON."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import typing as t
+from pathlib import Path
+from unittest import mock
+
+import pytest
+
+from ansible_collections.dockermac.hostbridge.plugins.module_utils import _loopback, _plan, _systemd
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._hosts import manage as hosts_manage
+from ansible_collections.dockermac.hostbridge.plugins.modules import lo0_alias
+from ansible_collections.dockermac.hostbridge.tests.unit.plugins.modules.test_lo0_alias import (
+    LO_STOCK,
+    SHOW_ALL,
+    SHOW_LO,
+    ip_json,
+)
+from ansible_collections.dockermac.hostbridge.tests.unit.utils import FakeRunner
+
+USER_LINES = b"127.0.0.1\tlocalhost\r\n# a user's comment\n10.1.2.3 printer.lan"
+
+
+def context(runner: t.Any = None, *, console_user: str | None = "alice") -> _plan.Context:
+    return _plan.Context(system="Linux", runner=runner or FakeRunner([]), module=mock.Mock(), console_user=console_user)
+
+
+def file_entry(path: Path, content: bytes, mode: str = "0644", **owner: int) -> dict[str, t.Any]:
+    sha1 = hashlib.sha1(content, usedforsecurity=False).hexdigest()
+    return {"kind": "file", "params": {"path": str(path), "sha1": sha1, "mode": mode,
+                                       "uid": owner.get("uid", os.getuid()), "gid": owner.get("gid", os.getgid())}}
+
+
+# --- files --------------------------------------------------------------------------------------------------
+def test_file_in_sync_and_each_kind_of_drift(tmp_path: Path) -> None:
+    path = tmp_path / "tap-reapply"
+    path.write_bytes(b"#!/bin/sh\n")
+    path.chmod(0o755)
+    cases = {
+        "same": file_entry(path, b"#!/bin/sh\n", "0755"),
+        "content": file_entry(path, b"#!/bin/sh\nexit 0\n", "0755"),
+        "mode": file_entry(path, b"#!/bin/sh\n", "0700"),
+        "owner": file_entry(path, b"#!/bin/sh\n", "0755", uid=os.getuid() + 1),
+        "missing": file_entry(tmp_path / "nothing-here", b"", "0644"),
+        "directory": file_entry(tmp_path, b"", "0755"),
+    }
+    plan, warnings = _plan.check(cases, context())
+    assert plan["same"] == {"pending": False, "reason": "in sync"}
+    assert plan["content"] == {"pending": True, "reason": f"{path}: content differs"}
+    assert plan["mode"] == {"pending": True, "reason": f"{path}: mode 0755, wanted 0700"}
+    assert plan["owner"]["pending"] is True
+    assert "owner" in plan["owner"]["reason"]
+    assert plan["missing"] == {"pending": True, "reason": f"{tmp_path / 'nothing-here'} does not exist"}
+    assert plan["directory"] == {"pending": True, "reason": f"{tmp_path} is not a regular file"}
+    assert warnings == []
+
+
+def test_a_symlink_is_not_taken_for_the_file(tmp_path: Path) -> None:
+    (tmp_path / "real").write_bytes(b"x")
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    plan, _ = _plan.check({"f": file_entry(tmp_path / "link", b"x")}, context())
+    assert plan["f"]["pending"] is True
+
+
+# --- etc_hosts_entry: its own logic, in check mode ----------------------------------------------------------
+def hosts_entry(path: Path, **params: t.Any) -> dict[str, t.Any]:
+    return {"kind": "etc_hosts_entry", "params": {
+        "path": str(path), "entries": [{"ip": "192.100.200.1", "names": ["nginx.local"]}], "exclusive": True,
+        "marker": None, "backup": True, "flush_cache": True, "on_conflict": "warn", "unsafe_writes": False, **params}}
+
+
+def apply_hosts(hosts: Path) -> None:
+    """etc_hosts_entry for real on the temp file (its atomic write replaced by a plain one: no AnsibleModule)."""
+    params = dict(hosts_entry(hosts)["params"], marker="dockermac.hostbridge", backup=False)
+    with mock.patch("ansible_collections.dockermac.hostbridge.plugins.module_utils._hosts.write_atomic",
+                    lambda module, path, data, **kw: Path(path).write_bytes(data)):
+        hosts_manage(params=params, module=mock.Mock(), runner=FakeRunner([]), system="Linux", check_mode=False,
+                     diff_mode=False)
+
+
+def test_hosts_pending_until_applied_then_in_sync_and_the_file_is_never_touched(tmp_path: Path) -> None:
+    hosts = tmp_path / "hosts"
+    hosts.write_bytes(USER_LINES)
+    before = os.stat(hosts)
+    plan, _ = _plan.check({"names": hosts_entry(hosts)}, context())
+    assert plan["names"] == {"pending": True, "reason": "etc_hosts_entry: would change"}
+    assert hosts.read_bytes() == USER_LINES
+    assert os.stat(hosts).st_mtime_ns == before.st_mtime_ns
+    assert list(tmp_path.iterdir()) == [hosts], "no backup, temp or lock file may appear"
+
+    apply_hosts(hosts)
+    assert b"192.100.200.1\tnginx.local\r\n" in hosts.read_bytes()
+    plan, _ = _plan.check({"names": hosts_entry(hosts)}, context())
+    assert plan["names"] == {"pending": False, "reason": "in sync"}
+
+
+def test_hosts_conflict_warning_is_passed_on_even_when_in_sync(tmp_path: Path) -> None:
+    hosts = tmp_path / "hosts"
+    hosts.write_bytes(b"10.9.9.9 nginx.local\n")
+    apply_hosts(hosts)
+    plan, warnings = _plan.check({"names": hosts_entry(hosts)}, context())
+    assert plan["names"]["pending"] is False
+    assert len(warnings) == 1
+    assert warnings[0].startswith("etc_hosts_entry (checked by bridge_facts): ")
+    assert "10.9.9.9" in warnings[0]
+
+
+# --- lo0_alias: the Linux backend with replayed iproute2 output ----------------------------------------------
+@pytest.fixture(autouse=True)
+def no_systemd(monkeypatch) -> None:
+    monkeypatch.setattr(_systemd, "SYSTEMD_RUN_DIR", "/nonexistent/run/systemd/system")
+
+
+def alias_entry(*addresses: str) -> dict[str, t.Any]:
+    return {"kind": "lo0_alias", "params": {"addresses": list(addresses), "interface": None, "persistent": None,
+                                            "exclusive_within": "192.100.200.0/24", "state": "present"}}
+
+
+def test_loopback_in_sync_runs_only_the_read() -> None:
+    runner = FakeRunner([(SHOW_LO, 0, ip_json(("lo", [*LO_STOCK, "192.100.200.1/32"])), "")])
+    plan, _ = _plan.check({"aliases": alias_entry("192.100.200.1")}, context(runner))
+    assert plan["aliases"] == {"pending": False, "reason": "in sync"}
+    runner.assert_done()
+
+
+def test_loopback_drift_is_pending_with_what_would_change_and_nothing_is_run() -> None:
+    # FakeRunner fails on any command not listed: no `ip addr add` or `del` may run.
+    runner = FakeRunner([
+        (SHOW_LO, 0, ip_json(("lo", [*LO_STOCK, "192.100.200.9/32"])), ""),
+        (SHOW_ALL, 0, ip_json(("lo", [*LO_STOCK, "192.100.200.9/32"])), ""),
+    ])
+    plan, _ = _plan.check({"aliases": alias_entry("192.100.200.1")}, context(runner))
+    assert plan["aliases"] == {"pending": True,
+                               "reason": "lo0_alias: added ['192.100.200.1/32']; removed ['192.100.200.9/32']"}
+    runner.assert_done()
+
+
+# --- parameters, the console user, errors -----------------------------------------------------------------
+def test_owner_and_user_default_to_the_console_user_and_an_explicit_one_is_kept() -> None:
+    seen: dict[str, dict[str, t.Any]] = {}
+
+    def fake_run(kind: str, params: dict[str, t.Any], ctx: _plan.Context) -> dict[str, t.Any]:
+        seen[kind + ("-explicit" if kind in seen else "")] = params
+        return {"changed": False}
+
+    desired = {
+        "tap": {"kind": "tap_device", "params": {"name": "tap1", "owner": None, "address": "10.0.75.1/24"}},
+        "shim": {"kind": "hyperkit_shim", "params": {"app_path": None, "user": None}},
+        "tap2": {"kind": "tap_device", "params": {"name": "tap2", "owner": "bob"}},
+    }
+    with mock.patch.object(_plan, "_run_module", fake_run):
+        plan, _ = _plan.check(desired, context(console_user="alice"))
+    assert all(p == {"pending": False, "reason": "in sync"} for p in plan.values())
+    assert seen["tap_device"]["owner"] == "alice"
+    assert seen["hyperkit_shim"]["user"] == "alice"
+    assert seen["hyperkit_shim"]["slot"] == "after_vpnkit", "module defaults apply to what was left out"
+    assert seen["hyperkit_shim"]["app_path"] is None
+    assert seen["tap_device-explicit"]["owner"] == "bob"
+
+
+def test_invalid_parameters_are_pending_with_the_modules_own_message() -> None:
+    desired = {
+        "aliases": {"kind": "lo0_alias", "params": {"state": "present"}},
+        "tap": {"kind": "tap_device", "params": {"name": "tap1", "colour": "red"}},
+        "file": {"kind": "file", "params": {"path": "/x", "sha1": "00", "mode": "0644", "uid": "root"}},
+    }
+    plan, _ = _plan.check(desired, context(console_user=None))
+    assert plan["aliases"] == {"pending": True, "reason": "lo0_alias: missing required arguments: addresses"}
+    assert plan["tap"]["pending"] is True
+    assert "colour" in plan["tap"]["reason"]
+    assert "state is present but all of the following are missing: owner" in plan["tap"]["reason"]
+    assert plan["file"]["pending"] is True
+    assert "uid" in plan["file"]["reason"]
+
+
+def test_a_failing_check_is_pending_with_the_reason_so_the_module_task_runs_and_reports() -> None:
+    def boom(kind: str, params: dict[str, t.Any], ctx: _plan.Context) -> dict[str, t.Any]:
+        raise HostbridgeError("/dev/tap1 does not exist: the tuntaposx kext is not loaded")
+
+    with mock.patch.object(_plan, "_run_module", boom):
+        plan, _ = _plan.check({"tap": {"kind": "tap_device", "params": {"name": "tap1"}}}, context())
+    assert plan["tap"] == {"pending": True,
+                           "reason": "tap_device: /dev/tap1 does not exist: the tuntaposx kext is not loaded"}
+
+
+@pytest.mark.parametrize("entry", [{"kind": "copy"}, {"params": {}}, "lo0_alias"])
+def test_an_unknown_kind_is_an_error_naming_the_entry(entry: t.Any) -> None:
+    with pytest.raises(HostbridgeError, match=r"^desired\.x\.kind: .* must be one of lo0_alias, etc_hosts_entry"):
+        _plan.check({"x": entry}, context())
+
+
+def test_the_loopback_module_and_the_plan_share_one_argument_spec() -> None:
+    assert lo0_alias.ARGUMENT_SPEC is _loopback.ARGUMENT_SPEC is _plan.KINDS["lo0_alias"][0]

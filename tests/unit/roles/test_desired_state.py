@@ -1,0 +1,104 @@
+"""The desired state the roles hand to bridge_facts must be what their tasks apply: a parameter left out of it,
+or compared with another value, would let a re-run skip a task that had work to do. Read from the role files."""
+
+from __future__ import annotations
+
+import os
+import re
+import typing as t
+
+import pytest
+import yaml
+
+ROLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))),
+                     "roles")
+PREFIX = "dockermac.hostbridge."
+# Where a task and its desired entry differ on purpose: bridge_facts fills in the console user for a null owner
+# or user (as tap_bridge__user does from the facts), and the shim finds the bundle itself when no app_path is set
+# (as bridge_facts does for tap_bridge__app_path: /Applications/Docker.app, then the user's ~/Applications).
+ON_PURPOSE = {
+    ("tap_device", "owner"): ("{{ tap_bridge__user }}", "{{ tap_bridge_user }}"),
+    ("hyperkit_shim", "user"): ("{{ tap_bridge__user }}", "{{ tap_bridge_user }}"),
+    ("hyperkit_shim", "app_path"): ("{{ tap_bridge__app_path | default(omit, true) }}", "{{ tap_bridge_app_path }}"),
+}
+
+
+def load(role: str, *parts: str) -> t.Any:
+    with open(os.path.join(ROLES, role, *parts), encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+def tasks(role: str) -> list[dict[str, t.Any]]:
+    """Every task that sets things up (absent.yml undoes them), blocks flattened."""
+    out: list[dict[str, t.Any]] = []
+
+    def walk(items: list[dict[str, t.Any]]) -> None:
+        for item in items or []:
+            if "block" in item:
+                walk(item["block"])
+            else:
+                out.append(item)
+
+    for name in sorted(set(os.listdir(os.path.join(ROLES, role, "tasks"))) - {"absent.yml"}):
+        walk(load(role, "tasks", name))
+    return out
+
+
+def as_desired(value: t.Any) -> t.Any:
+    """A task value as the desired entry writes it: null stands for omit there."""
+    if isinstance(value, str):
+        value = re.sub(r"^\{\{ (\w+) \| default\(omit, true\) \}\}$", r"{{ \1 }}", value)
+        value = re.sub(r"^\{\{ omit if (\w+) is none else \1 \}\}$", r"{{ \1 }}", value)
+    return value
+
+
+def module_tasks(role: str, module: str) -> list[dict[str, t.Any]]:
+    return [task for task in tasks(role) if PREFIX + module in task]
+
+
+@pytest.mark.parametrize(("role", "entry"), [
+    ("loopback", "lo0_alias"), ("loopback", "etc_hosts_entry"), ("tap_bridge", "tap_device"),
+    ("tap_bridge", "hyperkit_shim"),
+])
+def test_module_tasks_apply_what_bridge_facts_compares(role: str, entry: str) -> None:
+    desired = load(role, "vars", "main.yml")[f"{role}__desired"][entry]
+    assert desired["kind"] == entry
+    found = module_tasks(role, entry)
+    assert found, f"no {entry} task in role {role}"
+    # The task that reaches the whole desired state has every parameter; others (tap_device's owner-only step
+    # before the shim) set a part of it.
+    full = [task for task in found if set(task[PREFIX + entry]) == set(desired["params"])]
+    assert len(full) == 1, f"{role}: one {entry} task must set exactly {sorted(desired['params'])}"
+    for task in found:
+        args = task[PREFIX + entry]
+        assert set(args) <= set(desired["params"]), f"{task['name']}: parameters missing from the desired state"
+        for key, value in args.items():
+            if (entry, key) in ON_PURPOSE:
+                assert (value, desired["params"][key]) == ON_PURPOSE[(entry, key)]
+            else:
+                assert as_desired(value) == desired["params"][key], f"{task['name']}: {key}"
+        assert task["when"] in (f"{role}__plan.{entry}.pending | default(true)",
+                                f"{role}__compared.{entry}.pending | default(true)")
+
+
+def test_files_are_compared_with_what_the_templates_write() -> None:
+    desired = load("tap_bridge", "vars", "main.yml")["tap_bridge__desired"]
+    files = {name: entry["params"] for name, entry in desired.items() if entry["kind"] == "file"}
+    written: dict[str, dict[str, t.Any]] = {}
+    for task in tasks("tap_bridge"):
+        template = task.get("ansible.builtin.template")
+        if not template:
+            continue
+        for item in task.get("loop") or [None]:
+            src = template["src"].replace("{{ item }}", item or "")
+            dest = template["dest"].replace("{{ item }}", item or "")
+            written[src] = {"dest": dest, "mode": template["mode"], "owner": template["owner"],
+                            "when": str(task.get("when", "")).replace("' ~ item", f"{item}'").replace("~ item", "")}
+    assert len(written) == len(files) == 4
+    for name, params in files.items():
+        src = re.search(r"lookup\('ansible.builtin.template', '([^']+)'\)", params["sha1"]).group(1)
+        assert written[src]["dest"] == params["path"], name
+        assert written[src]["mode"] == params["mode"], name
+        assert written[src]["owner"] == "root"
+        assert (params.get("uid", 0), params.get("gid", 0)) == (0, 0)
+        assert name in written[src]["when"] or name == "reapply_program", f"{src}: not skipped on {name}"
