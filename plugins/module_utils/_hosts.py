@@ -59,7 +59,6 @@ ARGUMENT_SPEC = {
 }
 
 
-
 @dataclasses.dataclass(frozen=True)
 class Entry:
     """One hosts line of ours: an address (normalised) and its names (as given, first one canonical)."""

@@ -116,9 +116,16 @@ def check_one(name: str, entry: t.Any, ctx: Context) -> dict[str, t.Any]:
 
 
 def check(desired: t.Mapping[str, t.Any], ctx: Context) -> tuple[dict[str, t.Any], list[str]]:
-    """The plan (entry name -> pending and reason) and the warnings the module tasks would have given."""
+    """The plan (entry name -> pending and reason) and the warnings the module tasks would have given.
+
+    An entry whose ``platforms`` list leaves this system out (a LaunchDaemon on Linux) is not checked and
+    not in the plan.
+    """
     plan, warnings = {}, []
     for name, entry in desired.items():
+        platforms = entry.get("platforms") if isinstance(entry, dict) else None
+        if platforms and ctx.system.lower() not in platforms:
+            continue
         outcome = check_one(name, entry, ctx)
         warnings += outcome.pop("warnings")
         plan[name] = outcome

@@ -64,6 +64,8 @@ options:
         V(lo0_alias), V(etc_hosts_entry), V(tap_device) or V(hyperkit_shim) - C(params) are that module's
         options, and the module's own logic runs in check mode - or V(file) - C(params) are C(path), C(sha1)
         (the wanted content's SHA-1), C(mode) (octal string) and C(uid) and C(gid) (default V(0)).
+      - An entry may have C(platforms), a list of V(darwin) and V(linux); on another platform it is not checked
+        and not in RV(plan).
       - A null parameter counts as not set. A V(tap_device) entry without C(owner) and a V(hyperkit_shim) entry
         without C(user) get the console user found here (RV(ansible_facts.hostbridge.console_user)).
       - Never changes anything. An entry that cannot be checked (an error, a permission) is pending, with the
@@ -319,8 +321,8 @@ ansible_facts:
             the routed role installs docker-mac-net-connect with it"
 plan:
   description:
-    - For each key of O(desired), whether the host differs from it (C(pending)) and why (C(reason)). Absent
-      without O(desired).
+    - For each key of O(desired) (but those for another platform), whether the host differs from it
+      (C(pending)) and why (C(reason)). Absent without O(desired).
   returned: when O(desired) is given
   type: dict
   sample:

@@ -133,11 +133,12 @@ LO_CHILD = textwrap.dedent("""
     from ansible_collections.dockermac.hostbridge.tests.reliability._helpers import call_module, quiet_stdio
 
     def args(i):
+        # persistent false: a host where systemd runs must never get a boot unit from a test
         if i % 4 == 0:
-            return {{"addresses": ["192.100.201.%d/32" % (i + 1)], "state": "absent"}}
+            return {{"addresses": ["192.100.201.%d/32" % (i + 1)], "state": "absent", "persistent": False}}
         if i % 4 == 1:
-            return {{"addresses": ["fd00:db8:99::%x" % (i + 1), "192.100.202.%d/24" % (i + 1)]}}
-        return {{"addresses": ["192.100.202.%d/24" % (i + 1)]}}
+            return {{"addresses": ["fd00:db8:99::%x" % (i + 1), "192.100.202.%d/24" % (i + 1)], "persistent": False}}
+        return {{"addresses": ["192.100.202.%d/24" % (i + 1)], "persistent": False}}
 
     def work(i, barrier, queue):
         with quiet_stdio():

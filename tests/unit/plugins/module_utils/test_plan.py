@@ -63,7 +63,7 @@ def test_file_in_sync_and_each_kind_of_drift(tmp_path: Path) -> None:
 def test_a_symlink_is_not_taken_for_the_file(tmp_path: Path) -> None:
     (tmp_path / "real").write_bytes(b"x")
     (tmp_path / "link").symlink_to(tmp_path / "real")
-    plan, _ = _plan.check({"f": file_entry(tmp_path / "link", b"x")}, context())
+    plan = _plan.check({"f": file_entry(tmp_path / "link", b"x")}, context())[0]
     assert plan["f"]["pending"] is True
 
 
@@ -87,7 +87,7 @@ def test_hosts_pending_until_applied_then_in_sync_and_the_file_is_never_touched(
     hosts = tmp_path / "hosts"
     hosts.write_bytes(USER_LINES)
     before = os.stat(hosts)
-    plan, _ = _plan.check({"names": hosts_entry(hosts)}, context())
+    plan = _plan.check({"names": hosts_entry(hosts)}, context())[0]
     assert plan["names"] == {"pending": True, "reason": "etc_hosts_entry: would change"}
     assert hosts.read_bytes() == USER_LINES
     assert os.stat(hosts).st_mtime_ns == before.st_mtime_ns
@@ -95,7 +95,7 @@ def test_hosts_pending_until_applied_then_in_sync_and_the_file_is_never_touched(
 
     apply_hosts(hosts)
     assert b"192.100.200.1\tnginx.local\r\n" in hosts.read_bytes()
-    plan, _ = _plan.check({"names": hosts_entry(hosts)}, context())
+    plan = _plan.check({"names": hosts_entry(hosts)}, context())[0]
     assert plan["names"] == {"pending": False, "reason": "in sync"}
 
 
@@ -123,7 +123,7 @@ def alias_entry(*addresses: str) -> dict[str, t.Any]:
 
 def test_loopback_in_sync_runs_only_the_read() -> None:
     runner = FakeRunner([(SHOW_LO, 0, ip_json(("lo", [*LO_STOCK, "192.100.200.1/32"])), "")])
-    plan, _ = _plan.check({"aliases": alias_entry("192.100.200.1")}, context(runner))
+    plan = _plan.check({"aliases": alias_entry("192.100.200.1")}, context(runner))[0]
     assert plan["aliases"] == {"pending": False, "reason": "in sync"}
     runner.assert_done()
 
@@ -134,7 +134,7 @@ def test_loopback_drift_is_pending_with_what_would_change_and_nothing_is_run() -
         (SHOW_LO, 0, ip_json(("lo", [*LO_STOCK, "192.100.200.9/32"])), ""),
         (SHOW_ALL, 0, ip_json(("lo", [*LO_STOCK, "192.100.200.9/32"])), ""),
     ])
-    plan, _ = _plan.check({"aliases": alias_entry("192.100.200.1")}, context(runner))
+    plan = _plan.check({"aliases": alias_entry("192.100.200.1")}, context(runner))[0]
     assert plan["aliases"] == {"pending": True,
                                "reason": "lo0_alias: added ['192.100.200.1/32']; removed ['192.100.200.9/32']"}
     runner.assert_done()
@@ -154,7 +154,7 @@ def test_owner_and_user_default_to_the_console_user_and_an_explicit_one_is_kept(
         "tap2": {"kind": "tap_device", "params": {"name": "tap2", "owner": "bob"}},
     }
     with mock.patch.object(_plan, "_run_module", fake_run):
-        plan, _ = _plan.check(desired, context(console_user="alice"))
+        plan = _plan.check(desired, context(console_user="alice"))[0]
     assert all(p == {"pending": False, "reason": "in sync"} for p in plan.values())
     assert seen["tap_device"]["owner"] == "alice"
     assert seen["hyperkit_shim"]["user"] == "alice"
@@ -169,7 +169,7 @@ def test_invalid_parameters_are_pending_with_the_modules_own_message() -> None:
         "tap": {"kind": "tap_device", "params": {"name": "tap1", "colour": "red"}},
         "file": {"kind": "file", "params": {"path": "/x", "sha1": "00", "mode": "0644", "uid": "root"}},
     }
-    plan, _ = _plan.check(desired, context(console_user=None))
+    plan = _plan.check(desired, context(console_user=None))[0]
     assert plan["aliases"] == {"pending": True, "reason": "lo0_alias: missing required arguments: addresses"}
     assert plan["tap"]["pending"] is True
     assert "colour" in plan["tap"]["reason"]
@@ -183,7 +183,7 @@ def test_a_failing_check_is_pending_with_the_reason_so_the_module_task_runs_and_
         raise HostbridgeError("/dev/tap1 does not exist: the tuntaposx kext is not loaded")
 
     with mock.patch.object(_plan, "_run_module", boom):
-        plan, _ = _plan.check({"tap": {"kind": "tap_device", "params": {"name": "tap1"}}}, context())
+        plan = _plan.check({"tap": {"kind": "tap_device", "params": {"name": "tap1"}}}, context())[0]
     assert plan["tap"] == {"pending": True,
                            "reason": "tap_device: /dev/tap1 does not exist: the tuntaposx kext is not loaded"}
 
@@ -196,3 +196,11 @@ def test_an_unknown_kind_is_an_error_naming_the_entry(entry: t.Any) -> None:
 
 def test_the_loopback_module_and_the_plan_share_one_argument_spec() -> None:
     assert lo0_alias.ARGUMENT_SPEC is _loopback.ARGUMENT_SPEC is _plan.KINDS["lo0_alias"][0]
+
+
+def test_entries_for_another_platform_are_not_checked(tmp_path: Path) -> None:
+    plist = file_entry(tmp_path / "job.plist", b"")
+    plan = _plan.check({"plist": dict(plist, platforms=["darwin"]), "unit": dict(plist, platforms=["linux"]),
+                        "any": dict(plist, platforms=None)}, context())[0]
+    assert sorted(plan) == ["any", "unit"]
+    assert plan["unit"]["pending"] is True

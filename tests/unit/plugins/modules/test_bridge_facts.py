@@ -166,6 +166,6 @@ def test_desired_state_is_compared_in_the_same_run(tmp_path: Path) -> None:
 
 def test_without_desired_there_is_no_plan_and_a_bad_entry_fails_clearly() -> None:
     assert "plan" not in module({})[0]
-    result, _ = module({"desired": {"oops": {"kind": "shell", "params": {}}}})
+    result = module({"desired": {"oops": {"kind": "shell", "params": {}}}})[0]
     assert result["failed"] is True
     assert result["msg"].startswith("desired.oops.kind: 'shell' must be one of lo0_alias")
