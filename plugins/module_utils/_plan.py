@@ -5,7 +5,8 @@
 A re-run with nothing to do should cost one remote execution, not one per module. The roles send what their
 module tasks would apply; each entry runs that module's own ``manage()`` in check mode, so "pending" is exactly
 the ``changed`` the task would report. Files the roles render on the controller are compared by checksum, mode
-and owner. Nothing here changes the host; a check that cannot decide (an error, a permission) says "pending",
+and owner; a launchd job by ``launchctl print``, a systemd unit by ``systemctl is-enabled`` and ``is-active``.
+Nothing here changes the host; a check that cannot decide (an error, a permission) says "pending",
 and the module task then runs and reports for itself.
 """
 
@@ -20,6 +21,8 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.dockermac.hostbridge.plugins.module_utils import _hosts, _hyperkit, _loopback, _tap
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._launchd import LaunchDaemon, validate_label
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._systemd import SystemdUnit
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._validation import bad
 
 FILE_SPEC = {
@@ -29,6 +32,8 @@ FILE_SPEC = {
     "uid": {"type": "int", "default": 0},
     "gid": {"type": "int", "default": 0},
 }
+LAUNCHD_SPEC = {"label": {"type": "str", "required": True}}
+SYSTEMD_SPEC = {"unit": {"type": "str", "required": True}}
 
 
 class Context(t.NamedTuple):
@@ -51,7 +56,7 @@ def _run_module(kind: str, params: dict[str, t.Any], ctx: Context) -> dict[str, 
     return _hyperkit.manage(**common)
 
 
-def _check_file(params: dict[str, t.Any]) -> list[str]:
+def _check_file(params: dict[str, t.Any], ctx: Context) -> list[str]:
     """What differs between the file at ``path`` and the wanted content checksum, mode and owner."""
     path = params["path"]
     try:
@@ -74,12 +79,32 @@ def _check_file(params: dict[str, t.Any]) -> list[str]:
     return reasons
 
 
+def _check_launchd_job(params: dict[str, t.Any], ctx: Context) -> list[str]:
+    label = validate_label(params["label"], field="label")
+    return [] if LaunchDaemon(ctx.runner, ctx.module).loaded(label) else [f"launchd job {label} is not loaded"]
+
+
+def _check_systemd_unit(params: dict[str, t.Any], ctx: Context) -> list[str]:
+    units, unit = SystemdUnit(ctx.runner, ctx.module), params["unit"]
+    return ([] if units.enabled(unit) else [f"{unit} is not enabled"]) + \
+        ([] if units.active(unit) else [f"{unit} is not active"])
+
+
+# Checks that are not a module of this collection: what differs, as a list of reasons.
+STATE_CHECKS: dict[str, t.Callable[[dict[str, t.Any], Context], list[str]]] = {
+    "file": _check_file,
+    "launchd_job": _check_launchd_job,
+    "systemd_unit": _check_systemd_unit,
+}
+
 KINDS: dict[str, tuple[dict[str, t.Any], list[t.Any]]] = {
     "lo0_alias": (_loopback.ARGUMENT_SPEC, []),
     "etc_hosts_entry": (_hosts.ARGUMENT_SPEC, []),
     "tap_device": (_tap.ARGUMENT_SPEC, _tap.REQUIRED_IF),
     "hyperkit_shim": (_hyperkit.ARGUMENT_SPEC, []),
     "file": (FILE_SPEC, []),
+    "launchd_job": (LAUNCHD_SPEC, []),
+    "systemd_unit": (SYSTEMD_SPEC, []),
 }
 # The role passes the console user (the facts') to these modules when no user is configured.
 CONSOLE_USER_PARAM = {"tap_device": "owner", "hyperkit_shim": "user"}
@@ -101,8 +126,8 @@ def check_one(name: str, entry: t.Any, ctx: Context) -> dict[str, t.Any]:
         return {"pending": True, "reason": f"{kind}: {'; '.join(validated.error_messages)}", "warnings": []}
     params = validated.validated_parameters
     try:
-        if kind == "file":
-            reasons = _check_file(params)
+        if kind in STATE_CHECKS:
+            reasons = STATE_CHECKS[kind](params, ctx)
             return {"pending": bool(reasons), "reason": "; ".join(reasons) or "in sync", "warnings": []}
         result = _run_module(kind, params, ctx)
     except (HostbridgeError, OSError) as exc:

@@ -63,7 +63,9 @@ options:
       - Each key names an entry of RV(plan). Each value is a dict with C(kind) and C(params). C(kind) is
         V(lo0_alias), V(etc_hosts_entry), V(tap_device) or V(hyperkit_shim) - C(params) are that module's
         options, and the module's own logic runs in check mode - or V(file) - C(params) are C(path), C(sha1)
-        (the wanted content's SHA-1), C(mode) (octal string) and C(uid) and C(gid) (default V(0)).
+        (the wanted content's SHA-1), C(mode) (octal string) and C(uid) and C(gid) (default V(0)) - or
+        V(launchd_job) - C(params.label), pending unless C(launchctl print system/<label>) finds it - or
+        V(systemd_unit) - C(params.unit), pending unless it is enabled and active.
       - An entry may have C(platforms), a list of V(darwin) and V(linux); on another platform it is not checked
         and not in RV(plan).
       - A null parameter counts as not set. A V(tap_device) entry without C(owner) and a V(hyperkit_shim) entry

@@ -102,3 +102,18 @@ def test_files_are_compared_with_what_the_templates_write() -> None:
         assert written[src]["owner"] == "root"
         assert (params.get("uid", 0), params.get("gid", 0)) == (0, 0)
         assert name in written[src]["when"] or name == "reapply_program", f"{src}: not skipped on {name}"
+
+
+@pytest.mark.parametrize(("role", "plan_var"), [("loopback", "loopback__plan"), ("tap_bridge", "tap_bridge__compared")])
+def test_every_part_a_task_waits_for_is_compared(role: str, plan_var: str) -> None:
+    """A misspelt part would never be in the plan, so its task would run every time (or, worse, never)."""
+    desired = load(role, "vars", "main.yml")[f"{role}__desired"]
+    text = ""
+    for name in os.listdir(os.path.join(ROLES, role, "tasks")):
+        with open(os.path.join(ROLES, role, "tasks", name), encoding="utf-8") as handle:
+            text += handle.read()
+    parts = set(re.findall(rf"{plan_var}\.(\w+)\.pending", text))
+    parts |= {f"reapply_{item}" for item in ("service", "timer") if f"{plan_var}['reapply_' ~ item]" in text}
+    assert parts, f"{role}: no task waits for the comparison"
+    assert parts <= set(desired), sorted(parts - set(desired))
+    assert set(desired) <= parts, f"compared but no task skips on it: {sorted(set(desired) - parts)}"

@@ -204,3 +204,32 @@ def test_entries_for_another_platform_are_not_checked(tmp_path: Path) -> None:
                         "any": dict(plist, platforms=None)}, context())[0]
     assert sorted(plan) == ["any", "unit"]
     assert plan["unit"]["pending"] is True
+
+
+def test_launchd_job_loaded_or_not() -> None:
+    label = "com.dockermac.hostbridge.tap-reapply"
+    runner = FakeRunner([
+        (["launchctl", "print", f"system/{label}"], 0, f"system/{label} = {{\n\tstate = not running\n}}\n", ""),
+        (["launchctl", "print", f"system/{label}"], 113, "", f'Could not find service "{label}" in domain for system'),
+    ])
+    entry = {"kind": "launchd_job", "params": {"label": label}}
+    ctx = _plan.Context(system="Darwin", runner=runner, module=mock.Mock(), console_user="alice")
+    assert _plan.check({"job": entry}, ctx)[0] == {"job": {"pending": False, "reason": "in sync"}}
+    assert _plan.check({"job": entry}, ctx)[0] == {
+        "job": {"pending": True, "reason": f"launchd job {label} is not loaded"}}
+    runner.assert_done()
+
+
+def test_systemd_unit_must_be_enabled_and_active() -> None:
+    unit = "com.dockermac.hostbridge.tap-reapply.timer"
+    runner = FakeRunner([
+        (["systemctl", "is-enabled", "--quiet", unit], 0, "", ""),
+        (["systemctl", "is-active", "--quiet", unit], 0, "", ""),
+        (["systemctl", "is-enabled", "--quiet", unit], 1, "", ""),
+        (["systemctl", "is-active", "--quiet", unit], 3, "", ""),
+    ])
+    entry = {"kind": "systemd_unit", "params": {"unit": unit}}
+    assert _plan.check({"u": entry}, context(runner))[0]["u"] == {"pending": False, "reason": "in sync"}
+    assert _plan.check({"u": entry}, context(runner))[0]["u"] == {
+        "pending": True, "reason": f"{unit} is not enabled; {unit} is not active"}
+    runner.assert_done()
