@@ -402,7 +402,7 @@ def profile(bench: Bench, host: str) -> None:
                           "items": len(hr.get("results", [])) if isinstance(hr.get("results"), list) else 0})
     # Controller-only actions: no remote Python. Everything else runs at least one AnsiballZ module remotely.
     local = {"debug", "assert", "fail", "set_fact", "include_role", "include_tasks", "validate_argument_spec",
-             "ansible.builtin.debug", "ansible.builtin.assert", "ansible.builtin.fail",
+             "ansible.builtin.debug", "ansible.builtin.assert", "ansible.builtin.fail", "ansible.builtin.set_fact",
              "ansible.builtin.include_role", "ansible.builtin.include_tasks",
              "ansible.builtin.validate_argument_spec", "meta", "ansible.builtin.meta"}
     ran = [x for x in tasks if not x["skipped"]]

@@ -130,7 +130,7 @@ def check_one(name: str, entry: t.Any, ctx: Context) -> dict[str, t.Any]:
             reasons = STATE_CHECKS[kind](params, ctx)
             return {"pending": bool(reasons), "reason": "; ".join(reasons) or "in sync", "warnings": []}
         result = _run_module(kind, params, ctx)
-    except (HostbridgeError, OSError) as exc:
+    except (HostbridgeError, OSError, ValueError) as exc:  # ValueError: a file mode that is not octal
         return {"pending": True, "reason": f"{kind}: {getattr(exc, 'msg', None) or exc}", "warnings": []}
     warnings = [f"{kind} (checked by bridge_facts): {w}" for w in result.get("warnings") or []]
     if not result.get("changed"):

@@ -48,6 +48,7 @@ def test_file_in_sync_and_each_kind_of_drift(tmp_path: Path) -> None:
         "owner": file_entry(path, b"#!/bin/sh\n", "0755", uid=os.getuid() + 1),
         "missing": file_entry(tmp_path / "nothing-here", b"", "0644"),
         "directory": file_entry(tmp_path, b"", "0755"),
+        "bad-mode": file_entry(path, b"#!/bin/sh\n", "rwxr-xr-x"),
     }
     plan, warnings = _plan.check(cases, context())
     assert plan["same"] == {"pending": False, "reason": "in sync"}
@@ -57,6 +58,8 @@ def test_file_in_sync_and_each_kind_of_drift(tmp_path: Path) -> None:
     assert "owner" in plan["owner"]["reason"]
     assert plan["missing"] == {"pending": True, "reason": f"{tmp_path / 'nothing-here'} does not exist"}
     assert plan["directory"] == {"pending": True, "reason": f"{tmp_path} is not a regular file"}
+    assert plan["bad-mode"]["pending"] is True
+    assert "rwxr-xr-x" in plan["bad-mode"]["reason"]
     assert warnings == []
 
 
