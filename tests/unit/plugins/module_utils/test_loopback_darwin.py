@@ -280,7 +280,8 @@ def daemons(tmp_path, monkeypatch) -> t.Any:
 LABEL = "com.dockermac.hostbridge.loopback"
 
 
-def test_persistent_writes_and_bootstraps_a_launchdaemon(module, daemons) -> None:
+@pytest.mark.parametrize("persistent", [True, None], ids=["explicit", "the-default-on-macos"])
+def test_persistent_writes_and_bootstraps_a_launchdaemon(module, daemons, persistent) -> None:
     plist = daemons / f"{LABEL}.plist"
     runner = FakeRunner([
         (LO0, 0, sample("ifconfig_lo0_stock_old.txt"), ""),
@@ -290,7 +291,8 @@ def test_persistent_writes_and_bootstraps_a_launchdaemon(module, daemons) -> Non
         (["ifconfig", "lo0", "inet6", "fd00:db8::1", "prefixlen", "128", "alias"], 0, "", ""),
         (["launchctl", "bootstrap", "system", str(plist)], 0, "", ""),
     ])
-    result = run(runner, module=module, diff_mode=True, addresses=["192.100.200.1", "fd00:db8::1"], persistent=True)
+    result = run(runner, module=module, diff_mode=True, addresses=["192.100.200.1", "fd00:db8::1"],
+                 persistent=persistent)
     assert result["persistent_path"] == str(plist)
     doc = plistlib.loads(plist.read_bytes())
     assert doc == {
@@ -301,20 +303,6 @@ def test_persistent_writes_and_bootstraps_a_launchdaemon(module, daemons) -> Non
     assert oct(plist.stat().st_mode & 0o777) == "0o644"
     assert result["diff"][1]["before"] == ""
     assert "<key>ProgramArguments</key>" in result["diff"][1]["after"]
-
-
-def test_persistent_is_the_default_on_macos(module, daemons) -> None:
-    plist = daemons / f"{LABEL}.plist"
-    runner = FakeRunner([
-        (LO0, 0, sample("ifconfig_lo0_stock_old.txt"), ""),
-        (ALL, 0, sample("ifconfig_a_laptop.txt"), ""),
-        (["launchctl", "print", f"system/{LABEL}"], 113, "", f'Could not find service "{LABEL}" in domain for system'),
-        (["ifconfig", "lo0", "alias", "192.100.200.1/32"], 0, "", ""),
-        (["launchctl", "bootstrap", "system", str(plist)], 0, "", ""),
-    ])
-    result = run(runner, module=module, addresses=["192.100.200.1"], persistent=None)
-    assert result["persistent_path"] == str(plist)
-    assert plistlib.loads(plist.read_bytes())["ProgramArguments"][-1] == "ifconfig lo0 alias 192.100.200.1/32"
 
 
 def test_persistent_unchanged_and_loaded_runs_nothing(module, daemons) -> None:
