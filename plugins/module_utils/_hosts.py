@@ -57,6 +57,11 @@ ARGUMENT_SPEC = {
     "flush_cache": {"type": "bool", "default": True},
     "unsafe_writes": {"type": "bool", "default": False},
 }
+ARGUMENT_RULES = {
+    "mutually_exclusive": [("ip", "entries")],
+    "required_one_of": [("ip", "entries")],
+    "required_by": {"names": "ip"},
+}
 
 
 @dataclasses.dataclass(frozen=True)

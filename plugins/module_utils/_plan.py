@@ -6,8 +6,9 @@ A re-run with nothing to do should cost one remote execution, not one per module
 module tasks would apply; each entry runs that module's own ``manage()`` in check mode, so "pending" is exactly
 the ``changed`` the task would report. Files the roles render on the controller are compared by checksum, mode
 and owner; a launchd job by ``launchctl print``, a systemd unit by ``systemctl is-enabled`` and ``is-active``.
-Nothing here changes the host; a check that cannot decide (an error, a permission) says "pending",
-and the module task then runs and reports for itself.
+Nothing here changes the host. A check that cannot decide (an error, a permission, a path relative to a home
+directory) or that has something to say (a warning) is "pending": the module task then runs and reports for
+itself, as the user it runs as.
 """
 
 from __future__ import annotations
@@ -37,12 +38,14 @@ SYSTEMD_SPEC = {"unit": {"type": "str", "required": True}}
 
 
 class Context(t.NamedTuple):
-    """What a check needs from the ``bridge_facts`` run: the host, the command runner, the console user."""
+    """What a check needs from the ``bridge_facts`` run: the host, the command runner, the console user, and the
+    strategies possible here."""
 
     system: str
     runner: t.Any
     module: t.Any
     console_user: str | None
+    possible: frozenset[str] = frozenset(("loopback", "tap", "routed"))
 
 
 def _run_module(kind: str, params: dict[str, t.Any], ctx: Context) -> dict[str, t.Any]:
@@ -97,61 +100,79 @@ STATE_CHECKS: dict[str, t.Callable[[dict[str, t.Any], Context], list[str]]] = {
     "systemd_unit": _check_systemd_unit,
 }
 
-KINDS: dict[str, tuple[dict[str, t.Any], list[t.Any]]] = {
-    "lo0_alias": (_loopback.ARGUMENT_SPEC, []),
-    "etc_hosts_entry": (_hosts.ARGUMENT_SPEC, []),
-    "tap_device": (_tap.ARGUMENT_SPEC, _tap.REQUIRED_IF),
-    "hyperkit_shim": (_hyperkit.ARGUMENT_SPEC, []),
-    "file": (FILE_SPEC, []),
-    "launchd_job": (LAUNCHD_SPEC, []),
-    "systemd_unit": (SYSTEMD_SPEC, []),
+KINDS: dict[str, tuple[dict[str, t.Any], dict[str, t.Any]]] = {
+    "lo0_alias": (_loopback.ARGUMENT_SPEC, {}),
+    "etc_hosts_entry": (_hosts.ARGUMENT_SPEC, _hosts.ARGUMENT_RULES),
+    "tap_device": (_tap.ARGUMENT_SPEC, _tap.ARGUMENT_RULES),
+    "hyperkit_shim": (_hyperkit.ARGUMENT_SPEC, {}),
+    "file": (FILE_SPEC, {}),
+    "launchd_job": (LAUNCHD_SPEC, {}),
+    "systemd_unit": (SYSTEMD_SPEC, {}),
 }
 # The role passes the console user (the facts') to these modules when no user is configured.
 CONSOLE_USER_PARAM = {"tap_device": "owner", "hyperkit_shim": "user"}
 
 
-def check_one(name: str, entry: t.Any, ctx: Context) -> dict[str, t.Any]:
-    """``{"pending": bool, "reason": str, "warnings": [...]}`` for one desired-state entry."""
-    if not isinstance(entry, dict) or entry.get("kind") not in KINDS:
-        kind = entry.get("kind") if isinstance(entry, dict) else entry
-        raise bad(f"desired.{name}.kind", kind, f"must be one of {', '.join(KINDS)}")
+def _differences(kind: str, params: dict[str, t.Any], ctx: Context) -> list[str]:
+    """Why the host is not in the desired state (empty: in sync), from the module's own logic or a state check."""
+    if kind in STATE_CHECKS:
+        return STATE_CHECKS[kind](params, ctx)
+    result = _run_module(kind, params, ctx)
+    if result.get("warnings"):  # the task gives them, where they belong (a hosts name shadowed by another line)
+        return [f"{kind}: {'; '.join(map(str, result['warnings']))}"]
+    if not result.get("changed"):
+        return []
+    actions = result.get("actions") or [f"{key} {result[key]}" for key in ("added", "removed") if result.get(key)]
+    return [f"{kind}: {'; '.join(map(str, actions)) or 'would change'}"]
+
+
+def check_one(entry: dict[str, t.Any], ctx: Context) -> dict[str, t.Any]:
+    """``{"pending": bool, "reason": str}`` for one desired-state entry."""
     kind = entry["kind"]
     # null stands for "not set", as omit does in the task that applies the same parameters.
     params = {k: v for k, v in (entry.get("params") or {}).items() if v is not None}
     if kind in CONSOLE_USER_PARAM and ctx.console_user:
         params.setdefault(CONSOLE_USER_PARAM[kind], ctx.console_user)
-    spec, required_if = KINDS[kind]
-    validated = ArgumentSpecValidator(spec, required_if=required_if).validate(params)
-    if validated.error_messages:
-        return {"pending": True, "reason": f"{kind}: {'; '.join(validated.error_messages)}", "warnings": []}
-    params = validated.validated_parameters
-    try:
-        if kind in STATE_CHECKS:
-            reasons = STATE_CHECKS[kind](params, ctx)
-            return {"pending": bool(reasons), "reason": "; ".join(reasons) or "in sync", "warnings": []}
-        result = _run_module(kind, params, ctx)
-    except (HostbridgeError, OSError, ValueError) as exc:  # ValueError: a file mode that is not octal
-        return {"pending": True, "reason": f"{kind}: {getattr(exc, 'msg', None) or exc}", "warnings": []}
-    warnings = [f"{kind} (checked by bridge_facts): {w}" for w in result.get("warnings") or []]
-    if not result.get("changed"):
-        return {"pending": False, "reason": "in sync", "warnings": warnings}
-    actions = result.get("actions") or [f"{key} {result[key]}" for key in ("added", "removed") if result.get(key)]
-    return {"pending": True, "reason": f"{kind}: {'; '.join(map(str, actions)) or 'would change'}",
-            "warnings": warnings}
+    spec, rules = KINDS[kind]
+    # This process runs as the connecting user, the task as the become user: "~" is not the same place.
+    home = sorted(k for k, v in params.items() if spec.get(k, {}).get("type") == "path" and str(v).startswith("~"))
+    validated = ArgumentSpecValidator(spec, **rules).validate(params)
+    if home:
+        reasons = [f"{kind}: {', '.join(home)} starts with ~, which the task expands for its own user"]
+    elif validated.error_messages:
+        reasons = [f"{kind}: {'; '.join(validated.error_messages)}"]
+    else:
+        try:
+            reasons = _differences(kind, validated.validated_parameters, ctx)
+        except (HostbridgeError, OSError, ValueError) as exc:  # ValueError: a file mode that is not octal
+            reasons = [f"{kind}: {getattr(exc, 'msg', None) or exc}"]
+        except Exception as exc:  # pylint: disable=broad-exception-caught  # the facts must not fail for a check
+            reasons = [f"{kind}: the check failed ({type(exc).__name__}: {exc}); the task will tell"]
+    return {"pending": bool(reasons), "reason": "; ".join(reasons) or "in sync"}
 
 
-def check(desired: t.Mapping[str, t.Any], ctx: Context) -> tuple[dict[str, t.Any], list[str]]:
-    """The plan (entry name -> pending and reason) and the warnings the module tasks would have given.
+def _entry(name: str, entry: t.Any) -> dict[str, t.Any]:
+    """The entry, its shape checked: kind, params (a dict), platforms (a list), strategy (a name)."""
+    if not isinstance(entry, dict) or entry.get("kind") not in KINDS:
+        kind = entry.get("kind") if isinstance(entry, dict) else entry
+        raise bad(f"desired.{name}.kind", kind, f"must be one of {', '.join(KINDS)}")
+    if not isinstance(entry.get("params") or {}, dict):
+        raise bad(f"desired.{name}.params", entry["params"], "must be a dict of the module's options")
+    platforms = entry.get("platforms")
+    if platforms is not None and not (isinstance(platforms, list) and set(platforms) <= {"darwin", "linux"}):
+        raise bad(f"desired.{name}.platforms", platforms, "must be a list of darwin and linux")
+    if entry.get("strategy") not in (None, "loopback", "tap", "routed"):
+        raise bad(f"desired.{name}.strategy", entry["strategy"], "must be loopback, tap or routed")
+    return entry
 
-    An entry whose ``platforms`` list leaves this system out (a LaunchDaemon on Linux) is not checked and
-    not in the plan.
+
+def check(desired: t.Mapping[str, t.Any], ctx: Context) -> dict[str, t.Any]:
+    """The plan: entry name -> pending and reason. Every entry's shape is checked before any is compared.
+
+    Not compared, and not in the plan: an entry whose ``platforms`` leave this system out (a LaunchDaemon on
+    Linux), or whose ``strategy`` is not possible here (the tap bridge on Apple Silicon).
     """
-    plan, warnings = {}, []
-    for name, entry in desired.items():
-        platforms = entry.get("platforms") if isinstance(entry, dict) else None
-        if platforms and ctx.system.lower() not in platforms:
-            continue
-        outcome = check_one(name, entry, ctx)
-        warnings += outcome.pop("warnings")
-        plan[name] = outcome
-    return plan, warnings
+    entries = {name: _entry(name, entry) for name, entry in desired.items()}
+    return {name: check_one(entry, ctx) for name, entry in entries.items()
+            if ctx.system.lower() in (entry.get("platforms") or [ctx.system.lower()])
+            and entry.get("strategy") in (None, *ctx.possible)}

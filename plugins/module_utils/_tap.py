@@ -466,7 +466,7 @@ ARGUMENT_SPEC = {
     "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
     "require_interface": {"type": "bool", "default": False},
 }
-REQUIRED_IF = [("state", "present", ["owner"])]
+ARGUMENT_RULES = {"required_if": [("state", "present", ["owner"])]}
 
 
 def manage(*, params: dict[str, t.Any], system: str, runner: t.Any, check_mode: bool, diff_mode: bool,

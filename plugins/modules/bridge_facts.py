@@ -66,12 +66,14 @@ options:
         (the wanted content's SHA-1), C(mode) (octal string) and C(uid) and C(gid) (default V(0)) - or
         V(launchd_job) - C(params.label), pending unless C(launchctl print system/<label>) finds it - or
         V(systemd_unit) - C(params.unit), pending unless it is enabled and active.
-      - An entry may have C(platforms), a list of V(darwin) and V(linux); on another platform it is not checked
-        and not in RV(plan).
+      - An entry may have C(platforms), a list of V(darwin) and V(linux), and C(strategy) (V(loopback), V(tap),
+        V(routed)); on another platform, or where that strategy is not possible
+        (RV(ansible_facts.hostbridge.strategies)), it is not checked and not in RV(plan).
       - A null parameter counts as not set. A V(tap_device) entry without C(owner) and a V(hyperkit_shim) entry
         without C(user) get the console user found here (RV(ansible_facts.hostbridge.console_user)).
-      - Never changes anything. An entry that cannot be checked (an error, a permission) is pending, with the
-        reason; the module task then runs and reports for itself.
+      - Never changes anything. An entry that cannot be checked (an error, a permission, a path starting with
+        C(~)) or whose check has a warning to give is pending, with the reason; the module task then runs and
+        reports for itself.
     type: dict
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
@@ -357,9 +359,10 @@ def main() -> None:
     try:
         result = gather(params=module.params, system=system, runner=runner)
         if module.params["desired"] is not None:
-            console_user = (result["ansible_facts"]["hostbridge"].get("console_user") or {}).get("name")
-            result["plan"], warnings = check(module.params["desired"], Context(system, runner, module, console_user))
-            result["warnings"] += warnings
+            facts = result["ansible_facts"]["hostbridge"]
+            possible = frozenset(name for name, verdict in facts["strategies"].items() if verdict["possible"])
+            console_user = (facts.get("console_user") or {}).get("name")
+            result["plan"] = check(module.params["desired"], Context(system, runner, module, console_user, possible))
     except HostbridgeError as exc:
         module.fail_json(**exc.fail_json_kwargs())
     for warning in result.pop("warnings", []):

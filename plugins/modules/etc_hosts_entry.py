@@ -201,17 +201,15 @@ from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._commands import CommandRunner  # noqa: E402
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError  # noqa: E402
-from ansible_collections.dockermac.hostbridge.plugins.module_utils._hosts import ARGUMENT_SPEC, manage  # noqa: E402
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._hosts import (  # noqa: E402
+    ARGUMENT_RULES,
+    ARGUMENT_SPEC,
+    manage,
+)
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec=ARGUMENT_SPEC,
-        mutually_exclusive=[("ip", "entries")],
-        required_one_of=[("ip", "entries")],
-        required_by={"names": "ip"},
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, **ARGUMENT_RULES)
     try:
         result = manage(params=module.params, module=module, runner=CommandRunner(module),
                         system=platform.system(), check_mode=module.check_mode, diff_mode=module._diff)

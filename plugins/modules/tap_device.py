@@ -158,12 +158,11 @@ from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._commands import CommandRunner  # noqa: E402
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError  # noqa: E402
-from ansible_collections.dockermac.hostbridge.plugins.module_utils._tap import ARGUMENT_SPEC, REQUIRED_IF, manage  # noqa: E402
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._tap import ARGUMENT_RULES, ARGUMENT_SPEC, manage  # noqa: E402
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True,
-                           required_if=REQUIRED_IF)
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, **ARGUMENT_RULES)
     try:
         result = manage(params=module.params, system=platform.system(), runner=CommandRunner(module),
                         check_mode=module.check_mode, diff_mode=module._diff)

@@ -300,6 +300,20 @@ def test_tap_bridge_end_to_end(mac: SimulatedMac) -> None:
     assert "ip addr replace" not in traced.stderr, "a second run changes nothing"
     assert ipv4(mac, mac.tap) == [HOST_ADDRESS]
 
+    # 6b. A Docker Desktop update puts a plain hyperkit back in place of the shim. bridge_facts finds tap1 in step
+    # (the address is there), but the shim is reinstalled and Docker Desktop restarted through it, which drops the
+    # address: the tap device's task must run after the restart all the same. No re-apply program this time.
+    update = mac.hyperkit.with_name(mac.hyperkit.name + ".update")
+    shutil.copy2(real, update)
+    update.replace(mac.hyperkit)
+    starts = len(argv_starts(mac))
+    recap, output = playbooks.run("bridge")
+    assert recap["changed"] > 0, output
+    assert mac.hyperkit.read_bytes().startswith(b"#!/bin/sh\n# dockermac.hostbridge-shim v1 tap=tap1 ")
+    assert argv_starts(mac)[starts:] == [with_tap(original_argv, mac.tap)], "restarted once, through the shim"
+    assert ipv4(mac, mac.tap) == [HOST_ADDRESS], "the address comes back after the restart, from the playbook"
+    assert get(mac, url) == 200
+
     # 7. unbridge.yml restores everything.
     sh("docker", "rm", "-f", web)
     recap, output = playbooks.run("unbridge")

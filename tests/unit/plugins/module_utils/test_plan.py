@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import typing as t
 from pathlib import Path
 from unittest import mock
@@ -50,7 +51,7 @@ def test_file_in_sync_and_each_kind_of_drift(tmp_path: Path) -> None:
         "directory": file_entry(tmp_path, b"", "0755"),
         "bad-mode": file_entry(path, b"#!/bin/sh\n", "rwxr-xr-x"),
     }
-    plan, warnings = _plan.check(cases, context())
+    plan = _plan.check(cases, context())
     assert plan["same"] == {"pending": False, "reason": "in sync"}
     assert plan["content"] == {"pending": True, "reason": f"{path}: content differs"}
     assert plan["mode"] == {"pending": True, "reason": f"{path}: mode 0755, wanted 0700"}
@@ -60,13 +61,12 @@ def test_file_in_sync_and_each_kind_of_drift(tmp_path: Path) -> None:
     assert plan["directory"] == {"pending": True, "reason": f"{tmp_path} is not a regular file"}
     assert plan["bad-mode"]["pending"] is True
     assert "rwxr-xr-x" in plan["bad-mode"]["reason"]
-    assert warnings == []
 
 
 def test_a_symlink_is_not_taken_for_the_file(tmp_path: Path) -> None:
     (tmp_path / "real").write_bytes(b"x")
     (tmp_path / "link").symlink_to(tmp_path / "real")
-    plan = _plan.check({"f": file_entry(tmp_path / "link", b"x")}, context())[0]
+    plan = _plan.check({"f": file_entry(tmp_path / "link", b"x")}, context())
     assert plan["f"]["pending"] is True
 
 
@@ -90,7 +90,7 @@ def test_hosts_pending_until_applied_then_in_sync_and_the_file_is_never_touched(
     hosts = tmp_path / "hosts"
     hosts.write_bytes(USER_LINES)
     before = os.stat(hosts)
-    plan = _plan.check({"names": hosts_entry(hosts)}, context())[0]
+    plan = _plan.check({"names": hosts_entry(hosts)}, context())
     assert plan["names"] == {"pending": True, "reason": "etc_hosts_entry: would change"}
     assert hosts.read_bytes() == USER_LINES
     assert os.stat(hosts).st_mtime_ns == before.st_mtime_ns
@@ -98,19 +98,26 @@ def test_hosts_pending_until_applied_then_in_sync_and_the_file_is_never_touched(
 
     apply_hosts(hosts)
     assert b"192.100.200.1\tnginx.local\r\n" in hosts.read_bytes()
-    plan = _plan.check({"names": hosts_entry(hosts)}, context())[0]
+    plan = _plan.check({"names": hosts_entry(hosts)}, context())
     assert plan["names"] == {"pending": False, "reason": "in sync"}
 
 
-def test_hosts_conflict_warning_is_passed_on_even_when_in_sync(tmp_path: Path) -> None:
+def test_a_check_with_a_warning_is_pending_so_that_the_task_gives_it(tmp_path: Path) -> None:
+    """A name shadowed by another line: in step, but the task's warning must reach the user on every run."""
     hosts = tmp_path / "hosts"
     hosts.write_bytes(b"10.9.9.9 nginx.local\n")
     apply_hosts(hosts)
-    plan, warnings = _plan.check({"names": hosts_entry(hosts)}, context())
-    assert plan["names"]["pending"] is False
-    assert len(warnings) == 1
-    assert warnings[0].startswith("etc_hosts_entry (checked by bridge_facts): ")
-    assert "10.9.9.9" in warnings[0]
+    plan = _plan.check({"names": hosts_entry(hosts)}, context())
+    assert plan["names"]["pending"] is True
+    assert plan["names"]["reason"].startswith("etc_hosts_entry: ")
+    assert "10.9.9.9" in plan["names"]["reason"]
+
+
+def test_a_path_from_a_home_directory_is_not_compared(tmp_path: Path) -> None:
+    """The check runs as the connecting user, the task as root: "~" is not the same directory."""
+    plan = _plan.check({"names": hosts_entry(Path("~/hosts"))}, context())
+    assert plan["names"] == {"pending": True,
+                             "reason": "etc_hosts_entry: path starts with ~, which the task expands for its own user"}
 
 
 # --- lo0_alias: the Linux backend with replayed iproute2 output ----------------------------------------------
@@ -126,7 +133,7 @@ def alias_entry(*addresses: str) -> dict[str, t.Any]:
 
 def test_loopback_in_sync_runs_only_the_read() -> None:
     runner = FakeRunner([(SHOW_LO, 0, ip_json(("lo", [*LO_STOCK, "192.100.200.1/32"])), "")])
-    plan = _plan.check({"aliases": alias_entry("192.100.200.1")}, context(runner))[0]
+    plan = _plan.check({"aliases": alias_entry("192.100.200.1")}, context(runner))
     assert plan["aliases"] == {"pending": False, "reason": "in sync"}
     runner.assert_done()
 
@@ -137,7 +144,7 @@ def test_loopback_drift_is_pending_with_what_would_change_and_nothing_is_run() -
         (SHOW_LO, 0, ip_json(("lo", [*LO_STOCK, "192.100.200.9/32"])), ""),
         (SHOW_ALL, 0, ip_json(("lo", [*LO_STOCK, "192.100.200.9/32"])), ""),
     ])
-    plan = _plan.check({"aliases": alias_entry("192.100.200.1")}, context(runner))[0]
+    plan = _plan.check({"aliases": alias_entry("192.100.200.1")}, context(runner))
     assert plan["aliases"] == {"pending": True,
                                "reason": "lo0_alias: added ['192.100.200.1/32']; removed ['192.100.200.9/32']"}
     runner.assert_done()
@@ -157,7 +164,7 @@ def test_owner_and_user_default_to_the_console_user_and_an_explicit_one_is_kept(
         "tap2": {"kind": "tap_device", "params": {"name": "tap2", "owner": "bob"}},
     }
     with mock.patch.object(_plan, "_run_module", fake_run):
-        plan = _plan.check(desired, context(console_user="alice"))[0]
+        plan = _plan.check(desired, context(console_user="alice"))
     assert all(p == {"pending": False, "reason": "in sync"} for p in plan.values())
     assert seen["tap_device"]["owner"] == "alice"
     assert seen["hyperkit_shim"]["user"] == "alice"
@@ -172,7 +179,7 @@ def test_invalid_parameters_are_pending_with_the_modules_own_message() -> None:
         "tap": {"kind": "tap_device", "params": {"name": "tap1", "colour": "red"}},
         "file": {"kind": "file", "params": {"path": "/x", "sha1": "00", "mode": "0644", "uid": "root"}},
     }
-    plan = _plan.check(desired, context(console_user=None))[0]
+    plan = _plan.check(desired, context(console_user=None))
     assert plan["aliases"] == {"pending": True, "reason": "lo0_alias: missing required arguments: addresses"}
     assert plan["tap"]["pending"] is True
     assert "colour" in plan["tap"]["reason"]
@@ -186,7 +193,7 @@ def test_a_failing_check_is_pending_with_the_reason_so_the_module_task_runs_and_
         raise HostbridgeError("/dev/tap1 does not exist: the tuntaposx kext is not loaded")
 
     with mock.patch.object(_plan, "_run_module", boom):
-        plan = _plan.check({"tap": {"kind": "tap_device", "params": {"name": "tap1"}}}, context())[0]
+        plan = _plan.check({"tap": {"kind": "tap_device", "params": {"name": "tap1"}}}, context())
     assert plan["tap"] == {"pending": True,
                            "reason": "tap_device: /dev/tap1 does not exist: the tuntaposx kext is not loaded"}
 
@@ -201,10 +208,38 @@ def test_the_loopback_module_and_the_plan_share_one_argument_spec() -> None:
     assert lo0_alias.ARGUMENT_SPEC is _loopback.ARGUMENT_SPEC is _plan.KINDS["lo0_alias"][0]
 
 
+def test_the_unexpected_is_pending_not_a_failed_facts_call() -> None:
+    def boom(kind: str, params: dict[str, t.Any], ctx: _plan.Context) -> dict[str, t.Any]:
+        raise KeyError("flags")
+
+    with mock.patch.object(_plan, "_run_module", boom):
+        plan = _plan.check({"tap": {"kind": "tap_device", "params": {"name": "tap1"}}}, context())
+    assert plan["tap"] == {"pending": True,
+                           "reason": "tap_device: the check failed (KeyError: 'flags'); the task will tell"}
+
+
+@pytest.mark.parametrize(("entry", "field"), [
+    ({"kind": "file", "params": "path=/x"}, "desired.x.params: 'path=/x' must be a dict"),
+    ({"kind": "file", "params": {}, "platforms": "linux"}, "desired.x.platforms: 'linux' must be a list"),
+    ({"kind": "file", "params": {}, "platforms": ["windows"]}, "desired.x.platforms: ['windows'] must be a list"),
+    ({"kind": "file", "params": {}, "strategy": "magic"}, "desired.x.strategy: 'magic' must be"),
+])
+def test_a_malformed_entry_is_an_error_naming_the_field(entry: dict[str, t.Any], field: str) -> None:
+    with pytest.raises(HostbridgeError, match="^" + re.escape(field)):
+        _plan.check({"ok": {"kind": "file", "params": {}}, "x": entry}, context())
+
+
+def test_entries_of_a_strategy_not_possible_here_are_not_checked(tmp_path: Path) -> None:
+    entry = dict(file_entry(tmp_path / "tap-reapply", b""), strategy="tap")
+    ctx = context()._replace(possible=frozenset({"loopback", "routed"}))
+    assert _plan.check({"program": entry}, ctx) == {}
+    assert _plan.check({"program": entry}, context())["program"]["pending"] is True
+
+
 def test_entries_for_another_platform_are_not_checked(tmp_path: Path) -> None:
     plist = file_entry(tmp_path / "job.plist", b"")
     plan = _plan.check({"plist": dict(plist, platforms=["darwin"]), "unit": dict(plist, platforms=["linux"]),
-                        "any": dict(plist, platforms=None)}, context())[0]
+                        "any": dict(plist, platforms=None)}, context())
     assert sorted(plan) == ["any", "unit"]
     assert plan["unit"]["pending"] is True
 
@@ -217,8 +252,8 @@ def test_launchd_job_loaded_or_not() -> None:
     ])
     entry = {"kind": "launchd_job", "params": {"label": label}}
     ctx = _plan.Context(system="Darwin", runner=runner, module=mock.Mock(), console_user="alice")
-    assert _plan.check({"job": entry}, ctx)[0] == {"job": {"pending": False, "reason": "in sync"}}
-    assert _plan.check({"job": entry}, ctx)[0] == {
+    assert _plan.check({"job": entry}, ctx) == {"job": {"pending": False, "reason": "in sync"}}
+    assert _plan.check({"job": entry}, ctx) == {
         "job": {"pending": True, "reason": f"launchd job {label} is not loaded"}}
     runner.assert_done()
 
@@ -232,7 +267,7 @@ def test_systemd_unit_must_be_enabled_and_active() -> None:
         (["systemctl", "is-active", "--quiet", unit], 3, "", ""),
     ])
     entry = {"kind": "systemd_unit", "params": {"unit": unit}}
-    assert _plan.check({"u": entry}, context(runner))[0]["u"] == {"pending": False, "reason": "in sync"}
-    assert _plan.check({"u": entry}, context(runner))[0]["u"] == {
+    assert _plan.check({"u": entry}, context(runner))["u"] == {"pending": False, "reason": "in sync"}
+    assert _plan.check({"u": entry}, context(runner))["u"] == {
         "pending": True, "reason": f"{unit} is not enabled; {unit} is not active"}
     runner.assert_done()
