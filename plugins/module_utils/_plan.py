@@ -126,6 +126,16 @@ def _differences(kind: str, params: dict[str, t.Any], ctx: Context) -> list[str]
     return [f"{kind}: {'; '.join(map(str, actions)) or 'would change'}"]
 
 
+def _differences_or_failure(kind: str, params: dict[str, t.Any], ctx: Context) -> list[str]:
+    """``_differences``, with a check that fails reported as a difference: the task then runs and tells."""
+    try:
+        return _differences(kind, params, ctx)
+    except (HostbridgeError, OSError, ValueError) as exc:  # ValueError: a file mode that is not octal
+        return [f"{kind}: {getattr(exc, 'msg', None) or exc}"]
+    except Exception as exc:  # pylint: disable=broad-exception-caught  # the facts must not fail for a check
+        return [f"{kind}: the check failed ({type(exc).__name__}: {exc}); the task will tell"]
+
+
 def check_one(entry: dict[str, t.Any], ctx: Context) -> dict[str, t.Any]:
     """``{"pending": bool, "reason": str}`` for one desired-state entry."""
     kind = entry["kind"]
@@ -136,18 +146,12 @@ def check_one(entry: dict[str, t.Any], ctx: Context) -> dict[str, t.Any]:
     spec, rules = KINDS[kind]
     # This process runs as the connecting user, the task as the become user: "~" is not the same place.
     home = sorted(k for k, v in params.items() if spec.get(k, {}).get("type") == "path" and str(v).startswith("~"))
-    validated = ArgumentSpecValidator(spec, **rules).validate(params)
     if home:
         reasons = [f"{kind}: {', '.join(home)} starts with ~, which the task expands for its own user"]
-    elif validated.error_messages:
-        reasons = [f"{kind}: {'; '.join(validated.error_messages)}"]
     else:
-        try:
-            reasons = _differences(kind, validated.validated_parameters, ctx)
-        except (HostbridgeError, OSError, ValueError) as exc:  # ValueError: a file mode that is not octal
-            reasons = [f"{kind}: {getattr(exc, 'msg', None) or exc}"]
-        except Exception as exc:  # pylint: disable=broad-exception-caught  # the facts must not fail for a check
-            reasons = [f"{kind}: the check failed ({type(exc).__name__}: {exc}); the task will tell"]
+        validated = ArgumentSpecValidator(spec, **rules).validate(params)
+        reasons = ([f"{kind}: {'; '.join(validated.error_messages)}"] if validated.error_messages
+                   else _differences_or_failure(kind, validated.validated_parameters, ctx))
     return {"pending": bool(reasons), "reason": "; ".join(reasons) or "in sync"}
 
 
