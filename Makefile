@@ -1,17 +1,28 @@
-# dockermac.hostbridge: one entry point for developers and CI. `make help` lists the targets.
+# dockermac.hostbridge: one entry point for users and developers. `make help` lists the targets.
+# The user targets (bridge, verify, unbridge) also run under Apple's GNU make 3.81 and macOS's own tools;
+# the test targets expect a Debian machine (tools/bootstrap says what is missing).
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
 
 ROOT := $(CURDIR)
+# The test toolchain (requirements/dev.txt) and, for the user targets, a venv with ansible-core alone.
 BIN := $(ROOT)/.venv/bin
+CONTROLLER_BIN := $(ROOT)/.venv-controller/bin
 # This checkout (through a symlink tree), the unpacked dependency collections, and Molecule's own copy.
 export ANSIBLE_COLLECTIONS_PATH := $(ROOT)/.tmp/collections:$(ROOT)/.cache/collections:$(HOME)/.ansible/collections
 export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH := false
 export ANSIBLE_FORCE_COLOR := false
+# Facts are never injected as top-level variables (the coming ansible-core default): the roles read ansible_facts.
+export ANSIBLE_INJECT_FACT_VARS := false
 export PATH := $(BIN):$(PATH)
 PYTEST := HOSTBRIDGE_NO_SKIP=$(NO_SKIP) $(BIN)/pytest -q
-TARGET_PYTHONS ?= 3.9 3.12 3.13
+# The controller Python of .venv runs the full sanity and pytest; these target Pythons (3.9 is macOS's own) run
+# the compile and import sanity tests and ansible-test units. OLDEST_PYTHON runs the oldest ansible-core.
+CONTROLLER_PYTHON ?= 3.12
+TARGET_PYTHONS ?= 3.9 3.10 3.11 3.13
+OLDEST_PYTHON ?= 3.11
+OLDEST_BIN := $(ROOT)/.venv-oldest/bin
 # `make test` (and so CI) turns every skipped test into a failure; single stages allow skips.
 NO_SKIP ?= 0
 MOLECULE_SCENARIOS ?= $(notdir $(wildcard extensions/molecule/*[!_]))
@@ -20,11 +31,17 @@ comma := ,
 # On this machine: a local connection and the demo configuration (docs/examples/localhost.yml).
 LOCAL_CONNECTION = $(if $(filter localhost$(comma),$(INVENTORY)),-c local -e @docs/examples/localhost.yml)
 BRIDGE_ARGS ?=
+# On this machine, ask for the sudo password (-K) unless this is root or sudo needs none; for an inventory, pass
+# BRIDGE_ARGS=-K (or keep become passwords in a vault: docs/fleet.md).
+BECOME_ARGS ?= $(if $(LOCAL_CONNECTION),$(shell [ "$$(id -u)" = 0 ] || sudo -n true 2>/dev/null || echo --ask-become-pass))
+PLAYBOOK = $(CONTROLLER_BIN)/ansible-playbook -i '$(INVENTORY)' $(LOCAL_CONNECTION) $(BECOME_ARGS) $(BRIDGE_ARGS)
+# A log of a run: fail when it holds a deprecation warning (`make test` allows none).
+NO_DEPRECATIONS = ! grep -n -A3 'DEPRECATION WARNING'
 
-.PHONY: help bootstrap controller bridge unbridge test lint sanity units units-matrix system e2e reliability integration molecule package bench changelog clean
+.PHONY: help bootstrap controller bridge verify unbridge test lint docs docs-generate sanity units units-matrix oldest system e2e reliability integration molecule package bench changelog clean
 
 help:  ## Show the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
 
 bootstrap:  ## Install everything the tests need (root on Debian: packages, dockerd, base image, venv)
 	@tools/bootstrap
@@ -33,31 +50,47 @@ controller:
 	@tools/bootstrap --controller
 
 bridge: controller  ## Main job: run playbooks/bridge.yml against INVENTORY (default: this machine)
-	$(BIN)/ansible-playbook -i '$(INVENTORY)' $(LOCAL_CONNECTION) dockermac.hostbridge.bridge $(BRIDGE_ARGS)
+	$(PLAYBOOK) dockermac.hostbridge.bridge
+
+verify: controller  ## Check, read-only, that the bridge works on INVENTORY; one report of what is broken
+	$(PLAYBOOK) dockermac.hostbridge.verify
 
 unbridge: controller  ## Undo everything bridge.yml did on INVENTORY
-	$(BIN)/ansible-playbook -i '$(INVENTORY)' $(LOCAL_CONNECTION) dockermac.hostbridge.unbridge $(BRIDGE_ARGS)
+	$(PLAYBOOK) dockermac.hostbridge.unbridge
 
 test: bootstrap  ## Run every test (what .ci/run runs)
-	@$(MAKE) --no-print-directory NO_SKIP=1 lint sanity units units-matrix system e2e reliability integration molecule package
+	@$(MAKE) --no-print-directory NO_SKIP=1 lint docs sanity units units-matrix oldest system e2e reliability integration molecule package
 	@echo "make test: every stage passed"
 
-lint:  ## ruff, yamllint, shellcheck, ansible-lint (production), changelog lint
+lint:  ## ruff, yamllint, shellcheck, ansible-lint (production), changelog lint, module docs lint and drift check
 	$(BIN)/ruff check .
 	$(BIN)/yamllint -s .
-	shellcheck tools/bootstrap tools/ansible-test .ci/run $(wildcard tools/*.sh bench/*.sh)
+	shellcheck tools/bootstrap tools/ansible-test tools/check-package tools/galaxy-import tools/docs .ci/run $(wildcard tools/*.sh bench/*.sh)
 	$(BIN)/ansible-lint --offline -q
 	$(BIN)/antsibull-changelog lint
+	tools/docs lint
+	tools/docs check
 
-sanity:  ## ansible-test sanity (every test, Python 3.11) + compile/import on the target Pythons
-	tools/ansible-test sanity --venv --python 3.11 --color no
+docs:  ## Build the HTML docs site offline into .tmp/docs-html (module and role pages from the code)
+	tools/docs html
+
+docs-generate:  ## Regenerate docs/modules/ from the modules' and roles' docs (then commit it)
+	tools/docs generate
+
+sanity:  ## ansible-test sanity (every test, the controller Python) + compile/import on the target Pythons
+	tools/ansible-test sanity --venv --python $(CONTROLLER_PYTHON) --color no
 	for py in $(TARGET_PYTHONS); do tools/ansible-test sanity --venv --python $$py --test compile --test import --color no; done
 
-units:  ## pytest unit tests (Python 3.11; includes property tests)
+units:  ## pytest unit tests (the controller Python; includes property tests)
 	$(PYTEST) tests/unit
 
 units-matrix:  ## ansible-test units on each target Python (TARGET_PYTHONS)
 	for py in $(TARGET_PYTHONS); do tools/ansible-test units --venv --python $$py --color no; done
+
+oldest:  ## The oldest ansible-core requires_ansible names (.venv-oldest): sanity, units, bridge.yml and ansible-pull for real
+	HOSTBRIDGE_ANSIBLE_BIN=$(OLDEST_BIN) tools/ansible-test sanity --venv --python $(OLDEST_PYTHON) --color no
+	HOSTBRIDGE_ANSIBLE_BIN=$(OLDEST_BIN) tools/ansible-test units --venv --python $(OLDEST_PYTHON) --color no
+	HOSTBRIDGE_ANSIBLE_BIN=$(OLDEST_BIN) $(PYTEST) tests/system/test_bridge_plan.py tests/system/test_ansible_pull.py
 
 system:  ## Real Linux state as root: network namespaces, TAP devices, containers
 	$(PYTEST) -m 'root or docker' tests/system
@@ -69,12 +102,16 @@ reliability:  ## Crash (SIGKILL) safety, races, properties, the bad-input matrix
 	$(PYTEST) tests/reliability
 
 integration:  ## ansible-test integration targets
-	tools/ansible-test integration --venv --python 3.11 --color no
+	tools/ansible-test integration --venv --python $(CONTROLLER_PYTHON) --color no
 
 molecule:  ## Molecule scenarios (docker driver, local base image)
-	cd extensions && for s in $(MOLECULE_SCENARIOS); do $(BIN)/molecule test -s $$s; done
+	mkdir -p .tmp
+	cd extensions && for s in $(MOLECULE_SCENARIOS); do \
+	  $(BIN)/molecule test -s $$s 2>&1 | tee $(ROOT)/.tmp/molecule-$$s.log; \
+	  $(NO_DEPRECATIONS) $(ROOT)/.tmp/molecule-$$s.log; \
+	done
 
-package:  ## Build the collection, install it in a temp path, render every doc, run a module from it
+package:  ## Build the collection, galaxy-importer on it (offline), install it, render every doc, run a module from it
 	tools/check-package
 
 bench:  ## Benchmarks side by side: floor, this collection, naive, fleet, hot paths (docs/performance.md)

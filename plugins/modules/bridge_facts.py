@@ -12,36 +12,49 @@ author:
   - dockermac.hostbridge contributors (!UNKNOWN)
 description:
   - Gathers the facts the C(bridge), C(tap_bridge) and C(loopback) roles decide with, as C(ansible_facts.hostbridge)
-    (so C(hostbridge) in templates) - the platform and CPU architecture, the console user, the Docker socket and
-    whether the engine answers, Docker Desktop (where, which version, which VM manager, the hyperkit binary and
-    the state of the hyperkit shim), tuntaposx and the C(/dev/tapN) devices, Homebrew, and for each strategy
-    (V(loopback), V(tap), V(routed)) whether it is possible here, with the reason.
+    (read them there, not as a top-level C(hostbridge) variable, whose injection is deprecated) - the platform
+    and CPU architecture, the console user, the Docker socket and whether the engine answers, Docker Desktop
+    (where, which version, which VM manager, the hyperkit binary and the state of the hyperkit shim), tuntaposx
+    and the C(/dev/tapN) devices, Homebrew, and for each strategy (V(loopback), V(tap), V(routed)) whether it is
+    possible here, with the reason.
+  - The C(bridge) role picks its strategy from these facts; the C(tap_bridge) role fails early with
+    C(ansible_facts.hostbridge.strategies.tap.reason) when the tap bridge cannot work here.
   - Docker Desktop's VM manager is read from its settings file,
     C(~/Library/Group Containers/group.com.docker/settings-store.json) (Docker Desktop 4.35 and later) or
     C(settings.json) (4.34 and earlier) in the console user's home - C(UseLibkrun=true) is Docker VMM,
     C(UseVirtualizationFramework=true) the Virtualization framework, C(UseVirtualizationFramework=false) HyperKit
-    on Intel and QEMU on Apple Silicon. Keys are matched whatever their case. When the file does not say (it
-    omits settings left at their default), the version decides - before 4.14 HyperKit (QEMU on Apple Silicon),
-    from 4.14 the Virtualization framework (HyperKit on Intel Macs below macOS 12.5).
+    on Intel and QEMU on Apple Silicon. Keys are matched whatever their case (C(settings-store.json) uses
+    PascalCase, C(settings.json) camelCase). When the file does not say (C(settings-store.json) omits settings
+    left at their default, so a fresh install has no VM key at all), the version from the bundle's
+    C(Contents/Info.plist) decides - before 4.14 HyperKit (QEMU on Apple Silicon), from 4.14 the Virtualization
+    framework, except on Intel Macs below macOS 12.5 (where 4.14 disabled it) HyperKit. With no version either
+    the VM manager is V(unknown). A settings file that is not a JSON object gives a warning, and the version
+    decides.
   - The tap strategy is possible on an Intel Mac whose Docker Desktop runs on HyperKit and has a hyperkit binary
-    that is not held by another tool's shim; a missing tuntaposx kext is reported in the C(needs) list of
-    C(hostbridge.strategies.tap) because the C(tap_bridge) role installs it. On Linux it is possible when
-    C(/dev/net/tun) exists.
+    that is not held by another tool's shim; a missing tuntaposx kext (neither the kext nor C(/dev/tapN) there)
+    is reported in the C(needs) list of C(ansible_facts.hostbridge.strategies.tap) because the C(tap_bridge) role
+    installs it (from C(tap_bridge_tuntap_pkg)). It is not possible on Apple Silicon (no HyperKit and no tuntaposx
+    kext), on Docker Desktop running another VM manager, without Docker Desktop (the reason lists the paths looked
+    at), or when hyperkit is held by another tool's shim or an orphaned shim (the reason gives
+    M(dockermac.hostbridge.hyperkit_shim)'s instructions). On Linux it is possible when C(/dev/net/tun) is a
+    character device (the M(dockermac.hostbridge.tap_device) module then creates a real TAP device); otherwise
+    the reason says to load the C(tun) module or pass the device to the container.
   - The routed strategy (docker-mac-net-connect, installed with Homebrew by the C(routed) role) is possible on a Mac
     whose Docker Desktop is installed and does not run on HyperKit (where the tap strategy applies); a missing
     Homebrew (no C(brew) at C(/opt/homebrew/bin/brew) or C(/usr/local/bin/brew)) is reported in the C(needs) list
-    of C(hostbridge.strategies.routed), because the role cannot install Homebrew. On Linux it is never possible -
-    not needed, the host reaches container IPs directly.
+    of C(ansible_facts.hostbridge.strategies.routed), because the role cannot install Homebrew. On Linux it is
+    never possible - not needed, the host reaches container IPs directly.
   - The recommendation on a Mac is V(tap) where possible, else V(routed) where possible with nothing needed, else
     V(loopback); on Linux V(loopback). C(recommended_reason) says why.
   - Never changes anything. The Docker engine is asked C(GET /_ping) on its unix socket, with a 2 second timeout.
 options:
   app_path:
     description:
-      - The Docker Desktop application bundle, looked at first. When it is not a directory the module warns and
-        falls back to C(/Applications/Docker.app), then C(~/Applications/Docker.app) of O(user).
+      - The Docker Desktop application bundle, looked at first (spaces in the path are fine). When it is not a
+        directory the module warns and falls back to C(/Applications/Docker.app), then C(~/Applications/Docker.app)
+        of O(user).
       - On Linux only this bundle (the end-to-end simulation's) is looked at, for the C(hyperkit_path) and
-        C(shim_state) of C(hostbridge.docker_desktop).
+        C(shim_state) of C(ansible_facts.hostbridge.docker_desktop).
     type: path
   user:
     description:
@@ -89,6 +102,9 @@ attributes:
     platforms: [darwin, linux]
 notes:
   - Runs without root. Run it without C(become) on a Mac so that the Docker socket of the user is the one asked.
+  - The VM manager rules are tested on real samples in C(tests/fixtures/darwin/) - the C(settings-store.json) files
+    of an Apple Silicon Mac and of Docker VMM, a fresh install's, and a Docker Desktop 4.15 C(Info.plist) - each
+    with its source in C(SOURCES.md).
 seealso:
   - module: dockermac.hostbridge.hyperkit_shim
   - module: dockermac.hostbridge.lo0_alias
@@ -101,9 +117,11 @@ EXAMPLES = r"""
 - name: Say what this machine can do
   ansible.builtin.debug:
     msg: >-
-      {{ hostbridge.platform }}/{{ hostbridge.architecture }}: use {{ hostbridge.recommended_strategy }};
-      tap {{ 'possible' if hostbridge.strategies.tap.possible
-             else 'not possible: ' ~ hostbridge.strategies.tap.reason }} ({{ hostbridge.recommended_reason }})
+      {{ facts.platform }}/{{ facts.architecture }}: use {{ facts.recommended_strategy }};
+      tap {{ 'possible' if facts.strategies.tap.possible
+             else 'not possible: ' ~ facts.strategies.tap.reason }} ({{ facts.recommended_reason }})
+  vars:
+    facts: "{{ ansible_facts.hostbridge }}"
 
 - name: A bundle elsewhere, another tap device, the settings of a given user
   dockermac.hostbridge.bridge_facts:

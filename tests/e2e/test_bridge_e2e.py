@@ -33,13 +33,14 @@ import os
 import pwd
 import re
 import shutil
-import subprocess
 import sys
 import time
 import typing as t
 from pathlib import Path
 
 import pytest
+
+from ansible_collections.dockermac.hostbridge.tests import ansible_cli
 
 _spec = importlib.util.spec_from_file_location("hostbridge_e2e_sim", Path(__file__).with_name("sim.py"))
 _sim = importlib.util.module_from_spec(_spec)
@@ -51,7 +52,7 @@ pytestmark = [pytest.mark.root, pytest.mark.docker]
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
-PLAYBOOK_BIN = Path(sys.executable).with_name("ansible-playbook")
+PLAYBOOK_BIN = ansible_cli.cli("ansible-playbook")
 IMAGE = "hostbridge-base:bookworm"
 GATEWAY = "10.0.75.1"
 HOST_ADDRESS = f"{GATEWAY}/24"
@@ -137,14 +138,9 @@ class Playbooks:
             # Hide a running systemd so nothing can be written to the host's /etc/systemd/system.
             cmd = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
                    'mount -t tmpfs tmpfs /run/systemd && exec "$0" "$@"', *cmd]
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "DOCKER_"))}
-        env.update(ANSIBLE_COLLECTIONS_PATH=f"{ROOT}/.tmp/collections:{ROOT}/.cache/collections",
-                   ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="false", ANSIBLE_PYTHON_INTERPRETER=sys.executable,
-                   ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
-                   ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="false", ANSIBLE_STDOUT_CALLBACK="default",
-                   ANSIBLE_RETRY_FILES_ENABLED="false", ANSIBLE_PIPELINING="true")
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=self.mac.workdir, check=False,
-                              timeout=240)
+        env = ansible_cli.ansible_env(ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default", ANSIBLE_PIPELINING="true")
+        env = {k: v for k, v in env.items() if not k.startswith("DOCKER_")}  # the Mac's own engine socket only
+        proc = ansible_cli.run(cmd, env=env, cwd=self.mac.workdir, timeout=240)
         output = proc.stdout + proc.stderr
         match = RECAP.search(proc.stdout)
         if proc.returncode != 0 or not match:

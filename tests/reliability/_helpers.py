@@ -27,12 +27,11 @@ from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._shim_template import parse_marker
+from ansible_collections.dockermac.hostbridge.tests import ansible_cli
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BIN = os.path.dirname(sys.executable)
-PLAYBOOK_BIN = os.path.join(BIN, "ansible-playbook")
-ANSIBLE_BIN = os.path.join(BIN, "ansible")
-COLLECTIONS_PATH = f"{ROOT}/.tmp/collections:{ROOT}/.cache/collections"
+PLAYBOOK_BIN = ansible_cli.cli("ansible-playbook")
+ANSIBLE_BIN = ansible_cli.cli("ansible")
 
 # Figures measured by the runs (for docs/reliability.md): merged into .tmp/reliability-figures.json.
 FIGURES: dict[str, t.Any] = {}
@@ -206,15 +205,6 @@ def sh(*argv: str, check: bool = True) -> str:
     return subprocess.run(argv, check=check, capture_output=True, text=True).stdout
 
 
-def ansible_env(**extra: str) -> dict[str, str]:
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_PATH, ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="false",
-               ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_PYTHON_INTERPRETER=sys.executable,
-               ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false", ANSIBLE_NOCOLOR="1",
-               ANSIBLE_RETRY_FILES_ENABLED="false", ANSIBLE_DEPRECATION_WARNINGS="false")
-    env.update(extra)
-    return env
-
-
 def hide_systemd(cmd: list[str]) -> list[str]:
     """Run ``cmd`` in a private mount namespace where /run/systemd is an empty tmpfs, so no module ever sees a
     running systemd and writes the host's /etc/systemd/system."""
@@ -233,8 +223,7 @@ def run_playbook(playbook: list[dict[str, t.Any]], workdir: str, *, netns: str |
     cmd = [PLAYBOOK_BIN, "-i", "localhost,", "-c", "local", path, *extra_args]
     if netns:
         cmd = ["ip", "netns", "exec", netns, *cmd]
-    proc = subprocess.run(hide_systemd(cmd), capture_output=True, text=True, env=ansible_env(), check=False,
-                          timeout=timeout, cwd=workdir)
+    proc = ansible_cli.run(hide_systemd(cmd), timeout=timeout, cwd=workdir)
     try:
         return json.loads(proc.stdout)
     except ValueError:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import typing as t
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-PLAYBOOK_BIN = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+from ansible_collections.dockermac.hostbridge.tests import ansible_cli
+
+PLAYBOOK_BIN = ansible_cli.cli("ansible-playbook")
 
 
 def run_module_in_netns(netns: str, tmp: str, module: str, args: dict[str, t.Any], *, check: bool = False,
@@ -28,12 +27,7 @@ def run_module_in_netns(netns: str, tmp: str, module: str, args: dict[str, t.Any
         # Hide a running systemd from the module so it can never write the host's /etc/systemd/system.
         cmd = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
                'mount -t tmpfs tmpfs /run/systemd && exec "$0" "$@"', *cmd]
-    env = dict(os.environ,
-               ANSIBLE_COLLECTIONS_PATH=f"{ROOT}/.tmp/collections:{ROOT}/.cache/collections",
-               ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_PYTHON_INTERPRETER=sys.executable,
-               ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
-               ANSIBLE_NOCOLOR="1")
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False, timeout=120)
+    proc = ansible_cli.run(cmd, timeout=120)
     try:
         output = json.loads(proc.stdout)
     except ValueError:

@@ -24,10 +24,11 @@ import typing as t
 import pytest
 import yaml
 
+from ansible_collections.dockermac.hostbridge.tests import ansible_cli
+
 pytestmark = pytest.mark.root
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BIN = os.path.dirname(sys.executable)
 SAMPLE = os.path.join(ROOT, "docs", "examples", "pull-repo")
 RECAP = re.compile(r"^localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
@@ -37,11 +38,10 @@ def sh(*argv: str, cwd: str | None = None) -> str:
 
 
 def env() -> dict[str, str]:
-    return dict(os.environ, ANSIBLE_COLLECTIONS_PATH=f"{ROOT}/.tmp/collections:{ROOT}/.cache/collections",
-                ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="false", ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="false",
-                ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
-                ANSIBLE_RETRY_FILES_ENABLED="false", GIT_AUTHOR_NAME="hb", GIT_AUTHOR_EMAIL="hb@example.invalid",
-                GIT_COMMITTER_NAME="hb", GIT_COMMITTER_EMAIL="hb@example.invalid")
+    # The default callback: these tests read the recap, as a person reading the pull log would.
+    return ansible_cli.ansible_env(ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default", GIT_AUTHOR_NAME="hb",
+                                   GIT_AUTHOR_EMAIL="hb@example.invalid", GIT_COMMITTER_NAME="hb",
+                                   GIT_COMMITTER_EMAIL="hb@example.invalid")
 
 
 class Laptop:
@@ -78,13 +78,13 @@ class Laptop:
 
     # --- the laptop ----------------------------------------------------------------------------------------
     def pull(self, *extra: str) -> tuple[subprocess.CompletedProcess[str], tuple[int, ...] | None]:
-        cmd = ["ip", "netns", "exec", self.ns, os.path.join(BIN, "ansible-pull"), "-U", f"file://{self.repo}",
+        cmd = ["ip", "netns", "exec", self.ns, ansible_cli.cli("ansible-pull"), "-U", f"file://{self.repo}",
                "-d", self.checkout, "-i", os.path.join(self.checkout, "inventory", "hosts.yml"), *extra, "local.yml"]
         if os.path.isdir("/run/systemd/system"):
             # Hide a running systemd so nothing can be written to the host's /etc/systemd/system.
             cmd = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
                    'mount -t tmpfs tmpfs /run/systemd && exec "$0" "$@"', *cmd]
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env(), check=False, timeout=300, cwd="/")
+        proc = ansible_cli.run(cmd, env=env(), timeout=300, cwd="/")
         recaps = RECAP.findall(proc.stdout)
         return proc, tuple(int(n) for n in recaps[-1]) if recaps else None
 
@@ -191,10 +191,10 @@ def test_job_files_carry_the_exact_command(tmp_path) -> None:
                  for name in ("launchd.plist.j2", "pull.service.j2", "pull.timer.j2")]}]
     (tmp_path / "play.yml").write_text(json.dumps(play), encoding="utf-8")
     (tmp_path / "odd.json").write_text(json.dumps(ODD), encoding="utf-8")  # extra vars: above the vars_files
-    proc = subprocess.run([os.path.join(BIN, "ansible-playbook"), "-i", "localhost,", "-c", "local",
+    proc = ansible_cli.run([ansible_cli.cli("ansible-playbook"), "-i", "localhost,", "-c", "local",
                            "-e", f"ansible_python_interpreter={sys.executable}", "-e", f"@{tmp_path / 'odd.json'}",
                            str(tmp_path / "play.yml")],
-                          capture_output=True, text=True, env=env(), check=False, timeout=120)
+                           env=env(), timeout=120)
     assert proc.returncode == 0, explain(proc)
 
     # launchd: what plutil -lint would parse, with the argv exactly (XML escaping round trip).

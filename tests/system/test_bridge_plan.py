@@ -4,7 +4,6 @@ drifted part repaired when it is not. Real ansible-playbook runs as root in a fr
 from __future__ import annotations
 
 import json
-import os
 import pwd
 import secrets
 import subprocess
@@ -14,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.dockermac.hostbridge.tests.system.playbook import PLAYBOOK_BIN, ROOT
+from ansible_collections.dockermac.hostbridge.tests import ansible_cli
+from ansible_collections.dockermac.hostbridge.tests.ansible_cli import ROOT
+from ansible_collections.dockermac.hostbridge.tests.system.playbook import PLAYBOOK_BIN
 
 pytestmark = pytest.mark.root
 
@@ -70,12 +71,8 @@ class Host:
             "tap_bridge_restart_docker": False}
         inventory = self.tmp / "inventory.json"
         inventory.write_text(json.dumps({"all": {"hosts": {"localhost": host_vars}}}), encoding="utf-8")
-        env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=f"{ROOT}/.tmp/collections:{ROOT}/.cache/collections",
-                   ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_NOCOLOR="1",
-                   ANSIBLE_LOCALHOST_WARNING="false")
-        proc = subprocess.run(["ip", "netns", "exec", self.netns, PLAYBOOK_BIN, "-i", str(inventory),
-                               f"{ROOT}/playbooks/bridge.yml"],
-                              capture_output=True, text=True, env=env, check=False, timeout=180)
+        proc = ansible_cli.run(["ip", "netns", "exec", self.netns, PLAYBOOK_BIN, "-i", str(inventory),
+                                f"{ROOT}/playbooks/bridge.yml"], timeout=180)
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
         output = json.loads(proc.stdout)
         results = [task["hosts"]["localhost"] for play in output["plays"] for task in play["tasks"]]

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import pytest
 
+from ansible_collections.dockermac.hostbridge.tests import ansible_cli
+
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "darwin"
 COLLECTIONS = f"{ROOT / '.tmp' / 'collections'}:{ROOT / '.cache' / 'collections'}"
@@ -124,18 +126,17 @@ def playbook(path: Path, *, role_vars: dict[str, t.Any], tasks_from: str | None 
 
 def run_playbook(book: Path, inventory: Path, *extra: str, check: bool = False,
                  extra_vars: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0",
-               ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default", ANSIBLE_LOCALHOST_WARNING="0",
-               ANSIBLE_DEPRECATION_WARNINGS="0",
-               # The fake Mac's modules run under /usr/bin/python3, which nobody can execute (the venv's interpreter
-               # lives under /root); the venv's packages give it `requests` for the Docker modules.
-               PYTHONPATH=sysconfig.get_paths()["purelib"])
-    argv = [str(Path(sys.executable).with_name("ansible-playbook")), "-i", str(inventory), str(book), *extra]
+    env = ansible_cli.ansible_env(
+        ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default",
+        # The fake Mac's modules run under /usr/bin/python3, which nobody can execute (the venv's interpreter
+        # lives under /root); the venv's packages give it `requests` for the Docker modules.
+        PYTHONPATH=sysconfig.get_paths()["purelib"])
+    argv = [ansible_cli.cli("ansible-playbook"), "-i", str(inventory), str(book), *extra]
     if check:
         argv.append("--check")
     if extra_vars is not None:
         argv += ["-e", f"@{extra_vars}"]
-    return subprocess.run(argv, env=env, capture_output=True, text=True, check=False, cwd=str(book.parent))
+    return ansible_cli.run(argv, env=env, cwd=str(book.parent))
 
 
 def recap(result: subprocess.CompletedProcess[str]) -> dict[str, int]:
@@ -182,7 +183,7 @@ class FakeMac:
             "localhost ansible_connection=local ansible_python_interpreter=/usr/bin/python3 "
             "ansible_become_method=ansible.builtin.su \"ansible_become_flags=-s /bin/sh\"\n")
         self.facts = base / "facts.json"
-        self.facts.write_text(json.dumps({"hostbridge": self.hostbridge()}))
+        self.facts.write_text(json.dumps({"hostbridge_facts": self.hostbridge()}))
 
     def hostbridge(self) -> dict[str, t.Any]:
         vf = "settings-store.json UseVirtualizationFramework=true"
@@ -306,26 +307,26 @@ def test_refusals_before_any_brew_call(fake_mac: FakeMac) -> None:
     facts = fake_mac.hostbridge()
     # HyperKit: the verdict's reason is the message
     facts["strategies"]["routed"] = {"possible": False, "needs": [], "reason": "Docker Desktop runs on HyperKit (x)"}
-    fake_mac.facts.write_text(json.dumps({"hostbridge": facts}))
+    fake_mac.facts.write_text(json.dumps({"hostbridge_facts": facts}))
     result = fake_mac.run()
     assert result.returncode != 0
     assert "the routed strategy is not possible on this host: Docker Desktop runs on HyperKit (x)" in result.stdout
     # no Homebrew
     facts = fake_mac.hostbridge()
     facts["homebrew"] = {"path": None, "owner": None}
-    fake_mac.facts.write_text(json.dumps({"hostbridge": facts}))
+    fake_mac.facts.write_text(json.dumps({"hostbridge_facts": facts}))
     result = fake_mac.run()
     assert result.returncode != 0
     assert "Homebrew was not found" in result.stdout
     # brew owned by root: refused, Homebrew does not run as root
     facts = fake_mac.hostbridge()
     facts["homebrew"]["owner"] = "root"
-    fake_mac.facts.write_text(json.dumps({"hostbridge": facts}))
+    fake_mac.facts.write_text(json.dumps({"hostbridge_facts": facts}))
     result = fake_mac.run()
     assert result.returncode != 0
     assert "Homebrew refuses to run as root" in result.stdout
     # a formula name that could smuggle options into brew's argv
-    fake_mac.facts.write_text(json.dumps({"hostbridge": fake_mac.hostbridge()}))
+    fake_mac.facts.write_text(json.dumps({"hostbridge_facts": fake_mac.hostbridge()}))
     for formula, tap in (("--force", "chipmk/tap"), ("chipmk/tap/-x", "chipmk/tap"), (FORMULA, "-x/tap")):
         result = fake_mac.run(routed_formula=formula, routed_tap=tap)
         assert result.returncode != 0
@@ -337,7 +338,7 @@ def test_refusals_before_any_brew_call(fake_mac: FakeMac) -> None:
 def test_linux_says_routable_and_does_nothing(fake_mac: FakeMac) -> None:
     facts = fake_mac.hostbridge()
     facts["platform"] = "linux"
-    fake_mac.facts.write_text(json.dumps({"hostbridge": facts}))
+    fake_mac.facts.write_text(json.dumps({"hostbridge_facts": facts}))
     result = fake_mac.run()
     assert ok(result)["changed"] == 0
     assert "a Linux host reaches the containers' IPs directly" in result.stdout

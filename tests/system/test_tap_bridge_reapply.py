@@ -7,13 +7,13 @@ import json
 import os
 import secrets
 import subprocess
-import sys
 import typing as t
 from pathlib import Path
 
 import pytest
 
-from ansible_collections.dockermac.hostbridge.tests.system.playbook import PLAYBOOK_BIN, ROOT
+from ansible_collections.dockermac.hostbridge.tests import ansible_cli
+from ansible_collections.dockermac.hostbridge.tests.system.playbook import PLAYBOOK_BIN
 
 pytestmark = pytest.mark.root
 
@@ -27,11 +27,8 @@ def run_role(netns: str, tmp: str, program: str) -> dict[str, dict[str, t.Any]]:
     with open(playbook, "w", encoding="utf-8") as handle:  # JSON is YAML
         json.dump([{"hosts": "localhost", "gather_facts": False, "roles": [
             {"role": "dockermac.hostbridge.tap_bridge", "vars": role_vars}]}], handle)
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=f"{ROOT}/.tmp/collections:{ROOT}/.cache/collections",
-               ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_NOCOLOR="1",
-               ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false")
-    proc = subprocess.run(["ip", "netns", "exec", netns, PLAYBOOK_BIN, "-i", "localhost,", "-c", "local", playbook],
-                          capture_output=True, text=True, env=env, check=False, timeout=180)
+    proc = ansible_cli.run(["ip", "netns", "exec", netns, PLAYBOOK_BIN, "-i", "localhost,", "-c", "local", playbook],
+                           timeout=180)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     output = json.loads(proc.stdout)
     return {task["task"]["name"].split(" : ", 1)[-1]: task["hosts"]["localhost"]

@@ -15,7 +15,6 @@ import secrets
 import shutil
 import stat
 import subprocess
-import sys
 import tempfile
 import typing as t
 
@@ -47,6 +46,9 @@ if sys.argv[3:] == ["hold"]:
 
 def sh(*argv: str) -> str:
     return subprocess.run(argv, check=True, capture_output=True, text=True).stdout
+# The system's Python: any user can run it (a pyenv or venv interpreter under /root cannot load its libpython
+# as another user when /root is 0700).
+USER_PYTHON = "/usr/bin/python3"
 
 
 class Netns:
@@ -96,7 +98,7 @@ class Netns:
 
     def _as(self, user: pwd.struct_passwd, dev: str) -> list[str]:
         return ["ip", "netns", "exec", self.name, "setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}",
-                "--clear-groups", sys.executable, "-c", ATTACH, self.tun_node, dev]
+                "--clear-groups", USER_PYTHON, "-c", ATTACH, self.tun_node, dev]
 
     def play(self, args: dict[str, t.Any], *, check: bool = False, diff: bool = False) -> dict[str, t.Any]:
         return run_module_in_netns(self.name, self.tmp, "tap_device", args, check=check, diff=diff)
