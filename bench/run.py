@@ -133,6 +133,7 @@ class Bench:
             "ANSIBLE_FORCE_COLOR": "false",
             "ANSIBLE_NOCOLOR": "1",
             "ANSIBLE_RETRY_FILES_ENABLED": "false",
+            "ANSIBLE_INJECT_FACT_VARS": "false",
             "ANSIBLE_PIPELINING": "0",
         })
         for name in ("ANSIBLE_CONFIG", "ANSIBLE_CALLBACKS_ENABLED", "ANSIBLE_STDOUT_CALLBACK", "ANSIBLE_STRATEGY"):

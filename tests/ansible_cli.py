@@ -57,7 +57,7 @@ def deprecations(*outputs: str) -> list[str]:
     found = []
     for text in outputs:
         found += [line for line in text.splitlines() if "[DEPRECATION WARNING]" in line]
-        found += [text[match.start():match.start() + 400] for match in _JSON_DEPRECATION.finditer(text)]
+        found += [text[match.start():match.start() + 1200] for match in _JSON_DEPRECATION.finditer(text)]
     return found
 
 

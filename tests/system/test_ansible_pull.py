@@ -192,8 +192,8 @@ def test_job_files_carry_the_exact_command(tmp_path) -> None:
     (tmp_path / "play.yml").write_text(json.dumps(play), encoding="utf-8")
     (tmp_path / "odd.json").write_text(json.dumps(ODD), encoding="utf-8")  # extra vars: above the vars_files
     proc = ansible_cli.run([ansible_cli.cli("ansible-playbook"), "-i", "localhost,", "-c", "local",
-                           "-e", f"ansible_python_interpreter={sys.executable}", "-e", f"@{tmp_path / 'odd.json'}",
-                           str(tmp_path / "play.yml")],
+                            "-e", f"ansible_python_interpreter={sys.executable}", "-e", f"@{tmp_path / 'odd.json'}",
+                            str(tmp_path / "play.yml")],
                            env=env(), timeout=120)
     assert proc.returncode == 0, explain(proc)
 

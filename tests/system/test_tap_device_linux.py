@@ -46,6 +46,8 @@ if sys.argv[3:] == ["hold"]:
 
 def sh(*argv: str) -> str:
     return subprocess.run(argv, check=True, capture_output=True, text=True).stdout
+
+
 # The system's Python: any user can run it (a pyenv or venv interpreter under /root cannot load its libpython
 # as another user when /root is 0700).
 USER_PYTHON = "/usr/bin/python3"
