@@ -67,8 +67,8 @@ def addresses(netns: str) -> list[str]:
     return sorted(f"{a['local']}/{a['prefixlen']}" for link in json.loads(out) for a in link["addr_info"])
 
 
-def test_unbridge_completes_without_requests_and_says_what_is_left(laptop: tuple[str, Path],
-                                                                    tmp_path: Path) -> None:
+def test_unbridge_completes_without_requests_and_says_what_is_left(
+        laptop: tuple[str, Path], tmp_path: Path) -> None:
     netns, hosts = laptop
     before = addresses(netns)
     changed, _failed, _rescued, _out = play(netns, tmp_path, "bridge")
