@@ -19,8 +19,9 @@ description:
   - Checks each value of a mapping of field names to values against the rule given for that field, and returns one
     message per field that breaks its rule, in the order of the mapping - all of them at once, empty when every
     value is fine.
-  - Each message names the field, the value (as Python writes it, so a trailing newline shows as C(\\n)) and the
-    rule, for example C(tap_bridge_device: 'tap256' must be a tap device name from tap0 to tap255 (rule tap_name)).
+  - >-
+    Each message names the field, the value (as Python writes it, so a trailing newline shows as C(\\n)) and the
+    rule, for example V(tap_bridge_device: 'tap256' must be a tap device name from tap0 to tap255 (rule tap_name\)).
   - The rules are the ones the collection's modules apply (C(plugins/module_utils/_validation.py)) - C(abs_path),
     C(brew_formula), C(brew_tap), C(hostname), C(hosts_marker), C(integer_at_least) (option C(minimum)),
     C(interface_name) (option C(allow_colon)), C(ip_address), C(ipv4_address), C(ipv4_cidr), C(launchd_label),
@@ -37,7 +38,9 @@ options:
       - A rule name; a name ending in C(?) lets an unset value (null or an empty string) through; a name ending in
         C([]) applies the rule to every item of a list (reported as C(field[0]), ...) or every value of a mapping
         (C(field[key])).
-      - A mapping C({rule: NAME, OPTION: VALUE}) passes options to the rule (C({rule: integer_at_least, minimum: 60})).
+      - >-
+        A mapping C({rule: NAME, OPTION: VALUE}) passes options to the rule
+        (C({rule: integer_at_least, minimum: 60})).
       - A list of those - the field is reported for the first rule it breaks.
     type: dict
     required: true
@@ -65,7 +68,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: One message per bad field, C(<field>: <value> <what the rule wants> (rule <name>)); empty when all pass.
+  description:
+    - >-
+      One message per bad field, V(<field>: <value> <what the rule wants> (rule <name>\)); empty when all pass.
   type: list
   elements: str
 """

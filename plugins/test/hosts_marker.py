@@ -14,7 +14,9 @@ version_added: 0.1.0
 author:
   - dockermac.hostbridge contributors (!UNKNOWN)
 description:
-  - 1-100 characters of letters, digits and C(. _ : @ / + -), starting with a letter or digit (no spaces).
+  - >-
+    The marker is 1-100 characters of letters, digits and C(. _ : @ / + -), starting with a letter or digit (no
+    spaces).
   - The whole value must match (a trailing newline fails). The rule is the one the collection's modules apply
     (C(plugins/module_utils/_validation.py)); the filter P(dockermac.hostbridge.invalid_fields#filter) reports
     which fields break it, with their values.

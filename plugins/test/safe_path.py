@@ -14,7 +14,7 @@ version_added: 0.1.0
 author:
   - dockermac.hostbridge contributors (!UNKNOWN)
 description:
-  - Starts with C(/) and has only letters, digits, C(_), C(.), C(/) and C(-): safe to write into a shell script or a
+  - Starts with C(/) and has only letters, digits, C(_), C(.), C(/) and C(-) - safe to write into a shell script or a
     unit file unquoted.
   - The whole value must match (a trailing newline fails). The rule is the one the collection's modules apply
     (C(plugins/module_utils/_validation.py)); the filter P(dockermac.hostbridge.invalid_fields#filter) reports
