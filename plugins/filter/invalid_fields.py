@@ -20,7 +20,7 @@ description:
     message per field that breaks its rule, in the order of the mapping - all of them at once, empty when every
     value is fine.
   - >-
-    Each message names the field, the value (as Python writes it, so a trailing newline shows as C(\\n)) and the
+    Each message names the field, the value (as Python writes it, so a trailing newline shows as C(\n)) and the
     rule, for example V(tap_bridge_device: 'tap256' must be a tap device name from tap0 to tap255 (rule tap_name\)).
   - The rules are the ones the collection's modules apply (C(plugins/module_utils/_validation.py)) - C(abs_path),
     C(brew_formula), C(brew_tap), C(hostname), C(hosts_marker), C(integer_at_least) (option C(minimum)),
