@@ -21,7 +21,6 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import os
-import re
 import typing as t
 
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError
@@ -30,12 +29,16 @@ from ansible_collections.dockermac.hostbridge.plugins.module_utils._files import
     read_bytes,
     write_atomic,
 )
-from ansible_collections.dockermac.hostbridge.plugins.module_utils._validation import bad, hostname, ip_address
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._validation import (
+    bad,
+    hostname,
+    hosts_marker,
+    ip_address,
+)
 
 DEFAULT_MARKER = "dockermac.hostbridge"
 BEGIN = "# BEGIN {marker} (managed by Ansible; edits inside are overwritten)"
 END = "# END {marker}"
-_MARKER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@/+-]{0,99}$")
 # Hosts files are ASCII in practice; surrogateescape carries any other byte through unchanged.
 _CODEC = {"encoding": "utf-8", "errors": "surrogateescape"}
 CONFLICT_CHOICES = ("warn", "fail", "ignore")
@@ -95,9 +98,7 @@ class Conflict:
 
 # --- validation ---------------------------------------------------------------------------------------------
 def marker(value: t.Any) -> str:
-    if not isinstance(value, str) or not _MARKER.fullmatch(value):
-        raise bad("marker", value, "must be 1-100 characters of letters, digits and . _ : @ / + - (no spaces)")
-    return value
+    return hosts_marker(value, field="marker")
 
 
 def entries_from_params(params: dict[str, t.Any]) -> list[Entry]:

@@ -15,7 +15,6 @@ import grp
 import os
 import plistlib
 import pwd
-import re
 import typing as t
 
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError
@@ -25,24 +24,17 @@ from ansible_collections.dockermac.hostbridge.plugins.module_utils._files import
     remove_file,
     write_atomic,
 )
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._validation import launchd_label
 
 LAUNCH_DAEMONS_DIR = "/Library/LaunchDaemons"
 PLIST_MODE = 0o644
 PLIST_OWNER = "root"
 PLIST_GROUP = "wheel"  # macOS has no "root" group
-_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 
 
 def validate_label(value: t.Any, *, field: str) -> str:
     """A reverse-DNS job label (``com.example.thing``): letters, digits, '.', '_' and '-' only."""
-    if not isinstance(value, str) or not _LABEL.fullmatch(value) or ".." in value or value.endswith("."):
-        raise HostbridgeError(
-            f"{field}: {value!r} is not a reverse-DNS label (letters, digits, '.', '_' and '-', starting with a "
-            "letter or digit, at most 200 characters)",
-            field=field,
-            value=value,
-        )
-    return value
+    return launchd_label(value, field=field)
 
 
 class LaunchDaemonPlan(t.NamedTuple):

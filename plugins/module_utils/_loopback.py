@@ -28,6 +28,9 @@ from ansible_collections.dockermac.hostbridge.plugins.module_utils._validation i
     host_interface,
     network,
 )
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._validation import (
+    interface_name as _interface_name,
+)
 
 DEFAULT_LABEL = "com.dockermac.hostbridge.loopback"
 
@@ -43,7 +46,6 @@ ARGUMENT_SPEC = {
 
 # The loopback's own addresses: never listed, never removed by exclusive_within.
 PROTECTED = (ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("::1"))
-_IFNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,14}$")
 
 
 def protected(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
@@ -52,9 +54,7 @@ def protected(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
 
 
 def interface_name(value: t.Any, *, field: str = "interface") -> str:
-    if not isinstance(value, str) or not _IFNAME.fullmatch(value):
-        raise bad(field, value, "is not an interface name (1-15 letters, digits, '_', '.', ':' or '-')")
-    return value
+    return _interface_name(value, field=field, allow_colon=True)
 
 
 def _sort_key(iface: IPInterface) -> tuple[int, int, int]:

@@ -263,6 +263,24 @@ class RoleCase(t.NamedTuple):
     vars: dict[str, t.Any]
     field: str
     value: t.Any = None
+    # The exact messages of the role's own check (one per bad field, all in the one failure): field, value as
+    # Python writes it, what the rule wants and the rule's name. Empty where Ansible's argument spec or a module
+    # refuses the value (their messages name field and value, checked above).
+    says: tuple[str, ...] = ()
+
+
+HOSTNAME = "is not a valid RFC 1123 host name (letters, digits, hyphens and dots only) (rule hostname)"
+TAP = "must be a tap device name from tap0 to tap255 (rule tap_name)"
+CIDR = "is not an IPv4 address with a /prefix such as 10.0.75.1/24 (rule ipv4_cidr)"
+LABEL = ("is not a reverse-DNS label (letters, digits, '.', '_' and '-', starting with a letter or digit, no '..', "
+         "not ending with '.', at most 200 characters) (rule launchd_label)")
+SAFE_PATH = "is not an absolute path of letters, digits, '_', '.', '/' and '-' only (rule safe_path)"
+IFNAME = ("is not an interface name (1-15 letters, digits, '_', '.' or '-', starting with a letter or digit) "
+          "(rule interface_name)")
+MARKER = "must be 1-100 characters of letters, digits and . _ : @ / + - (no spaces) (rule hosts_marker)"
+BREW_FORMULA = ("is not a Homebrew formula (name or user/tap/name of letters, digits and _ . @ + -, not starting "
+                "with '-') (rule brew_formula)")
+BREW_TAP = "is not a Homebrew tap (user/repo of letters, digits and _ . @ + -, not starting with '-') (rule brew_tap)"
 
 
 def role_cases() -> list[RoleCase]:
@@ -271,40 +289,98 @@ def role_cases() -> list[RoleCase]:
 
     return [
         RoleCase("loopback-bad-ip", "loopback", {"loopback_services": [{"name": "a.local", "ip": "999.1.1.1"}]},
-                 "addresses[0]", "999.1.1.1"),
+                 "loopback_services[0].ip", "999.1.1.1",
+                 ("loopback: loopback_services[0].ip: '999.1.1.1' is not a valid IPv4 or IPv6 address "
+                  "(rule ip_address)",)),
+        RoleCase("loopback-ip-newline", "loopback",
+                 {"loopback_services": [{"name": "a.local", "ip": "192.100.200.1\n"}]},
+                 "loopback_services[0].ip", "192.100.200.1\n",
+                 ("loopback_services[0].ip: '192.100.200.1\\n' has surrounding whitespace (rule ip_address)",)),
         RoleCase("loopback-missing-name", "loopback", {"loopback_services": [{"ip": "192.100.200.2"}]}, "name"),
         RoleCase("loopback-prefix-type", "loopback", {"loopback_services": svc(3, prefix="abc")}, "prefix", "abc"),
-        RoleCase("loopback-name-shell", "loopback", {"loopback_services": svc(4, name="x;rm -rf /")}, "name",
-                 "x;rm -rf /"),
-        RoleCase("loopback-name-newline", "loopback", {"loopback_services": svc(5, name="a.local\nevil")}, "name",
-                 "a.local\nevil"),
+        RoleCase("loopback-name-shell", "loopback", {"loopback_services": svc(4, name="x;rm -rf /")},
+                 "loopback_services[0].name", "x;rm -rf /", (f"loopback_services[0].name: 'x;rm -rf /' {HOSTNAME}",)),
+        RoleCase("loopback-name-newline", "loopback", {"loopback_services": svc(5, name="a.local\nevil")},
+                 "loopback_services[0].name", "a.local\nevil",
+                 (f"loopback_services[0].name: 'a.local\\nevil' {HOSTNAME}",)),
+        RoleCase("loopback-name-trailing-newline", "loopback", {"loopback_services": svc(5, name="a.local\n")},
+                 "loopback_services[0].name", "a.local\n", (f"loopback_services[0].name: 'a.local\\n' {HOSTNAME}",)),
+        RoleCase("loopback-alias", "loopback", {"loopback_services": svc(6, aliases=["ok.local", "b#c"])},
+                 "loopback_services[0].aliases[1]", "b#c", (f"loopback_services[0].aliases[1]: 'b#c' {HOSTNAME}",)),
         RoleCase("loopback-state", "loopback", {"loopback_state": "maybe"}, "loopback_state", "maybe"),
         RoleCase("loopback-interface", "loopback", {"loopback_services": svc(7), "loopback_interface": "hb-nope0"},
                  "interface", "hb-nope0"),
         RoleCase("loopback-marker", "loopback", {"loopback_services": svc(8), "loopback_hosts_marker": "a b"},
-                 "marker", "a b"),
+                 "loopback_hosts_marker", "a b", (f"loopback_hosts_marker: 'a b' {MARKER}",)),
+        RoleCase("loopback-marker-newline", "loopback", {"loopback_services": svc(8), "loopback_hosts_marker": "a\n"},
+                 "loopback_hosts_marker", "a\n", (f"loopback_hosts_marker: 'a\\n' {MARKER}",)),
+        RoleCase("loopback-all-at-once", "loopback",
+                 {"loopback_services": [*svc(10, name="-a"), *svc(11, name="b c")], "loopback_hosts_marker": "a b"},
+                 "loopback_services[0].name", "-a",
+                 (f"loopback_services[0].name: '-a' {HOSTNAME}", f"loopback_services[1].name: 'b c' {HOSTNAME}",
+                  f"loopback_hosts_marker: 'a b' {MARKER}")),
         RoleCase("loopback-within", "loopback", {"loopback_services": svc(9), "loopback_exclusive_within": "0.0.0.0/0"},
                  "exclusive_within", "0.0.0.0/0"),
         RoleCase("loopback-on-conflict", "loopback", {"loopback_hosts_on_conflict": "explode"},
                  "loopback_hosts_on_conflict", "explode"),
         RoleCase("loopback-services-type", "loopback", {"loopback_services": "nginx.local"}, "loopback_services"),
-        RoleCase("tap-999", "tap_bridge", {"tap_bridge_device": "tap999"}, "tap999"),
-        RoleCase("tap-dotdot", "tap_bridge", {"tap_bridge_device": "../x"}, "../x"),
-        RoleCase("tap-newline", "tap_bridge", {"tap_bridge_device": "tap1\nx"}, "tap1"),
-        RoleCase("tap-reapply-dotdot", "tap_bridge", {"tap_bridge_reapply_path": "../x"}, "reapply_path", "../x"),
+        RoleCase("tap-999", "tap_bridge", {"tap_bridge_device": "tap999"}, "tap_bridge_device", "tap999",
+                 (f"tap_bridge: tap_bridge_device: 'tap999' {TAP}",)),
+        RoleCase("tap-dotdot", "tap_bridge", {"tap_bridge_device": "../x"}, "tap_bridge_device", "../x",
+                 (f"tap_bridge_device: '../x' {TAP}",)),
+        RoleCase("tap-newline", "tap_bridge", {"tap_bridge_device": "tap1\nx"}, "tap_bridge_device", "tap1\nx",
+                 (f"tap_bridge_device: 'tap1\\nx' {TAP}",)),
+        RoleCase("tap-trailing-newline", "tap_bridge", {"tap_bridge_device": "tap1\n"}, "tap_bridge_device", "tap1\n",
+                 (f"tap_bridge_device: 'tap1\\n' {TAP}",)),
+        RoleCase("tap-reapply-dotdot", "tap_bridge", {"tap_bridge_reapply_path": "../x"}, "tap_bridge_reapply_path",
+                 "../x", (f"tap_bridge_reapply_path: '../x' {SAFE_PATH}",)),
         RoleCase("tap-reapply-subshell", "tap_bridge", {"tap_bridge_reapply_path": "/usr/local/$(reboot)"},
-                 "reapply_path", "/usr/local/$(reboot)"),
-        RoleCase("tap-vm-interface", "tap_bridge", {"tap_bridge_vm_interface": "eth1;reboot"}, "vm_interface",
-                 "eth1;reboot"),
-        RoleCase("tap-label", "tap_bridge", {"tap_bridge_reapply_label": "a b"}, "reapply_label", "a b"),
-        RoleCase("tap-host-address", "tap_bridge", {"tap_bridge_host_address": "10.0.75.1/33"}, "host_address",
-                 "10.0.75.1/33"),
+                 "tap_bridge_reapply_path", "/usr/local/$(reboot)",
+                 (f"tap_bridge_reapply_path: '/usr/local/$(reboot)' {SAFE_PATH}",)),
+        RoleCase("tap-vm-interface", "tap_bridge", {"tap_bridge_vm_interface": "eth1;reboot"},
+                 "tap_bridge_vm_interface", "eth1;reboot", (f"tap_bridge_vm_interface: 'eth1;reboot' {IFNAME}",)),
+        RoleCase("tap-label", "tap_bridge", {"tap_bridge_reapply_label": "a b"}, "tap_bridge_reapply_label", "a b",
+                 (f"tap_bridge_reapply_label: 'a b' {LABEL}",)),
+        RoleCase("tap-label-newline", "tap_bridge", {"tap_bridge_reapply_label": "com.example.x\n"},
+                 "tap_bridge_reapply_label", "com.example.x\n",
+                 (f"tap_bridge_reapply_label: 'com.example.x\\n' {LABEL}",)),
+        RoleCase("tap-host-address", "tap_bridge", {"tap_bridge_host_address": "10.0.75.1/33"},
+                 "tap_bridge_host_address", "10.0.75.1/33", (f"tap_bridge_host_address: '10.0.75.1/33' {CIDR}",)),
+        RoleCase("tap-subnet-newline", "tap_bridge", {"tap_bridge_network_subnet": "10.0.75.0/24\n"},
+                 "tap_bridge_network_subnet", "10.0.75.0/24\n",
+                 (f"tap_bridge_network_subnet: '10.0.75.0/24\\n' {CIDR}",)),
+        RoleCase("tap-interval-zero", "tap_bridge", {"tap_bridge_reapply_interval": 0}, "tap_bridge_reapply_interval",
+                 0, ("tap_bridge_reapply_interval: 0 must be an integer of at least 1 (rule integer_at_least)",)),
+        RoleCase("tap-all-at-once", "tap_bridge",
+                 {"tap_bridge_device": "tap256", "tap_bridge_network_ip_range": "10.0.75.128",
+                  "tap_bridge_vm_interface": "-x"},
+                 "tap_bridge_device", "tap256",
+                 (f"tap_bridge_device: 'tap256' {TAP}", f"tap_bridge_network_ip_range: '10.0.75.128' {CIDR}",
+                  f"tap_bridge_vm_interface: '-x' {IFNAME}")),
         RoleCase("tap-interval", "tap_bridge", {"tap_bridge_reapply_interval": "often"},
                  "tap_bridge_reapply_interval", "often"),
         RoleCase("tap-slot", "tap_bridge", {"tap_bridge_shim_slot": "middle"}, "tap_bridge_shim_slot", "middle"),
         RoleCase("tap-unknown-user", "tap_bridge", {"tap_bridge_user": "nosuchuser"}, "user", "nosuchuser"),
         RoleCase("tap-missing-app", "tap_bridge", {"tap_bridge_app_path": "/nonexistent/Docker.app"}, "app_path",
                  "/nonexistent/Docker.app"),
+        RoleCase("pull-label-newline", "pull", {"pull_label": "com.example.pull\n"}, "pull_label",
+                 "com.example.pull\n", (f"pull: pull_label: 'com.example.pull\\n' {LABEL}",)),
+        RoleCase("pull-all-at-once", "pull",
+                 {"pull_repo_url": None, "pull_interval": 5, "pull_checkout_dir": "pull",
+                  "pull_extra_args": ["-v", "a\tb"]},
+                 "pull_repo_url", None,
+                 ("pull_repo_url: None must be set (rule non_empty)",
+                  "pull_interval: 5 must be an integer of at least 60 (rule integer_at_least)",
+                  "pull_checkout_dir: 'pull' is not an absolute path without control characters (rule abs_path)",
+                  "pull_extra_args[1]: 'a\\tb' contains a control character (rule no_control_chars)")),
+        RoleCase("pull-environment", "pull", {"pull_environment": {"HTTP_PROXY": "http://proxy\n"}},
+                 "pull_environment[HTTP_PROXY]", "http://proxy\n",
+                 ("pull_environment[HTTP_PROXY]: 'http://proxy\\n' contains a control character "
+                  "(rule no_control_chars)",)),
+        RoleCase("routed-formula", "routed", {"routed_formula": "--force"}, "routed_formula", "--force",
+                 (f"routed: routed_formula: '--force' {BREW_FORMULA}",)),
+        RoleCase("routed-tap-newline", "routed", {"routed_tap": "chipmk/tap\n"}, "routed_tap", "chipmk/tap\n",
+                 (f"routed_tap: 'chipmk/tap\\n' {BREW_TAP}",)),
         RoleCase("bridge-strategy", "bridge", {"bridge_strategy": "bogus"}, "bridge_strategy", "bogus"),
         RoleCase("bridge-state", "bridge", {"bridge_state": "gone"}, "bridge_state", "gone"),
     ]
@@ -321,7 +397,8 @@ def role_outcomes(world: tuple[Netns, dict[str, str]], tmp_path_factory: pytest.
             "tap_bridge_app_path": w["good_app"], "tap_bridge_user": "nobody", "tap_bridge_network_manage": False,
             "tap_bridge_vm_link_manage": False, "tap_bridge_restart_docker": False,
             "tap_bridge_reapply_persistent": False, "tap_bridge_reapply_path": w["top"] + "/libexec/tap-reapply",
-            "bridge_strategy": "loopback"}
+            "bridge_strategy": "loopback", "pull_repo_url": "file:///nonexistent", "pull_scheduler": "none",
+            "pull_checkout_dir": w["top"] + "/pull", "pull_log_path": w["top"] + "/pull.log"}
     cases = role_cases()
     snap_cmd = f"{sys.executable} {SNAPSHOT} {w['top']}"
 
@@ -369,5 +446,7 @@ def test_role_refuses_bad_variables_naming_field_and_value_and_changes_nothing(
     task, msg = got["failures"][0]
     assert case.field in msg, f"{task}: {msg}"
     assert names_value(msg, case.value), f"{task}: {msg}"
+    for says in case.says:
+        assert says in msg, f"{task}: {msg}"
     changed = [k for k in got["before"] if got["before"][k] != got["after"][k]]
     assert not changed, f"the host changed ({changed}) before {task!r} failed"

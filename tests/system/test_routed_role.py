@@ -327,10 +327,13 @@ def test_refusals_before_any_brew_call(fake_mac: FakeMac) -> None:
     assert "Homebrew refuses to run as root" in result.stdout
     # a formula name that could smuggle options into brew's argv
     fake_mac.facts.write_text(json.dumps({"hostbridge_facts": fake_mac.hostbridge()}))
-    for formula, tap in (("--force", "chipmk/tap"), ("chipmk/tap/-x", "chipmk/tap"), (FORMULA, "-x/tap")):
+    bad = (("--force", "chipmk/tap", "routed_formula: '--force' is not a Homebrew formula"),
+           ("chipmk/tap/-x", "chipmk/tap", "routed_formula: 'chipmk/tap/-x' is not a Homebrew formula"),
+           (FORMULA, "-x/tap", "routed_tap: '-x/tap' is not a Homebrew tap"))
+    for formula, tap, says in bad:
         result = fake_mac.run(routed_formula=formula, routed_tap=tap)
         assert result.returncode != 0
-        assert "routed: invalid input" in result.stdout
+        assert f"routed: {says}" in result.stdout, result.stdout
     assert fake_mac.take_calls() == []
 
 

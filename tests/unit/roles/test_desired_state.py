@@ -13,15 +13,13 @@ import yaml
 ROLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))),
                      "roles")
 PREFIX = "dockermac.hostbridge."
-# Where a task and its desired entry differ on purpose: bridge_facts fills in the console user for a null owner
-# or user (as tap_bridge__user does from the facts), and the shim finds the bundle itself when no app_path is set
-# (as bridge_facts does for tap_bridge__app_path: /Applications/Docker.app, then the user's ~/Applications).
-ON_PURPOSE = {
-    ("tap_device", "owner"): ("{{ tap_bridge__user }}", "{{ tap_bridge_user | default(none, true) }}"),
-    ("hyperkit_shim", "user"): ("{{ tap_bridge__user }}", "{{ tap_bridge_user | default(none, true) }}"),
-    ("hyperkit_shim", "app_path"): ("{{ tap_bridge__app_path | default(omit, true) }}",
-                                    "{{ tap_bridge_app_path | default(none, true) }}"),
-}
+# The single source: a module task takes all its arguments from the desired entry bridge_facts compares. Where the
+# desired entry has to leave a value to bridge_facts (a null owner or user: the console user; a null app_path: the
+# bundle it finds), because it is rendered before the facts exist, the role's `__apply` fills in that value from
+# the facts and nothing else.
+SOURCE = {"loopback": "{{{{ loopback__desired.{entry}.params }}}}", "tap_bridge": "{{{{ tap_bridge__apply.{entry} }}}}"}
+# A task that applies a part of the entry (tap_device's owner-only step before the shim) drops the rest.
+PART = re.compile(r"^\{\{ (?P<source>\S+) \| combine\(\{(?P<dropped>[^}]*)\}\) \}\}$")
 
 
 def load(role: str, *parts: str) -> t.Any:
@@ -45,14 +43,6 @@ def tasks(role: str) -> list[dict[str, t.Any]]:
     return out
 
 
-def as_desired(value: t.Any) -> t.Any:
-    """A task value as the desired entry writes it: null stands for omit there."""
-    if isinstance(value, str):
-        value = re.sub(r"^\{\{ (\w+) \| default\(omit, true\) \}\}$", r"{{ \1 }}", value)
-        value = re.sub(r"^\{\{ omit if (\w+) is none else \1 \}\}$", r"{{ \1 }}", value)
-    return value
-
-
 def module_tasks(role: str, module: str) -> list[dict[str, t.Any]]:
     return [task for task in tasks(role) if PREFIX + module in task]
 
@@ -66,21 +56,37 @@ def test_module_tasks_apply_what_bridge_facts_compares(role: str, entry: str) ->
     assert desired["kind"] == entry
     found = module_tasks(role, entry)
     assert found, f"no {entry} task in role {role}"
-    # The task that reaches the whole desired state has every parameter; others (tap_device's owner-only step
-    # before the shim) set a part of it.
-    full = [task for task in found if set(task[PREFIX + entry]) == set(desired["params"])]
-    assert len(full) == 1, f"{role}: one {entry} task must set exactly {sorted(desired['params'])}"
+    source = SOURCE[role].format(entry=entry)
+    full = [task for task in found if task[PREFIX + entry] == source]
+    assert len(full) == 1, f"{role}: one {entry} task must take exactly {source}"
     for task in found:
         args = task[PREFIX + entry]
-        assert set(args) <= set(desired["params"]), f"{task['name']}: parameters missing from the desired state"
-        for key, value in args.items():
-            if (entry, key) in ON_PURPOSE:
-                assert (value, desired["params"][key]) == ON_PURPOSE[(entry, key)]
-            else:
-                assert as_desired(value) == desired["params"][key], f"{task['name']}: {key}"
+        assert isinstance(args, str), f"{task['name']}: arguments written out instead of taken from {source}"
+        if args != source:
+            part = PART.match(args)
+            assert part, f"{task['name']}: {args}"
+            assert part["source"] == source[3:-3], f"{task['name']}: {args}"
+            dropped = dict(re.findall(r"'(\w+)': (none|false)", part["dropped"]))
+            assert dropped, f"{task['name']}: {args}"
+            assert set(dropped) < set(desired["params"]), f"{task['name']}: {args}"
         when = str(task["when"])
         assert f"{role}__plan.{entry}.pending | default(true)" in when \
             or f"{role}__compared.{entry}.pending | default(true)" in when, f"{task['name']}: when {when}"
+
+
+@pytest.mark.parametrize("entry", ["tap_device", "hyperkit_shim"])
+def test_the_tasks_fill_in_only_what_bridge_facts_fills_in(entry: str) -> None:
+    variables = load("tap_bridge", "vars", "main.yml")
+    params = variables["tap_bridge__desired"][entry]["params"]
+    apply = " ".join(variables["tap_bridge__apply"][entry].split())
+    match = re.fullmatch(rf"\{{\{{ tap_bridge__desired\.{entry}\.params \| combine\(\{{(.*)\}}\) \}}\}}", apply)
+    assert match, apply
+    filled = dict(re.findall(r"'(\w+)': ([^,]+?)(?:,|$)", match[1]))
+    assert filled, apply
+    for key, value in filled.items():
+        # Null in the desired state (left to bridge_facts), resolved from the facts by a derived variable here.
+        assert params[key] == f"{{{{ tap_bridge_{key.replace('owner', 'user')} | default(none, true) }}}}", key
+        assert value.strip().startswith("tap_bridge__"), (key, value)
 
 
 def test_files_are_compared_with_what_the_templates_write() -> None:
