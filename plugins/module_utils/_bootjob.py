@@ -236,6 +236,15 @@ class _UnitFile(t.NamedTuple):
     delete: bool
 
 
+def _describe(verb: str, arg: t.Any) -> str:
+    if verb == "file":
+        return (f"remove {arg.path}" if arg.delete else
+                f"write {arg.path}" if arg.write else f"set {arg.path} to root:root 0644")
+    if verb == "daemon-reload":
+        return "systemctl daemon-reload"
+    return f"systemctl {verb} {arg}"
+
+
 class SystemdBackend:
     name = "systemd"
 
@@ -291,27 +300,25 @@ class SystemdBackend:
         if any(f.write or f.delete for f in files) and self._running:
             steps.append(("daemon-reload", None))
         if job.state == "present":
-            trigger = timer if job.start_interval is not None else service
-            if not self._quiet("is-enabled", trigger):
-                steps.append(("enable", trigger))
-            if job.start_interval is not None:
-                if not self._quiet("is-active", timer):
-                    steps.append(("start", timer))
-                elif timer_file.write and job.reload:  # the new schedule counts from now
-                    steps.append(("restart", timer))
+            steps += self._trigger_steps(job, timer_file)
         self._steps = steps
-        actions = []
-        for verb, arg in steps:
-            if verb == "file":
-                actions.append(f"remove {arg.path}" if arg.delete else
-                               f"write {arg.path}" if arg.write else f"set {arg.path} to root:root 0644")
-            elif verb == "daemon-reload":
-                actions.append("systemctl daemon-reload")
-            else:
-                actions.append(f"systemctl {verb} {arg}")
+        actions = [_describe(verb, arg) for verb, arg in steps]
         diffs = [_file_diff(f.path, f.before, f.after) for f in files if f.write or f.delete]
         return Outcome(actions, diffs, [f.path for f in files if f.after is not None or f.before is not None],
                        False)
+
+    def _trigger_steps(self, job: Job, timer_file: _UnitFile) -> list[tuple[str, t.Any]]:
+        """Enable the timer (or the boot-only service); start the timer, or restart it on a new schedule."""
+        steps: list[tuple[str, t.Any]] = []
+        trigger = timer_file.unit if job.start_interval is not None else f"{job.name}.service"
+        if not self._quiet("is-enabled", trigger):
+            steps.append(("enable", trigger))
+        if job.start_interval is not None:
+            if not self._quiet("is-active", trigger):
+                steps.append(("start", trigger))
+            elif timer_file.write and job.reload:  # the new schedule counts from now
+                steps.append(("restart", trigger))
+        return steps
 
     def apply(self) -> None:
         for verb, arg in self._steps:

@@ -217,9 +217,9 @@ class LaunchDaemon:
         while self.loaded(label):
             if waited >= BOOTOUT_WAIT_SECONDS:
                 raise HostbridgeError(
-                    f"launchd still has {target} {BOOTOUT_WAIT_SECONDS:g}s after `launchctl bootout` (its program may "
-                    f"ignore SIGTERM). Check `sudo launchctl print {target}`, stop the job's program, then run the task "
-                    "again.", label=label)
+                    f"launchd still has {target} {BOOTOUT_WAIT_SECONDS:g}s after `launchctl bootout` (its program "
+                    f"may ignore SIGTERM). Check `sudo launchctl print {target}`, stop the job's program, then run the "
+                    "task again.", label=label)
             self._sleep(POLL_SECONDS)
             waited += POLL_SECONDS
 
@@ -242,10 +242,10 @@ class LaunchDaemon:
             self._sleep(RETRY_SECONDS)
         detail = (result.stderr or result.stdout).strip()
         if disabled:
-            why = (f"{label} is disabled for launchd even after `launchctl enable {target}`: on macOS 13 and later that "
-                   f"is the Login Items switch. Turn it on in {BACKGROUND_SWITCH} (the item named after the program "
-                   "or \"sh\"), or allow the label with a configuration profile (com.apple.servicemanagement), then "
-                   "run the task again.")
+            why = (f"{label} is disabled for launchd even after `launchctl enable {target}`: on macOS 13 and later "
+                   f"that is the Login Items switch. Turn it on in {BACKGROUND_SWITCH} (the item named after the "
+                   "program or \"sh\"), or allow the label with a configuration profile (com.apple.servicemanagement), "
+                   "then run the task again.")
         elif io_error:
             why = (f"launchd refused it {BOOTSTRAP_ATTEMPTS} times. Causes seen: the previous instance still being "
                    f"removed (wait and run the task again), the label disabled in {BACKGROUND_SWITCH}, or a plist "

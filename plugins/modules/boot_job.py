@@ -6,7 +6,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: boot_job
-short_description: A root job run at boot and every N seconds - a LaunchDaemon on macOS, a systemd service and timer on Linux
+short_description: A root job run at boot and every N seconds (a LaunchDaemon; a systemd service and timer)
 version_added: 0.1.0
 author:
   - dockermac.hostbridge contributors (!UNKNOWN)

@@ -281,7 +281,8 @@ def test_launchd_changed_plist_of_a_loaded_job_boots_out_waits_and_bootstraps(mo
     plist = daemons / f"{NAME}.plist"
     plist.write_bytes(b"old")
     runner = FakeRunner([LOADED, ok("launchctl", "bootout", f"system/{NAME}"), LOADED, NOT_LOADED,
-                         ok("launchctl", "enable", f"system/{NAME}"), ok("launchctl", "bootstrap", "system", str(plist))])
+                         ok("launchctl", "enable", f"system/{NAME}"),
+                         ok("launchctl", "bootstrap", "system", str(plist))])
     result = launchd(PULL, runner, module)
     runner.assert_done()
     assert result["actions"][0] == f"launchctl bootout system/{NAME}"
@@ -308,7 +309,7 @@ def test_launchd_absent_boots_out_waits_and_removes(module, daemons) -> None:
 
 
 def test_unknown_system_is_refused(module) -> None:
-    with pytest.raises(HostbridgeError, match="supports macOS .* and Linux .*, not 'FreeBSD'"):
+    with pytest.raises(HostbridgeError, match=r"supports macOS .* and Linux .*, not 'FreeBSD'"):
         _bootjob.manage(params=PULL, system="FreeBSD", runner=FakeRunner([]), module=module, check_mode=True,
                         diff_mode=False)
 

@@ -191,7 +191,9 @@ def test_input_output_error_every_time_is_explained(module, daemons) -> None:
     msg = info.value.msg
     assert "Bootstrap failed: 5: Input/output error" in msg
     assert f"refused it {_launchd.BOOTSTRAP_ATTEMPTS} times" in msg
-    assert "Allow in the Background" in msg and "root:wheel 0644" in msg and f"plutil -lint {plist}" in msg
+    assert "Allow in the Background" in msg
+    assert "root:wheel 0644" in msg
+    assert f"plutil -lint {plist}" in msg
     assert info.value.details["rc"] == 5
 
 
