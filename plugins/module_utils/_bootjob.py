@@ -187,6 +187,9 @@ class LaunchdBackend:
         deferred = False
         if job.state == "absent":
             plan = self._daemon.plan_remove(job.name)
+            if plan.bootout and not job.reload:  # the loaded job goes at the next boot
+                plan = plan._replace(bootout=False)
+                deferred = True
         else:
             plan = self._daemon.plan_ensure(label=job.name, program_arguments=job.program_arguments,
                                             **_plist_options(job))

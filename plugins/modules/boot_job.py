@@ -112,9 +112,9 @@ options:
   reload:
     description:
       - Whether a loaded launchd job whose plist changed is unloaded and loaded again now (launchd reads a plist
-        only at C(bootstrap)). V(false) only writes the plist, and RV(reload_deferred) says that launchd reads it at
-        the next boot or the next run with V(true) - for a run started by the job itself, which a C(bootout) would
-        kill. On Linux V(false) keeps a running timer from being restarted after a schedule change (the new
+        only at C(bootstrap)), and a removed job unloaded now. V(false) only writes (or removes) the plist, and
+        RV(reload_deferred) says that launchd reads it at the next boot or the next run with V(true) - for a run
+        started by the job itself, which a C(bootout) would kill. On Linux V(false) keeps a running timer from being restarted after a schedule change (the new
         schedule counts from its next activation); a running service is never stopped either way.
     type: bool
     default: true
@@ -197,7 +197,8 @@ actions:
   sample: ["launchctl bootout system/com.example.pull", "write /Library/LaunchDaemons/com.example.pull.plist",
            "launchctl bootstrap system /Library/LaunchDaemons/com.example.pull.plist"]
 reload_deferred:
-  description: True when O(reload=false) left a loaded launchd job on its old plist (read at the next boot).
+  description: True when O(reload=false) left a loaded launchd job on its old plist, or loaded after its plist was
+    removed, until the next boot.
   returned: success
   type: bool
   sample: false

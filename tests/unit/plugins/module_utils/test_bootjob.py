@@ -316,3 +316,13 @@ def test_unknown_system_is_refused(module) -> None:
 
 def test_systemd_run_dir_default_is_the_one_lo0_alias_uses() -> None:
     assert _systemd.SYSTEMD_RUN_DIR == "/run/systemd/system"
+
+
+def test_launchd_absent_with_reload_off_leaves_the_loaded_job_until_boot(module, daemons) -> None:
+    plist = daemons / f"{NAME}.plist"
+    plist.write_bytes(b"x")
+    runner = FakeRunner([LOADED])
+    result = launchd({"name": NAME, "state": "absent", "reload": False}, runner, module)
+    runner.assert_done()
+    assert not plist.exists()
+    assert (result["actions"], result["reload_deferred"]) == ([f"remove {plist}"], True)
