@@ -114,8 +114,9 @@ options:
       - Whether a loaded launchd job whose plist changed is unloaded and loaded again now (launchd reads a plist
         only at C(bootstrap)), and a removed job unloaded now. V(false) only writes (or removes) the plist, and
         RV(reload_deferred) says that launchd reads it at the next boot or the next run with V(true) - for a run
-        started by the job itself, which a C(bootout) would kill. On Linux V(false) keeps a running timer from being restarted after a schedule change (the new
-        schedule counts from its next activation); a running service is never stopped either way.
+        started by the job itself, which a C(bootout) would kill. On Linux V(false) keeps a running timer from
+        being restarted after a schedule change (the new schedule counts from its next activation); a running
+        service is never stopped either way.
     type: bool
     default: true
 extends_documentation_fragment:
