@@ -246,8 +246,8 @@ def test_a_symlinked_plist_is_refused(module, daemons, tmp_path_factory) -> None
 
 def test_bootstrap_failure_says_what_to_check(module, daemons) -> None:
     plist = daemons / f"{LABEL}.plist"
-    runner = FakeRunner([NOT_LOADED, ENABLE, bootstrap(plist, 122, "Bootstrap failed: 122: Path had bad ownership/"
-                                                                "permissions\n")])
+    bad_perms = "Bootstrap failed: 122: Path had bad ownership/permissions\n"
+    runner = FakeRunner([NOT_LOADED, ENABLE, bootstrap(plist, 122, bad_perms)])
     with pytest.raises(HostbridgeError) as info:
         _launchd.LaunchDaemon(runner, module).ensure(label=LABEL, program_arguments=ARGS)
     runner.assert_done()
