@@ -20,7 +20,8 @@ description:
     options give equal bytes), written atomically as root:wheel 0644 (launchd refuses other owners or modes with
     C(Path had bad ownership/permissions)); a symlink there is refused. Whether the job is loaded comes from
     C(launchctl print system/<name>).
-  - B(launchd rules.) A changed plist of a loaded job is unloaded with C(launchctl bootout system/<name>), and
+  - >-
+    B(launchd rules.) A changed plist of a loaded job is unloaded with C(launchctl bootout system/<name>), and
     the module then waits (bounded, 15 s) until C(launchctl print) no longer finds the label, because C(bootout)
     returns before launchd has let go of it and a C(bootstrap) meanwhile fails with
     C(Bootstrap failed: 5: Input/output error). Before every C(launchctl bootstrap system <plist>) it runs
@@ -70,7 +71,7 @@ options:
   description:
     description:
       - The systemd C(Description=) of the service (the timer's adds the interval). Ignored by launchd.
-      - Default - C(dockermac.hostbridge: <name>).
+      - "Default - C(dockermac.hostbridge: <name>)."
     type: str
   run_at_load:
     description:
