@@ -181,7 +181,7 @@ def test_input_output_error_is_retried_then_succeeds(module, daemons) -> None:
 
 def test_input_output_error_every_time_is_explained(module, daemons) -> None:
     plist = daemons / f"{LABEL}.plist"
-    attempts = [step for _attempt in range(_launchd.BOOTSTRAP_ATTEMPTS) for step in (bootstrap(plist, 5, EIO), NOT_DISABLED)]
+    attempts = [bootstrap(plist, 5, EIO), NOT_DISABLED] * _launchd.BOOTSTRAP_ATTEMPTS
     runner = FakeRunner([NOT_LOADED, ENABLE, *attempts])
     sleeps = Sleeps()
     with pytest.raises(HostbridgeError) as info:
