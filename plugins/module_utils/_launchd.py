@@ -7,6 +7,13 @@
 ownership/permissions") atomically under a directory lock and bootstraps it into the system domain; a
 changed plist of a loaded job is booted out first. ``remove(label)`` boots it out and deletes the file.
 ``plan_ensure``/``plan_remove`` compute the change without making it (check mode, diff), ``apply`` makes it.
+
+The launchd rules every LaunchDaemon of the collection follows (tests/fixtures/darwin/SOURCES.md cites them):
+``bootout`` returns before the job is gone, and a ``bootstrap`` of the same label meanwhile fails with
+"5: Input/output error", so a bootout is followed by a bounded wait until ``launchctl print`` no longer finds
+the label; a label left disabled (an old ``unload -w``, ``launchctl disable``, or the Login Items "Allow in the
+Background" switch) refuses ``bootstrap``, so ``launchctl enable`` comes first, and a bootstrap that still fails
+for a disabled label says which switch to turn on.
 """
 
 from __future__ import annotations
@@ -15,6 +22,8 @@ import grp
 import os
 import plistlib
 import pwd
+import re
+import time
 import typing as t
 
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError
@@ -30,6 +39,15 @@ LAUNCH_DAEMONS_DIR = "/Library/LaunchDaemons"
 PLIST_MODE = 0o644
 PLIST_OWNER = "root"
 PLIST_GROUP = "wheel"  # macOS has no "root" group
+# After `launchctl bootout`, how long to wait for launchd to let go of the label (it took 3 to 5 s in reports).
+BOOTOUT_WAIT_SECONDS = 15.0
+POLL_SECONDS = 0.5
+# `bootstrap` answering "Input/output error" (5) is tried this many times in all, RETRY_SECONDS apart.
+BOOTSTRAP_ATTEMPTS = 3
+RETRY_SECONDS = 2.0
+BACKGROUND_SWITCH = "System Settings > General > Login Items > Allow in the Background"
+# `launchctl print-disabled system`: `"label" => disabled` (macOS 13+) or `"label" => true` (before).
+_DISABLED_LINE = re.compile(r'^\s*"([^"]+)"\s*=>\s*(\S+)\s*$')
 
 
 def validate_label(value: t.Any, *, field: str) -> str:
@@ -57,9 +75,11 @@ class LaunchDaemon:
     """Authors, loads and removes root LaunchDaemons."""
 
     def __init__(self, runner: t.Any, module: t.Any, *, directory: str | None = None,
-                 owner: str | None = None, group: str | None = None) -> None:
+                 owner: str | None = None, group: str | None = None,
+                 sleep: t.Callable[[float], None] | None = None) -> None:
         self._runner = runner
         self._module = module
+        self._sleep = sleep if sleep is not None else time.sleep
         self._directory = directory or LAUNCH_DAEMONS_DIR
         self._owner = owner or PLIST_OWNER
         self._group = group or PLIST_GROUP
@@ -112,6 +132,15 @@ class LaunchDaemon:
         """Whether launchd has the job in the system domain (``launchctl print`` exits 0 then)."""
         return self._runner.run(["launchctl", "print", f"system/{label}"], check=False).rc == 0
 
+    def disabled(self, label: str) -> bool:
+        """Whether the system domain's overrides mark the label disabled (``launchctl print-disabled system``)."""
+        result = self._runner.run(["launchctl", "print-disabled", "system"], check=False)
+        for line in result.stdout.splitlines():
+            match = _DISABLED_LINE.match(line)
+            if match and match.group(1) == label:
+                return match.group(2) in ("disabled", "true")
+        return False
+
     def _checked_path(self, label: str) -> str:
         validate_label(label, field="label")
         path = self.path(label)
@@ -153,9 +182,8 @@ class LaunchDaemon:
 
     # --- changes ----------------------------------------------------------------------------------------
     def apply(self, plan: LaunchDaemonPlan) -> None:
-        target = f"system/{plan.label}"
         if plan.bootout:
-            self._runner.run(["launchctl", "bootout", target], what=f"launchctl bootout {target}")
+            self.bootout(plan.label)
         if plan.write or plan.fix_perms or plan.delete:
             with directory_lock(plan.path):
                 if os.path.islink(plan.path):  # re-checked under the lock
@@ -166,15 +194,60 @@ class LaunchDaemon:
                     write_atomic(self._module, plan.path, plan.after, mode=PLIST_MODE, owner=self._owner,
                                  group=self._group)
         if plan.bootstrap:
-            result = self._runner.run(["launchctl", "bootstrap", "system", plan.path], check=False)
-            if result.rc != 0:
-                detail = (result.stderr or result.stdout).strip()
+            self.bootstrap(plan.label, plan.path)
+
+    def bootout(self, label: str) -> None:
+        """Unload the job, then wait (bounded) until launchd no longer knows the label."""
+        target = f"system/{label}"
+        argv = ["launchctl", "bootout", target]
+        result = self._runner.run(argv, check=False)
+        # 3 "No such process" / 113 "Could not find service": gone already; 36 "Operation now in progress": going.
+        if result.rc not in (0, 3, 36, 113):
+            raise HostbridgeError(
+                f"launchctl bootout {target} failed (rc={result.rc}): {(result.stderr or result.stdout).strip()}",
+                cmd=argv, rc=result.rc, stdout=result.stdout, stderr=result.stderr)
+        waited = 0.0
+        while self.loaded(label):
+            if waited >= BOOTOUT_WAIT_SECONDS:
                 raise HostbridgeError(
-                    f"launchctl bootstrap system {plan.path} failed (rc={result.rc}): {detail}. "
-                    "Check the file is root:wheel 0644 and `plutil -lint` accepts it.",
-                    cmd=["launchctl", "bootstrap", "system", plan.path], rc=result.rc,
-                    stdout=result.stdout, stderr=result.stderr,
-                )
+                    f"launchd still has {target} {BOOTOUT_WAIT_SECONDS:g}s after `launchctl bootout` (its program "
+                    f"may ignore SIGTERM). Check `sudo launchctl print {target}`, stop the job's program, then run the "
+                    "task again.", label=label)
+            self._sleep(POLL_SECONDS)
+            waited += POLL_SECONDS
+
+    def bootstrap(self, label: str, path: str) -> None:
+        """``launchctl enable`` then ``bootstrap``; "Input/output error" is retried (bounded), then explained."""
+        target = f"system/{label}"
+        self._runner.run(["launchctl", "enable", target], what=f"launchctl enable {target}")
+        argv = ["launchctl", "bootstrap", "system", path]
+        disabled = False
+        for attempt in range(1, BOOTSTRAP_ATTEMPTS + 1):
+            result = self._runner.run(argv, check=False)
+            if result.rc == 0:
+                return
+            io_error = result.rc == 5 or "Input/output error" in result.stderr + result.stdout
+            if not io_error:
+                break
+            disabled = self.disabled(label)
+            if disabled or attempt == BOOTSTRAP_ATTEMPTS:
+                break
+            self._sleep(RETRY_SECONDS)
+        detail = (result.stderr or result.stdout).strip()
+        if disabled:
+            why = (f"{label} is disabled for launchd even after `launchctl enable {target}`: on macOS 13 and later "
+                   f"that is the Login Items switch. Turn it on in {BACKGROUND_SWITCH} (the item named after the "
+                   "program or \"sh\"), or allow the label with a configuration profile (com.apple.servicemanagement), "
+                   "then run the task again.")
+        elif io_error:
+            why = (f"launchd refused it {BOOTSTRAP_ATTEMPTS} times. Causes seen: the previous instance still being "
+                   f"removed (wait and run the task again), the label disabled in {BACKGROUND_SWITCH}, or a plist "
+                   f"launchd rejects (check it is root:wheel 0644 and `plutil -lint {path}` accepts it); "
+                   "`sudo launchctl bootstrap system <plist>` run by hand, or the system log, names the reason.")
+        else:
+            why = f"Check the file is root:wheel 0644 and `plutil -lint {path}` accepts it."
+        raise HostbridgeError(f"launchctl bootstrap system {path} failed (rc={result.rc}): {detail}. {why}",
+                              cmd=argv, rc=result.rc, stdout=result.stdout, stderr=result.stderr)
 
     def ensure(self, *, label: str, program_arguments: t.Sequence[str], check_mode: bool = False,
                **options: t.Any) -> bool:

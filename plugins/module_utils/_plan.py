@@ -4,8 +4,8 @@
 
 A re-run with nothing to do should cost one remote execution, not one per module. The roles send what their
 module tasks would apply; each entry runs that module's own ``manage()`` in check mode, so "pending" is exactly
-the ``changed`` the task would report. Files the roles render on the controller are compared by checksum, mode
-and owner; a launchd job by ``launchctl print``, a systemd unit by ``systemctl is-enabled`` and ``is-active``.
+the ``changed`` the task would report (a ``boot_job`` entry: its plist or units, and whether the job is loaded, or
+the timer enabled and active). Files the roles render on the controller are compared by checksum, mode and owner.
 Nothing here changes the host. A check that cannot decide (an error, a permission, a path relative to a home
 directory) or that has something to say (a warning) is "pending": the module task then runs and reports for
 itself, as the user it runs as.
@@ -20,10 +20,8 @@ import typing as t
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.dockermac.hostbridge.plugins.module_utils import _hosts, _hyperkit, _loopback, _tap
+from ansible_collections.dockermac.hostbridge.plugins.module_utils import _bootjob, _hosts, _hyperkit, _loopback, _tap
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError
-from ansible_collections.dockermac.hostbridge.plugins.module_utils._launchd import LaunchDaemon, validate_label
-from ansible_collections.dockermac.hostbridge.plugins.module_utils._systemd import SystemdUnit
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._validation import bad
 
 FILE_SPEC = {
@@ -33,8 +31,6 @@ FILE_SPEC = {
     "uid": {"type": "int", "default": 0},
     "gid": {"type": "int", "default": 0},
 }
-LAUNCHD_SPEC = {"label": {"type": "str", "required": True}}
-SYSTEMD_SPEC = {"unit": {"type": "str", "required": True}}
 
 
 class Context(t.NamedTuple):
@@ -56,6 +52,8 @@ def _run_module(kind: str, params: dict[str, t.Any], ctx: Context) -> dict[str, 
         return _hosts.manage(runner=ctx.runner, module=ctx.module, **common)
     if kind == "tap_device":
         return _tap.manage(runner=ctx.runner, **common)
+    if kind == "boot_job":
+        return _bootjob.manage(runner=ctx.runner, module=ctx.module, **common)
     return _hyperkit.manage(**common)
 
 
@@ -82,22 +80,9 @@ def _check_file(params: dict[str, t.Any], ctx: Context) -> list[str]:
     return reasons
 
 
-def _check_launchd_job(params: dict[str, t.Any], ctx: Context) -> list[str]:
-    label = validate_label(params["label"], field="label")
-    return [] if LaunchDaemon(ctx.runner, ctx.module).loaded(label) else [f"launchd job {label} is not loaded"]
-
-
-def _check_systemd_unit(params: dict[str, t.Any], ctx: Context) -> list[str]:
-    units, unit = SystemdUnit(ctx.runner, ctx.module), params["unit"]
-    return ([] if units.enabled(unit) else [f"{unit} is not enabled"]) + \
-        ([] if units.active(unit) else [f"{unit} is not active"])
-
-
 # Checks that are not a module of this collection: what differs, as a list of reasons.
 STATE_CHECKS: dict[str, t.Callable[[dict[str, t.Any], Context], list[str]]] = {
     "file": _check_file,
-    "launchd_job": _check_launchd_job,
-    "systemd_unit": _check_systemd_unit,
 }
 
 KINDS: dict[str, tuple[dict[str, t.Any], dict[str, t.Any]]] = {
@@ -105,9 +90,8 @@ KINDS: dict[str, tuple[dict[str, t.Any], dict[str, t.Any]]] = {
     "etc_hosts_entry": (_hosts.ARGUMENT_SPEC, _hosts.ARGUMENT_RULES),
     "tap_device": (_tap.ARGUMENT_SPEC, _tap.ARGUMENT_RULES),
     "hyperkit_shim": (_hyperkit.ARGUMENT_SPEC, {}),
+    "boot_job": (_bootjob.ARGUMENT_SPEC, _bootjob.ARGUMENT_RULES),
     "file": (FILE_SPEC, {}),
-    "launchd_job": (LAUNCHD_SPEC, {}),
-    "systemd_unit": (SYSTEMD_SPEC, {}),
 }
 # The role passes the console user (the facts') to these modules when no user is configured.
 CONSOLE_USER_PARAM = {"tap_device": "owner", "hyperkit_shim": "user"}

@@ -74,11 +74,11 @@ options:
         one remote execution instead of one per module. The C(bridge) and C(tap_bridge) roles send what their
         module tasks would apply and skip the tasks with nothing pending.
       - Each key names an entry of RV(plan). Each value is a dict with C(kind) and C(params). C(kind) is
-        V(lo0_alias), V(etc_hosts_entry), V(tap_device) or V(hyperkit_shim) - C(params) are that module's
-        options, and the module's own logic runs in check mode - or V(file) - C(params) are C(path), C(sha1)
-        (the wanted content's SHA-1), C(mode) (octal string) and C(uid) and C(gid) (default V(0)) - or
-        V(launchd_job) - C(params.label), pending unless C(launchctl print system/<label>) finds it - or
-        V(systemd_unit) - C(params.unit), pending unless it is enabled and active.
+        V(lo0_alias), V(etc_hosts_entry), V(tap_device), V(hyperkit_shim) or V(boot_job) - C(params) are that
+        module's options, and the module's own logic runs in check mode (for V(boot_job) - the plist or units,
+        C(launchctl print system/<name>), C(systemctl is-enabled) and C(is-active) of the timer) - or V(file) -
+        C(params) are C(path), C(sha1) (the wanted content's SHA-1), C(mode) (octal string) and C(uid) and C(gid)
+        (default V(0)).
       - An entry may have C(platforms), a list of V(darwin) and V(linux), and C(strategy) (V(loopback), V(tap),
         V(routed)); on another platform, or where that strategy is not possible
         (RV(ansible_facts.hostbridge.strategies)), it is not checked and not in RV(plan).

@@ -24,8 +24,9 @@ import yaml
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.dockermac.hostbridge.plugins.module_utils import _launchd, _loopback
+from ansible_collections.dockermac.hostbridge.plugins.module_utils import _bootjob, _launchd, _loopback
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._commands import CommandResult, CommandRunner
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._systemd import render_oneshot
 from ansible_collections.dockermac.hostbridge.plugins.modules import hyperkit_shim
 from ansible_collections.dockermac.hostbridge.tests.reliability._helpers import (
@@ -190,7 +191,7 @@ VARIANTS = [
 ]
 
 
-TEMPLATES = ("tap-reapply.sh", "reapply.service", "reapply.timer", "launchd.plist")
+TEMPLATES = ("tap-reapply.sh",)
 
 
 @pytest.fixture(scope="module")
@@ -198,10 +199,11 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, t.Any]]
     """The role's templates rendered by Ansible (template lookups) with the role's defaults and derived vars."""
     out = tmp_path_factory.mktemp("rendered")
     role = Path(ROOT) / "roles" / "tap_bridge"
-    tasks = [{"name": f"render {n}", "ansible.builtin.set_fact": {
-        f"hb_{n}_{k}": "{{ lookup('ansible.builtin.template', '" + str(role / "templates" / f"{name}.j2")
-                       + "', template_vars=hb_variant_" + str(n) + ") }}"
-        for k, name in enumerate(TEMPLATES)}} for n in range(len(VARIANTS))]
+    tasks = [{"name": f"render {n}", "vars": VARIANTS[n], "ansible.builtin.set_fact": {
+        f"hb_{n}_job": "{{ tap_bridge__desired.boot_job.params }}",  # the options of the boot_job task
+        **{f"hb_{n}_{k}": "{{ lookup('ansible.builtin.template', '" + str(role / "templates" / f"{name}.j2")
+                          + "', template_vars=hb_variant_" + str(n) + ") }}"
+           for k, name in enumerate(TEMPLATES)}}} for n in range(len(VARIANTS))]
     play = {"hosts": "localhost", "gather_facts": False, "tasks": tasks,
             "vars_files": [str(role / "defaults" / "main.yml"), str(role / "vars" / "main.yml")],
             "vars": {f"hb_variant_{n}": variant for n, variant in enumerate(VARIANTS)}}
@@ -211,7 +213,7 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, t.Any]]
     rendered = []
     for n, variant in enumerate(VARIANTS):
         facts = results[f"render {n}"]["ansible_facts"]
-        rendered.append({"vars": {**defaults, **variant},
+        rendered.append({"vars": {**defaults, **variant}, "job": facts[f"hb_{n}_job"],
                          "files": {name: facts[f"hb_{n}_{k}"] for k, name in enumerate(TEMPLATES)}})
     return rendered
 
@@ -230,17 +232,23 @@ def test_reapply_program_parses_in_every_shell_and_shellcheck(rendered: list[dic
 
 
 def test_units_and_plist_carry_exactly_the_validated_values(rendered: list[dict[str, t.Any]]) -> None:
+    """The boot_job options of the role give the plist and units these values, or boot_job refuses them."""
     for variant in rendered:
-        v, files = variant["vars"], variant["files"]
-        plist = plistlib.loads(files["launchd.plist"].encode())
+        v = variant["vars"]
+        if not v["tap_bridge_reapply_label"][0].isalnum():  # "-e": the module refuses it before touching the host
+            with pytest.raises(HostbridgeError, match=r"^name: '-e' is not a reverse-DNS label"):
+                _bootjob.validate(variant["job"])
+            continue
+        job = _bootjob.validate(variant["job"])
+        plist = plistlib.loads(_bootjob.render_plist(job))
         assert plist["Label"] == v["tap_bridge_reapply_label"]
         assert plist["ProgramArguments"] == ["/bin/sh", v["tap_bridge_reapply_path"]]
         assert plist["StartInterval"] == int(v["tap_bridge_reapply_interval"])
-        service = files["reapply.service"].splitlines()
+        service = _bootjob.render_service(job).decode().splitlines()
         assert [line for line in service if line.startswith("Exec")] == [f"ExecStart=/bin/sh "
                                                                          f"{v['tap_bridge_reapply_path']}"]
         assert sum(line.startswith("[") for line in service) == 2
-        timer = files["reapply.timer"].splitlines()
+        timer = _bootjob.render_timer(job).decode().splitlines()
         assert f"OnUnitActiveSec={int(v['tap_bridge_reapply_interval'])}s" in timer
 
 

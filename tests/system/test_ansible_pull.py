@@ -5,7 +5,8 @@ pointed at a temp file, become by su); the project's own ``ansible-pull`` runs i
 (``hb-pull-<random>``, loopback up; a running systemd hidden as in test_lo0_alias_linux.py) with
 ``-U file:///...``. The aliases land on the namespace's ``lo``, the names in the temp hosts file; the host's
 interfaces and /etc/hosts are never touched. The pull role in the repository's local.yml finds no systemd and
-installs nothing. The job files of the pull role (LaunchDaemon, systemd units) are rendered and parsed back.
+installs nothing. The job files of the pull role (LaunchDaemon, systemd units) are rendered by boot_job from
+the role's own options and parsed back.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import typing as t
 import pytest
 import yaml
 
+from ansible_collections.dockermac.hostbridge.plugins.module_utils import _bootjob
 from ansible_collections.dockermac.hostbridge.tests import ansible_cli
 
 pytestmark = pytest.mark.root
@@ -182,13 +184,21 @@ def systemd_words(line: str, *, dollar: bool = True) -> list[str]:
     return [word.replace("$$", "$") for word in words] if dollar else words
 
 
+def boot_job_args() -> dict[str, t.Any]:
+    """The options the pull role's boot_job task passes, as written in the role (Jinja not yet rendered)."""
+    with open(os.path.join(ROOT, "roles", "pull", "tasks", "present.yml"), encoding="utf-8") as handle:
+        (task,) = [task for task in yaml.safe_load(handle) if "dockermac.hostbridge.boot_job" in task]
+    return task["dockermac.hostbridge.boot_job"]
+
+
 def test_job_files_carry_the_exact_command(tmp_path) -> None:
+    """The role's boot_job options rendered by Ansible, then the plist and units boot_job writes from them."""
     role = os.path.join(ROOT, "roles", "pull")
     play = [{"hosts": "localhost", "gather_facts": False,
              "vars_files": [os.path.join(role, "defaults", "main.yml"), os.path.join(role, "vars", "main.yml")],
-             "tasks": [{"name": f"render {name}", "ansible.builtin.template": {
-                 "src": os.path.join(role, "templates", name), "dest": str(tmp_path / name), "mode": "0644"}}
-                 for name in ("launchd.plist.j2", "pull.service.j2", "pull.timer.j2")]}]
+             "vars": {"hb_args": boot_job_args()},
+             "tasks": [{"name": "the boot_job options", "ansible.builtin.copy": {
+                 "content": "{{ hb_args | to_json }}", "dest": str(tmp_path / "args.json"), "mode": "0644"}}]}]
     (tmp_path / "play.yml").write_text(json.dumps(play), encoding="utf-8")
     (tmp_path / "odd.json").write_text(json.dumps(ODD), encoding="utf-8")  # extra vars: above the vars_files
     proc = ansible_cli.run([ansible_cli.cli("ansible-playbook"), "-i", "localhost,", "-c", "local",
@@ -196,14 +206,17 @@ def test_job_files_carry_the_exact_command(tmp_path) -> None:
                             str(tmp_path / "play.yml")],
                            env=env(), timeout=120)
     assert proc.returncode == 0, explain(proc)
+    args = json.loads((tmp_path / "args.json").read_text(encoding="utf-8"))
+    assert args["reload"] is True  # not a run started by the job
+    job = _bootjob.validate(args)
 
     # launchd: what plutil -lint would parse, with the argv exactly (XML escaping round trip).
-    with open(tmp_path / "launchd.plist.j2", "rb") as handle:
-        plist = plistlib.load(handle)
+    plist = plistlib.loads(_bootjob.render_plist(job))
     assert plist["Label"] == "com.dockermac.hostbridge.pull"
     assert plist["ProgramArguments"] == EXPECTED_ARGV
     assert plist["StartInterval"] == 1800
     assert plist["RunAtLoad"] is True
+    assert plist["ProcessType"] == "Background"
     assert plist["EnvironmentVariables"] == {
         "ANSIBLE_COLLECTIONS_PATH": "/opt/collections:/usr/share/ansible/collections",
         "HB_ODD": 'a $b %c "d" \\e',
@@ -212,7 +225,7 @@ def test_job_files_carry_the_exact_command(tmp_path) -> None:
     assert plist["StandardOutPath"] == plist["StandardErrorPath"] == "/var/log/dockermac-hostbridge-pull.log"
 
     # systemd: ExecStart splits back into the same argv; Environment= lines into the same variables.
-    unit = (tmp_path / "pull.service.j2").read_text(encoding="utf-8").splitlines()
+    unit = _bootjob.render_service(job).decode("utf-8").splitlines()
     exec_start = [line for line in unit if line.startswith("ExecStart=")]
     assert len(exec_start) == 1
     assert systemd_words(exec_start[0][len("ExecStart="):]) == EXPECTED_ARGV
@@ -220,6 +233,8 @@ def test_job_files_carry_the_exact_command(tmp_path) -> None:
                        for line in unit if line.startswith("Environment="))
     assert environment == plist["EnvironmentVariables"]
     assert "Type=oneshot" in unit
-    timer = (tmp_path / "pull.timer.j2").read_text(encoding="utf-8").splitlines()
+    assert "After=network-online.target" in unit
+    timer = _bootjob.render_timer(job).decode("utf-8").splitlines()
     assert "OnUnitActiveSec=1800s" in timer
+    assert "OnBootSec=120s" in timer
     assert "WantedBy=timers.target" in timer

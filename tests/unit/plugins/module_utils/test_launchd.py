@@ -14,13 +14,29 @@ from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.dockermac.hostbridge.plugins.module_utils import _launchd
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError
-from ansible_collections.dockermac.hostbridge.tests.unit.utils import FakeRunner
+from ansible_collections.dockermac.hostbridge.tests.unit.utils import FakeRunner, fixture_text
 
 LABEL = "com.dockermac.hostbridge.tap-reapply"
 ARGS = ["/usr/local/libexec/hostbridge-tap", "--tap", "tap1"]
 PRINT = ["launchctl", "print", f"system/{LABEL}"]
 NOT_LOADED = (PRINT, 113, "", f'Could not find service "{LABEL}" in domain for system\n')
 LOADED = (PRINT, 0, f"system/{LABEL} = {{\n\tactive count = 0\n}}\n", "")
+ENABLE = (["launchctl", "enable", f"system/{LABEL}"], 0, "", "")
+BOOTOUT = (["launchctl", "bootout", f"system/{LABEL}"], 0, "", "")
+EIO = fixture_text("darwin", "launchctl_bootstrap_eio_stderr.txt")
+PRINT_DISABLED = ["launchctl", "print-disabled", "system"]
+NOT_DISABLED = (PRINT_DISABLED, 0, "disabled services = {\n\t\"com.openssh.sshd\" => enabled\n}\n", "")
+
+
+class Sleeps(list):
+    """Records the waits instead of sleeping."""
+
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+def bootstrap(plist, rc: int = 0, err: str = "") -> tuple[list[str], int, str, str]:
+    return (["launchctl", "bootstrap", "system", str(plist)], rc, "", err)
 
 
 @pytest.fixture
@@ -71,7 +87,7 @@ def test_bad_program_arguments_are_refused(args, why) -> None:
 
 def test_ensure_writes_root_owned_0644_then_bootstraps(module, daemons) -> None:
     plist = daemons / f"{LABEL}.plist"
-    runner = FakeRunner([NOT_LOADED, (["launchctl", "bootstrap", "system", str(plist)], 0, "", "")])
+    runner = FakeRunner([NOT_LOADED, ENABLE, bootstrap(plist)])
     assert _launchd.LaunchDaemon(runner, module).ensure(label=LABEL, program_arguments=ARGS) is True
     runner.assert_done()
     st = plist.stat()
@@ -94,7 +110,7 @@ def test_ensure_same_content_not_loaded_only_bootstraps(module, daemons) -> None
     plist.write_bytes(_launchd.LaunchDaemon.render(label=LABEL, program_arguments=ARGS))
     plist.chmod(0o644)
     inode = plist.stat().st_ino
-    runner = FakeRunner([NOT_LOADED, (["launchctl", "bootstrap", "system", str(plist)], 0, "", "")])
+    runner = FakeRunner([NOT_LOADED, ENABLE, bootstrap(plist)])
     assert _launchd.LaunchDaemon(runner, module).ensure(label=LABEL, program_arguments=ARGS) is True
     runner.assert_done()
     assert plist.stat().st_ino == inode  # not rewritten
@@ -113,17 +129,99 @@ def test_ensure_fixes_bad_permissions_without_reloading(module, daemons) -> None
 def test_changed_content_of_a_loaded_job_boots_out_then_in(module, daemons) -> None:
     plist = daemons / f"{LABEL}.plist"
     plist.write_bytes(_launchd.LaunchDaemon.render(label=LABEL, program_arguments=["/bin/true"]))
-    runner = FakeRunner([
-        LOADED,
-        (["launchctl", "bootout", f"system/{LABEL}"], 0, "", ""),
-        (["launchctl", "bootstrap", "system", str(plist)], 0, "", ""),
-    ])
-    daemon = _launchd.LaunchDaemon(runner, module)
+    # bootout returns before launchd lets go of the label: print answers "still there" twice, then "gone";
+    # enable comes before bootstrap.
+    runner = FakeRunner([LOADED, BOOTOUT, LOADED, LOADED, NOT_LOADED, ENABLE, bootstrap(plist)])
+    sleeps = Sleeps()
+    daemon = _launchd.LaunchDaemon(runner, module, sleep=sleeps)
     plan = daemon.plan_ensure(label=LABEL, program_arguments=ARGS)
     assert (plan.write, plan.bootout, plan.bootstrap, plan.delete) == (True, True, True, False)
     daemon.apply(plan)
     runner.assert_done()
+    assert sleeps == [_launchd.POLL_SECONDS] * 2
     assert plistlib.loads(plist.read_bytes())["ProgramArguments"] == ARGS
+
+
+def test_the_wait_after_bootout_is_bounded_and_explained(module, daemons, monkeypatch) -> None:
+    monkeypatch.setattr(_launchd, "BOOTOUT_WAIT_SECONDS", 2.0)
+    runner = FakeRunner([BOOTOUT] + [LOADED] * 5)
+    sleeps = Sleeps()
+    with pytest.raises(HostbridgeError) as info:
+        _launchd.LaunchDaemon(runner, module, sleep=sleeps).bootout(LABEL)
+    runner.assert_done()
+    assert sleeps == [0.5] * 4
+    assert f"launchd still has system/{LABEL} 2s after `launchctl bootout`" in info.value.msg
+    assert f"sudo launchctl print system/{LABEL}" in info.value.msg
+
+
+@pytest.mark.parametrize(("rc", "err"), [
+    (36, fixture_text("darwin", "launchctl_bootout_in_progress_stderr.txt")),  # still going: wait as for rc 0
+    (3, "Boot-out failed: 3: No such process\n"),  # gone already
+])
+def test_bootout_in_progress_or_already_gone_is_not_an_error(module, daemons, rc, err) -> None:
+    runner = FakeRunner([(BOOTOUT[0], rc, "", err), LOADED, NOT_LOADED])
+    _launchd.LaunchDaemon(runner, module, sleep=Sleeps()).bootout(LABEL)
+    runner.assert_done()
+
+
+def test_another_bootout_failure_is_an_error(module, daemons) -> None:
+    runner = FakeRunner([(BOOTOUT[0], 1, "", "Boot-out failed: 1: Operation not permitted\n")])
+    with pytest.raises(HostbridgeError, match=r"launchctl bootout system/.* failed \(rc=1\): Boot-out failed: 1"):
+        _launchd.LaunchDaemon(runner, module).bootout(LABEL)
+
+
+def test_input_output_error_is_retried_then_succeeds(module, daemons) -> None:
+    plist = daemons / f"{LABEL}.plist"
+    runner = FakeRunner([NOT_LOADED, ENABLE, bootstrap(plist, 5, EIO), NOT_DISABLED, bootstrap(plist)])
+    sleeps = Sleeps()
+    assert _launchd.LaunchDaemon(runner, module, sleep=sleeps).ensure(label=LABEL, program_arguments=ARGS) is True
+    runner.assert_done()
+    assert sleeps == [_launchd.RETRY_SECONDS]
+
+
+def test_input_output_error_every_time_is_explained(module, daemons) -> None:
+    plist = daemons / f"{LABEL}.plist"
+    attempts = [bootstrap(plist, 5, EIO), NOT_DISABLED] * _launchd.BOOTSTRAP_ATTEMPTS
+    runner = FakeRunner([NOT_LOADED, ENABLE, *attempts])
+    sleeps = Sleeps()
+    with pytest.raises(HostbridgeError) as info:
+        _launchd.LaunchDaemon(runner, module, sleep=sleeps).ensure(label=LABEL, program_arguments=ARGS)
+    runner.assert_done()
+    assert sleeps == [_launchd.RETRY_SECONDS] * (_launchd.BOOTSTRAP_ATTEMPTS - 1)
+    msg = info.value.msg
+    assert "Bootstrap failed: 5: Input/output error" in msg
+    assert f"refused it {_launchd.BOOTSTRAP_ATTEMPTS} times" in msg
+    assert "Allow in the Background" in msg
+    assert "root:wheel 0644" in msg
+    assert f"plutil -lint {plist}" in msg
+    assert info.value.details["rc"] == 5
+
+
+@pytest.mark.parametrize("sample", ["launchctl_print_disabled_system_ventura.txt",
+                                    "launchctl_print_disabled_system_old.txt"])
+def test_a_label_disabled_in_login_items_names_the_switch(module, daemons, sample) -> None:
+    plist = daemons / f"{LABEL}.plist"
+    runner = FakeRunner([NOT_LOADED, ENABLE, bootstrap(plist, 5, EIO),
+                         (PRINT_DISABLED, 0, fixture_text("darwin", sample), "")])
+    sleeps = Sleeps()
+    with pytest.raises(HostbridgeError) as info:
+        _launchd.LaunchDaemon(runner, module, sleep=sleeps).ensure(label=LABEL, program_arguments=ARGS)
+    runner.assert_done()
+    assert sleeps == []  # no retry: it cannot work until the user turns the switch on
+    assert f"{LABEL} is disabled for launchd even after `launchctl enable system/{LABEL}`" in info.value.msg
+    assert "System Settings > General > Login Items > Allow in the Background" in info.value.msg
+
+
+@pytest.mark.parametrize(("sample", "label", "disabled"), [
+    ("launchctl_print_disabled_system_ventura.txt", "com.apple.ftpd", True),
+    ("launchctl_print_disabled_system_ventura.txt", "com.openssh.sshd", False),
+    ("launchctl_print_disabled_system_old.txt", "com.openssh.sshd", False),
+    ("launchctl_print_disabled_system_old.txt", "com.apple.ftpd", True),
+    ("launchctl_print_disabled_system_old.txt", "com.apple.ftp", False),  # a prefix is not the label
+])
+def test_print_disabled_is_read_in_both_formats(module, sample, label, disabled) -> None:
+    runner = FakeRunner([(PRINT_DISABLED, 0, fixture_text("darwin", sample), "")])
+    assert _launchd.LaunchDaemon(runner, module).disabled(label) is disabled
 
 
 def test_check_mode_plans_but_touches_nothing(module, daemons) -> None:
@@ -148,19 +246,20 @@ def test_a_symlinked_plist_is_refused(module, daemons, tmp_path_factory) -> None
 
 def test_bootstrap_failure_says_what_to_check(module, daemons) -> None:
     plist = daemons / f"{LABEL}.plist"
-    runner = FakeRunner([NOT_LOADED, (["launchctl", "bootstrap", "system", str(plist)], 5, "",
-                                      "Bootstrap failed: 5: Input/output error\n")])
+    bad_perms = "Bootstrap failed: 122: Path had bad ownership/permissions\n"
+    runner = FakeRunner([NOT_LOADED, ENABLE, bootstrap(plist, 122, bad_perms)])
     with pytest.raises(HostbridgeError) as info:
         _launchd.LaunchDaemon(runner, module).ensure(label=LABEL, program_arguments=ARGS)
-    assert "Bootstrap failed: 5: Input/output error" in info.value.msg
+    runner.assert_done()
+    assert "Path had bad ownership/permissions" in info.value.msg
     assert "root:wheel 0644" in info.value.msg
-    assert info.value.details["rc"] == 5
+    assert info.value.details["rc"] == 122
 
 
 def test_remove_boots_out_and_deletes(module, daemons) -> None:
     plist = daemons / f"{LABEL}.plist"
     plist.write_bytes(b"x")
-    runner = FakeRunner([LOADED, (["launchctl", "bootout", f"system/{LABEL}"], 0, "", "")])
+    runner = FakeRunner([LOADED, BOOTOUT, NOT_LOADED])
     assert _launchd.LaunchDaemon(runner, module).remove(LABEL) is True
     runner.assert_done()
     assert not plist.exists()

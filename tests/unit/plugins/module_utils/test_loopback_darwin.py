@@ -289,6 +289,7 @@ def test_persistent_writes_and_bootstraps_a_launchdaemon(module, daemons, persis
         (["launchctl", "print", f"system/{LABEL}"], 113, "", f'Could not find service "{LABEL}" in domain for system'),
         (["ifconfig", "lo0", "alias", "192.100.200.1/32"], 0, "", ""),
         (["ifconfig", "lo0", "inet6", "fd00:db8::1", "prefixlen", "128", "alias"], 0, "", ""),
+        (["launchctl", "enable", f"system/{LABEL}"], 0, "", ""),
         (["launchctl", "bootstrap", "system", str(plist)], 0, "", ""),
     ])
     result = run(runner, module=module, diff_mode=True, addresses=["192.100.200.1", "fd00:db8::1"],
@@ -325,6 +326,8 @@ def test_persistent_changed_list_reloads_the_daemon(module, daemons) -> None:
         (LO0, 0, sample("ifconfig_lo0_mixed_aliases.txt"), ""),
         (["launchctl", "print", f"system/{LABEL}"], 0, "", ""),
         (["launchctl", "bootout", f"system/{LABEL}"], 0, "", ""),
+        (["launchctl", "print", f"system/{LABEL}"], 113, "", f'Could not find service "{LABEL}" in domain for system'),
+        (["launchctl", "enable", f"system/{LABEL}"], 0, "", ""),
         (["launchctl", "bootstrap", "system", str(plist)], 0, "", ""),
     ])
     result = run(runner, module=module, addresses=["192.100.200.1"], persistent=True)
@@ -341,6 +344,7 @@ def test_absent_persistent_removes_the_daemon(module, daemons) -> None:
         (["launchctl", "print", f"system/{LABEL}"], 0, "", ""),
         (["ifconfig", "lo0", "-alias", "192.100.200.1"], 0, "", ""),
         (["launchctl", "bootout", f"system/{LABEL}"], 0, "", ""),
+        (["launchctl", "print", f"system/{LABEL}"], 113, "", f'Could not find service "{LABEL}" in domain for system'),
     ])
     result = run(runner, module=module, state="absent", addresses=["192.100.200.1"], persistent=True)
     assert result["removed"] == ["192.100.200.1/32"]

@@ -3,8 +3,10 @@ never a change on the host. Real files in a temp dir; Linux loopback state repla
 
 from __future__ import annotations
 
+import grp
 import hashlib
 import os
+import pwd
 import re
 import typing as t
 from pathlib import Path
@@ -12,7 +14,7 @@ from unittest import mock
 
 import pytest
 
-from ansible_collections.dockermac.hostbridge.plugins.module_utils import _loopback, _plan, _systemd
+from ansible_collections.dockermac.hostbridge.plugins.module_utils import _bootjob, _launchd, _loopback, _plan, _systemd
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._hosts import manage as hosts_manage
 from ansible_collections.dockermac.hostbridge.plugins.modules import lo0_alias
@@ -239,30 +241,48 @@ def test_entries_for_another_platform_are_not_checked(tmp_path: Path) -> None:
     assert plan["unit"]["pending"] is True
 
 
-def test_launchd_job_loaded_or_not() -> None:
-    label = "com.dockermac.hostbridge.tap-reapply"
+REAPPLY = {"name": "com.dockermac.hostbridge.tap-reapply", "program_arguments": ["/bin/sh", "/usr/local/libexec/x"],
+           "start_interval": 10, "state": "present"}
+
+
+def test_boot_job_on_darwin_runs_the_module_logic_in_check_mode(tmp_path: Path, monkeypatch) -> None:
+    """The plist compared byte for byte and the job loaded, with one launchctl call: a re-run stays one call."""
+    label = REAPPLY["name"]
+    monkeypatch.setattr(_launchd, "LAUNCH_DAEMONS_DIR", str(tmp_path))
+    monkeypatch.setattr(_launchd, "PLIST_OWNER", pwd.getpwuid(os.geteuid()).pw_name)  # root:wheel on a Mac
+    monkeypatch.setattr(_launchd, "PLIST_GROUP", grp.getgrgid(os.getegid()).gr_name)
+    plist = tmp_path / f"{label}.plist"
+    plist.write_bytes(_bootjob.render_plist(_bootjob.validate(REAPPLY)))
+    plist.chmod(0o644)
     runner = FakeRunner([
         (["launchctl", "print", f"system/{label}"], 0, f"system/{label} = {{\n\tstate = not running\n}}\n", ""),
         (["launchctl", "print", f"system/{label}"], 113, "", f'Could not find service "{label}" in domain for system'),
     ])
-    entry = {"kind": "launchd_job", "params": {"label": label}}
+    entry = {"kind": "boot_job", "params": REAPPLY}
     ctx = _plan.Context(system="Darwin", runner=runner, module=mock.Mock(), console_user="alice")
     assert _plan.check({"job": entry}, ctx) == {"job": {"pending": False, "reason": "in sync"}}
     assert _plan.check({"job": entry}, ctx) == {
-        "job": {"pending": True, "reason": f"launchd job {label} is not loaded"}}
+        "job": {"pending": True, "reason": f"boot_job: launchctl bootstrap system {plist}"}}
     runner.assert_done()
+    assert plist.read_bytes() == _bootjob.render_plist(_bootjob.validate(REAPPLY))
 
 
-def test_systemd_unit_must_be_enabled_and_active() -> None:
-    unit = "com.dockermac.hostbridge.tap-reapply.timer"
-    runner = FakeRunner([
-        (["systemctl", "is-enabled", "--quiet", unit], 0, "", ""),
-        (["systemctl", "is-active", "--quiet", unit], 0, "", ""),
-        (["systemctl", "is-enabled", "--quiet", unit], 1, "", ""),
-        (["systemctl", "is-active", "--quiet", unit], 3, "", ""),
-    ])
-    entry = {"kind": "systemd_unit", "params": {"unit": unit}}
-    assert _plan.check({"u": entry}, context(runner))["u"] == {"pending": False, "reason": "in sync"}
-    assert _plan.check({"u": entry}, context(runner))["u"] == {
-        "pending": True, "reason": f"{unit} is not enabled; {unit} is not active"}
+def test_boot_job_on_linux_compares_the_units_and_the_timer(tmp_path: Path, monkeypatch) -> None:
+    (tmp_path / "run").mkdir()
+    monkeypatch.setattr(_systemd, "SYSTEMD_RUN_DIR", str(tmp_path / "run"))
+    monkeypatch.setattr(_systemd, "UNIT_DIR", str(tmp_path))
+    timer = f"{REAPPLY['name']}.timer"
+    runner = FakeRunner([(["systemctl", "is-enabled", "--quiet", timer], 1, "", ""),
+                         (["systemctl", "is-active", "--quiet", timer], 3, "", "")])
+    plan = _plan.check({"job": {"kind": "boot_job", "params": REAPPLY}}, context(runner))
     runner.assert_done()
+    assert plan["job"]["pending"] is True
+    assert plan["job"]["reason"] == (f"boot_job: write {tmp_path}/{REAPPLY['name']}.service; write {tmp_path}/{timer}; "
+                                     f"systemctl daemon-reload; systemctl enable {timer}; systemctl start {timer}")
+    assert list(tmp_path.iterdir()) == [tmp_path / "run"]
+
+
+def test_boot_job_options_are_validated_by_the_module_spec() -> None:
+    plan = _plan.check({"job": {"kind": "boot_job", "params": {"name": "x.y"}}}, context())
+    assert plan["job"] == {"pending": True, "reason": "boot_job: state is present but all of the following are "
+                                                      "missing: program_arguments"}
