@@ -31,6 +31,9 @@ from ansible_collections.dockermac.hostbridge.plugins.module_utils._hyperkit imp
     target_user,
 )
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._hyperkit import validate as shim_options
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._module import Context, select_backend
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._plan import PlanContext, check
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._types import Params, Result, Runner
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._validation import tap_name
 
 TUNTAP_BUNDLE = "net.sf.tuntaposx.tap"
@@ -335,7 +338,7 @@ class Facts:
 
     platform = "generic"
 
-    def __init__(self, *, runner: t.Any, root: str = "/", home: str | None = None,
+    def __init__(self, *, runner: Runner, root: str = "/", home: str | None = None,
                  environ: t.Mapping[str, str] | None = None, machine: str | None = None) -> None:
         self.runner = runner
         self.root = root
@@ -598,16 +601,22 @@ class LinuxFacts(Facts):
 BACKENDS: dict[str, type[Facts]] = {"Darwin": DarwinFacts, "Linux": LinuxFacts}
 
 
-def backend_for(system: str, **kwargs: t.Any) -> Facts:
-    try:
-        cls = BACKENDS[system]
-    except KeyError:
-        raise HostbridgeError(f"bridge_facts does not support {system!r} (only macOS and Linux)") from None
-    return cls(**kwargs)
-
-
-def gather(*, params: t.Mapping[str, t.Any], system: str, runner: t.Any, **kwargs: t.Any) -> dict[str, t.Any]:
-    """The whole ``bridge_facts`` module behind its argument parsing: ``ansible_facts`` and warnings."""
-    backend = backend_for(system, runner=runner, **kwargs)
+def gather(*, params: Params, system: str, runner: Runner, **kwargs: t.Any) -> Result:
+    """The facts (``ansible_facts.hostbridge``) and the warnings met while gathering them. ``kwargs``: the
+    backend's ``root``, ``home``, ``environ``, ``machine`` (the tests')."""
+    backend = select_backend(system, BACKENDS, what="bridge_facts")(runner=runner, **kwargs)
     facts = backend.gather(params)
     return {"changed": False, "ansible_facts": {"hostbridge": facts}, "warnings": backend.warnings}
+
+
+def manage(ctx: Context, params: Params) -> Result:
+    """The whole ``bridge_facts`` module behind its argument parsing: the facts, and with ``desired`` the plan
+    (``_plan``: what the roles' module tasks would change)."""
+    result = gather(params=params, system=ctx.system, runner=ctx.runner)
+    if params.get("desired") is not None:
+        facts = result["ansible_facts"]["hostbridge"]
+        possible = frozenset(name for name, verdict in facts["strategies"].items() if verdict["possible"])
+        console_user = (facts.get("console_user") or {}).get("name")
+        result["plan"] = check(params["desired"], PlanContext(ctx.system, ctx.runner, ctx.module, console_user,
+                                                              possible))
+    return result

@@ -38,6 +38,7 @@ from ansible_collections.dockermac.hostbridge.plugins.module_utils._files import
     fsync_directory,
     resolve_inside,
 )
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._module import Context, select_backend
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._shim_template import (
     SHIM_VERSION,
     SLOTS,
@@ -45,6 +46,7 @@ from ansible_collections.dockermac.hostbridge.plugins.module_utils._shim_templat
     parse_marker,
     render_shim,
 )
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._types import Params, Result
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._validation import bad, tap_name, user_name
 
 # Where Docker Desktop kept hyperkit, oldest first; the first that exists wins.
@@ -84,7 +86,7 @@ class Options:
     backup: bool
 
 
-def validate(params: dict[str, t.Any]) -> Options:
+def validate(params: Params) -> Options:
     state = params.get("state") or "present"
     if state not in ("present", "absent"):
         raise bad("state", state, "must be present or absent")
@@ -506,7 +508,7 @@ class HyperkitShim:
             "Docker.app bundle.", paths_tried=candidates)
 
     # -- the whole module --
-    def run(self, *, params: dict[str, t.Any], check_mode: bool, diff_mode: bool) -> dict[str, t.Any]:
+    def run(self, *, params: Params, check_mode: bool, diff_mode: bool) -> dict[str, t.Any]:
         options = validate(params)
         app = self.find_app(params.get("app_path"), params.get("user"))
         location = locate(app)
@@ -707,15 +709,6 @@ class LinuxHyperkitShim(HyperkitShim):
 BACKENDS: dict[str, type[HyperkitShim]] = {"Darwin": DarwinHyperkitShim, "Linux": LinuxHyperkitShim}
 
 
-def backend_for(system: str, **kwargs: t.Any) -> HyperkitShim:
-    try:
-        cls = BACKENDS[system]
-    except KeyError:
-        raise HostbridgeError(f"hyperkit_shim does not support {system!r} (only macOS, and Linux for the "
-                              "simulation)") from None
-    return cls(**kwargs)
-
-
 # The module's options; bridge_facts validates its desired-state entries with the same spec.
 ARGUMENT_SPEC = {
     "app_path": {"type": "path"},
@@ -727,7 +720,7 @@ ARGUMENT_SPEC = {
 }
 
 
-def manage(*, params: dict[str, t.Any], system: str, check_mode: bool, diff_mode: bool,
-           ops: FileOps | None = None) -> dict[str, t.Any]:
-    """The whole ``hyperkit_shim`` module behind its argument parsing."""
-    return backend_for(system, ops=ops).run(params=params, check_mode=check_mode, diff_mode=diff_mode)
+def manage(ctx: Context, params: Params, *, ops: FileOps | None = None) -> Result:
+    """The whole ``hyperkit_shim`` module behind its argument parsing (``ops``: the fault-injection tests')."""
+    shim = select_backend(ctx.system, BACKENDS, what="hyperkit_shim")(ops=ops)
+    return shim.run(params=params, check_mode=ctx.check_mode, diff_mode=ctx.diff_mode)

@@ -32,6 +32,8 @@ import typing as t
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._commands import command_error
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._loopback import parse_ifconfig, parse_ip_json
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._module import Context, select_backend
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._types import Params, Result, Runner
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._validation import (
     IPInterface,
     bad,
@@ -167,7 +169,7 @@ class DarwinTap:
 
     dev_dir = "/dev"
 
-    def __init__(self, runner: t.Any, *, stat_fn: t.Callable[[str], os.stat_result] = os.stat,
+    def __init__(self, runner: Runner, *, stat_fn: t.Callable[[str], os.stat_result] = os.stat,
                  chown_fn: t.Callable[[str, int, int], None] = os.chown) -> None:
         self._runner = runner
         self._stat = stat_fn
@@ -344,7 +346,7 @@ class LinuxTap:
 
     sysfs_net = "/sys/class/net"
 
-    def __init__(self, runner: t.Any, *, tun: TunControl | None = None) -> None:
+    def __init__(self, runner: Runner, *, tun: TunControl | None = None) -> None:
         self._runner = runner
         self._tun = tun or TunControl()
 
@@ -412,18 +414,11 @@ class LinuxTap:
 
 
 Backend = t.Union[DarwinTap, LinuxTap]
-
-
-def make_backend(system: str, runner: t.Any) -> Backend:
-    if system == "Darwin":
-        return DarwinTap(runner)
-    if system == "Linux":
-        return LinuxTap(runner)
-    raise HostbridgeError(f"tap_device supports macOS (Darwin) and Linux, not {system!r}")
+BACKENDS: dict[str, t.Callable[[Runner], Backend]] = {"Darwin": DarwinTap, "Linux": LinuxTap}
 
 
 # --- the module ------------------------------------------------------------------------------------------
-def validate(params: dict[str, t.Any]) -> Request:
+def validate(params: Params) -> Request:
     """Every option checked before the host is touched; errors name the option and the value."""
     state = params.get("state") or "present"
     name = tap_name(params.get("name"), field="name")
@@ -469,10 +464,9 @@ ARGUMENT_SPEC = {
 ARGUMENT_RULES = {"required_if": [("state", "present", ["owner"])]}
 
 
-def manage(*, params: dict[str, t.Any], system: str, runner: t.Any, check_mode: bool, diff_mode: bool,
-           backend: Backend | None = None) -> dict[str, t.Any]:
+def manage(ctx: Context, params: Params, *, backend: Backend | None = None) -> Result:
     """Validate, read once, plan, and (outside check mode) apply. Returns the module result."""
-    backend = backend or make_backend(system, runner)
+    backend = backend or select_backend(ctx.system, BACKENDS, what="tap_device")(ctx.runner)
     req = validate(params)
     current = backend.read(req.name)
     steps, after = backend.plan(req, current)
@@ -486,16 +480,22 @@ def manage(*, params: dict[str, t.Any], system: str, runner: t.Any, check_mode: 
         "interface_present": after.interface_present,
         "holder_pid": after.holder_pid,
         "actions": [s.what for s in steps],
+        "warnings": [],
     }
-    if diff_mode:
+    if req.state == "present" and req.address is not None and not after.interface_present:
+        result["warnings"].append(
+            f"{req.name}: the interface does not exist (no process holds {device} open), so {req.address} was not "
+            "set; run the module again once hyperkit has opened the device, or set require_interface: true to fail "
+            "instead.")
+    if ctx.diff_mode:
         result["diff"] = {"before_header": device, "after_header": device,
                           "before": describe(req.name, device, current), "after": describe(req.name, device, after)}
-    if not check_mode:
-        _apply(runner, steps)
+    if not ctx.check_mode:
+        _apply(ctx.runner, steps)
     return result
 
 
-def _apply(runner: t.Any, steps: list[Step]) -> None:
+def _apply(runner: Runner, steps: list[Step]) -> None:
     done: list[str] = []
     try:
         for step in steps:

@@ -85,15 +85,10 @@ options:
     type: bool
     default: false
 extends_documentation_fragment:
-  - ansible.builtin.action_common_attributes
+  - dockermac.hostbridge._attributes
 attributes:
-  check_mode:
-    support: full
   diff_mode:
-    support: full
     details: The diff shows the device's owner, and the interface's presence, link state and IPv4 addresses.
-  platform:
-    platforms: [darwin, linux]
 notes:
   - Needs root (C(become)).
   - On macOS devfs recreates C(/dev/tapN) as root:wheel 0660 at every boot, and the interface loses its address
@@ -188,23 +183,12 @@ actions:
 """
 
 # Imports follow the documentation, as ansible-test's validate-modules requires.
-import platform  # noqa: E402
-
-from ansible.module_utils.basic import AnsibleModule  # noqa: E402
-
-from ansible_collections.dockermac.hostbridge.plugins.module_utils._commands import CommandRunner  # noqa: E402
-from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError  # noqa: E402
-from ansible_collections.dockermac.hostbridge.plugins.module_utils._tap import ARGUMENT_RULES, ARGUMENT_SPEC, manage  # noqa: E402
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._module import run_module
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._tap import ARGUMENT_RULES, ARGUMENT_SPEC, manage
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, **ARGUMENT_RULES)
-    try:
-        result = manage(params=module.params, system=platform.system(), runner=CommandRunner(module),
-                        check_mode=module.check_mode, diff_mode=module._diff)
-    except HostbridgeError as exc:
-        module.fail_json(**exc.fail_json_kwargs())
-    module.exit_json(**result)
+    run_module(manage, ARGUMENT_SPEC, **ARGUMENT_RULES)
 
 
 if __name__ == "__main__":

@@ -23,12 +23,14 @@ from ansible_collections.dockermac.hostbridge.tests.unit.plugins.modules.test_lo
     ip_json,
 )
 from ansible_collections.dockermac.hostbridge.tests.unit.utils import FakeRunner
+from ansible_collections.dockermac.hostbridge.tests.unit.utils import context as module_context
 
 USER_LINES = b"127.0.0.1\tlocalhost\r\n# a user's comment\n10.1.2.3 printer.lan"
 
 
-def context(runner: t.Any = None, *, console_user: str | None = "alice") -> _plan.Context:
-    return _plan.Context(system="Linux", runner=runner or FakeRunner([]), module=mock.Mock(), console_user=console_user)
+def context(runner: t.Any = None, *, console_user: str | None = "alice") -> _plan.PlanContext:
+    return _plan.PlanContext(system="Linux", runner=runner or FakeRunner([]), module=mock.Mock(),
+                             console_user=console_user)
 
 
 def file_entry(path: Path, content: bytes, mode: str = "0644", **owner: int) -> dict[str, t.Any]:
@@ -82,8 +84,7 @@ def apply_hosts(hosts: Path) -> None:
     params = dict(hosts_entry(hosts)["params"], marker="dockermac.hostbridge", backup=False)
     with mock.patch("ansible_collections.dockermac.hostbridge.plugins.module_utils._hosts.write_atomic",
                     lambda module, path, data, **kw: Path(path).write_bytes(data)):
-        hosts_manage(params=params, module=mock.Mock(), runner=FakeRunner([]), system="Linux", check_mode=False,
-                     diff_mode=False)
+        hosts_manage(module_context("Linux"), params)
 
 
 def test_hosts_pending_until_applied_then_in_sync_and_the_file_is_never_touched(tmp_path: Path) -> None:
@@ -154,7 +155,7 @@ def test_loopback_drift_is_pending_with_what_would_change_and_nothing_is_run() -
 def test_owner_and_user_default_to_the_console_user_and_an_explicit_one_is_kept() -> None:
     seen: dict[str, dict[str, t.Any]] = {}
 
-    def fake_run(kind: str, params: dict[str, t.Any], ctx: _plan.Context) -> dict[str, t.Any]:
+    def fake_run(kind: str, params: dict[str, t.Any], ctx: _plan.PlanContext) -> dict[str, t.Any]:
         seen[kind + ("-explicit" if kind in seen else "")] = params
         return {"changed": False}
 
@@ -195,7 +196,7 @@ def test_invalid_parameters_are_pending_with_the_modules_own_message() -> None:
 ], ids=["expected", "unexpected"])
 def test_a_failing_check_is_pending_so_the_module_task_runs_and_reports(error: Exception, reason: str) -> None:
     """Whatever goes wrong in a check, the facts call does not fail: the part is pending, with the reason."""
-    def boom(kind: str, params: dict[str, t.Any], ctx: _plan.Context) -> dict[str, t.Any]:
+    def boom(kind: str, params: dict[str, t.Any], ctx: _plan.PlanContext) -> dict[str, t.Any]:
         raise error
 
     with mock.patch.object(_plan, "_run_module", boom):
@@ -246,7 +247,7 @@ def test_launchd_job_loaded_or_not() -> None:
         (["launchctl", "print", f"system/{label}"], 113, "", f'Could not find service "{label}" in domain for system'),
     ])
     entry = {"kind": "launchd_job", "params": {"label": label}}
-    ctx = _plan.Context(system="Darwin", runner=runner, module=mock.Mock(), console_user="alice")
+    ctx = _plan.PlanContext(system="Darwin", runner=runner, module=mock.Mock(), console_user="alice")
     assert _plan.check({"job": entry}, ctx) == {"job": {"pending": False, "reason": "in sync"}}
     assert _plan.check({"job": entry}, ctx) == {
         "job": {"pending": True, "reason": f"launchd job {label} is not loaded"}}

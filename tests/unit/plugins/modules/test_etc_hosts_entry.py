@@ -12,7 +12,7 @@ import pytest
 from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.dockermac.hostbridge.plugins.module_utils import _hosts
+from ansible_collections.dockermac.hostbridge.plugins.module_utils import _hosts, _module
 from ansible_collections.dockermac.hostbridge.plugins.modules import etc_hosts_entry
 from ansible_collections.dockermac.hostbridge.tests.unit.utils import FakeRunner, fixture_text, run_module
 
@@ -23,8 +23,8 @@ def module(args: dict[str, t.Any], *, system: str = "Linux", runner: FakeRunner 
            ) -> tuple[dict[str, t.Any], list[str]]:
     """Run the module; returns its result and its warnings. ``runner`` replaces the command runner."""
     warnings: list[str] = []
-    with mock.patch.object(etc_hosts_entry.platform, "system", return_value=system), \
-            mock.patch.object(etc_hosts_entry, "CommandRunner", return_value=runner or FakeRunner()), \
+    with mock.patch.object(_module.platform, "system", return_value=system), \
+            mock.patch.object(_module, "CommandRunner", return_value=runner or FakeRunner()), \
             mock.patch.object(basic.AnsibleModule, "warn", lambda self, msg: warnings.append(msg)):
         result = run_module(etc_hosts_entry.main, args)
     return result, warnings
