@@ -74,6 +74,36 @@ def test_keeps_mode_and_owner_and_makes_a_backup(hosts: Path) -> None:
     assert sorted(p.name for p in hosts.parent.iterdir()) == sorted(["hosts", Path(result["backup_file"]).name])
 
 
+def test_file_arguments_mode_applied_with_or_without_a_content_change(hosts: Path) -> None:
+    """add_file_common_args: mode (and owner, group...) as the ansible.builtin.files fragment documents them."""
+    args = {"path": str(hosts), "ip": "192.100.200.1", "names": ["nginx.local"]}
+    module(args)
+    checked, _w = module(dict(args, mode="0600", _ansible_check_mode=True))
+    assert checked["changed"] is True
+    assert hosts.stat().st_mode & 0o7777 == 0o644  # check mode: nothing changed
+    result, _w = module(dict(args, mode="0600"))
+    assert result["changed"] is True  # the content was right already: only the mode changed
+    assert hosts.stat().st_mode & 0o7777 == 0o600
+    again, _w = module(dict(args, mode="0600"))
+    assert again["changed"] is False
+
+
+def test_unsafe_writes_defaults_to_ansible_unsafe_writes(hosts: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[bool] = []
+    real = _hosts.write_atomic
+
+    def spy(module: t.Any, path: str, data: bytes, **kwargs: t.Any) -> None:
+        seen.append(kwargs["unsafe_writes"])
+        real(module, path, data, **kwargs)
+
+    monkeypatch.setattr(_hosts, "write_atomic", spy)
+    module({"path": str(hosts), "ip": "192.100.200.1", "names": ["a.local"]})
+    monkeypatch.setenv("ANSIBLE_UNSAFE_WRITES", "1")
+    module({"path": str(hosts), "ip": "192.100.200.2", "names": ["b.local"]})
+    module({"path": str(hosts), "ip": "192.100.200.3", "names": ["c.local"], "unsafe_writes": False})
+    assert seen == [False, True, False]
+
+
 def test_missing_file_is_created_only_when_there_is_something_to_write(tmp_path: Path) -> None:
     path = tmp_path / "hosts"
     result, _w = module({"path": str(path), "entries": [], "exclusive": True, "state": "absent"})
