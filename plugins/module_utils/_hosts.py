@@ -61,7 +61,7 @@ ARGUMENT_SPEC = {
 # With this spec the module takes AnsibleModule's file arguments (add_file_common_args): mode, owner, group, the
 # SELinux context, attributes and unsafe_writes (whose default comes from ANSIBLE_UNSAFE_WRITES).
 FILE_ATTRIBUTES = ("mode", "owner", "group", "seuser", "serole", "selevel", "setype", "attributes")
-ARGUMENT_RULES = {
+ARGUMENT_RULES: dict[str, t.Any] = {
     "mutually_exclusive": [("ip", "entries")],
     "required_one_of": [("ip", "entries")],
     "required_by": {"names": "ip"},
@@ -254,9 +254,9 @@ def _desired(current: list[Entry], wanted: list[Entry], *, state: str, exclusive
             if entry.ip not in drop:
                 result.append(entry)
                 continue
-            names = tuple(n for n in entry.names if drop[entry.ip] and n.lower() not in drop[entry.ip])
-            if names:
-                result.append(Entry(entry.ip, names))
+            left = tuple(n for n in entry.names if drop[entry.ip] and n.lower() not in drop[entry.ip])
+            if left:
+                result.append(Entry(entry.ip, left))
         return result
     if exclusive:
         return list(wanted)

@@ -320,9 +320,8 @@ def inspect(path: str) -> FileInfo | None:
                               "else owns it. Refusing to touch it.", path=path)
     with open(path, "rb") as handle:
         head = handle.read(_HEAD)
-        small = head + handle.read(_SMALL + 1 - len(head)) if len(head) == _HEAD else head
-    if len(small) > _SMALL:
-        small = None
+        whole = head + handle.read(_SMALL + 1 - len(head)) if len(head) == _HEAD else head
+    small = whole if len(whole) <= _SMALL else None
     return FileInfo(path=path, head=head, small=small, sha256=sha256_file(path), size=info.st_size,
                     mode=info.st_mode, uid=info.st_uid, gid=info.st_gid)
 
@@ -643,7 +642,8 @@ class HyperkitShim:
     def _sort_temps(self, detection: Detection, new_shim: str | None) -> tuple[list[str], list[str]]:
         """Leftover temp files: ours (a whole or partial copy of hyperkit, or of a shim) are removed; anything
         else is reported and kept, so no bytes that exist nowhere else are ever deleted."""
-        stale, kept = [], []
+        stale: list[str] = []
+        kept: list[str] = []
         for tmp in detection.temps:
             try:
                 with open(tmp, "rb") as handle:

@@ -461,7 +461,7 @@ ARGUMENT_SPEC = {
     "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
     "require_interface": {"type": "bool", "default": False},
 }
-ARGUMENT_RULES = {"required_if": [("state", "present", ["owner"])]}
+ARGUMENT_RULES: dict[str, t.Any] = {"required_if": [("state", "present", ["owner"])]}
 
 
 def manage(ctx: Context, params: Params, *, backend: Backend | None = None) -> Result:
