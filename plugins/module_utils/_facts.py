@@ -21,6 +21,7 @@ import socket
 import stat
 import typing as t
 
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._darwin import kext_loaded
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._hyperkit import (
     DEFAULT_APP,
@@ -32,11 +33,11 @@ from ansible_collections.dockermac.hostbridge.plugins.module_utils._hyperkit imp
 )
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._hyperkit import validate as shim_options
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._module import Context, select_backend
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._netinfo import IFF_TAP
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._plan import PlanContext, check
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._types import Params, Result, Runner
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._validation import tap_name
 
-TUNTAP_BUNDLE = "net.sf.tuntaposx.tap"
 SETTINGS_DIR = os.path.join("Library", "Group Containers", "group.com.docker")
 SETTINGS_STORE = "settings-store.json"  # Docker Desktop 4.35 and later
 SETTINGS_LEGACY = "settings.json"  # 4.34 and earlier
@@ -157,12 +158,6 @@ def decide_vm_manager(*, settings: t.Mapping[str, t.Any] | None, settings_name: 
     return vm_manager_default(version=version, architecture=architecture, macos=macos)
 
 
-def kext_loaded(listing: str, bundle: str = TUNTAP_BUNDLE) -> bool:
-    """Whether ``bundle`` appears as a loaded kext in ``kmutil showloaded`` / ``kextstat`` output (one kext a
-    line, the bundle id a column of its own, so ``net.sf.tuntaposx.tun`` is not ``...tap``)."""
-    return any(bundle in line.split() for line in listing.splitlines())
-
-
 def parse_os_release(text: str) -> str | None:
     """``PRETTY_NAME`` of /etc/os-release (quotes removed), or None."""
     for line in text.splitlines():
@@ -186,9 +181,6 @@ def tap_devices(names: t.Iterable[str]) -> list[str]:
     """``tapN`` names among ``names``, in numeric order (tap2 before tap10)."""
     found = [(int(m.group(1)), name) for name in names for m in [_TAP_DEV.match(name)] if m]
     return [name for _n, name in sorted(found)]
-
-
-IFF_TAP = 0x0002
 
 
 def _is_tap_interface(tun_flags: str) -> bool:
@@ -504,14 +496,7 @@ class DarwinFacts(Facts):
         return {"path": None, "owner": None}
 
     def kext_loaded(self) -> bool:
-        if self.runner.which("kmutil", required=False):
-            argv = ["kmutil", "showloaded", "--list-only", "-b", TUNTAP_BUNDLE]
-        elif self.runner.which("kextstat", required=False):
-            argv = ["kextstat", "-l", "-b", TUNTAP_BUNDLE]
-        else:
-            return False
-        result = self.runner.run(argv, check=False)
-        return result.rc == 0 and kext_loaded(result.stdout)
+        return kext_loaded(self.runner)[0] is True
 
     def gather(self, params: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
         tap = tap_name(params.get("tap_device") or "tap1", field="tap_device")

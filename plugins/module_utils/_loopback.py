@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
 import shlex
 import typing as t
@@ -18,6 +17,7 @@ import typing as t
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._launchd import LaunchDaemon, validate_label
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._module import Context, select_backend
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._netinfo import parse_ifconfig, parse_ip_json
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._systemd import (
     SystemdUnit,
     render_oneshot,
@@ -65,62 +65,6 @@ def _sort_key(iface: IPInterface) -> tuple[int, int, int]:
 
 def as_text(addresses: t.Iterable[IPInterface]) -> list[str]:
     return [str(a) for a in addresses]
-
-
-# --- parsing ---------------------------------------------------------------------------------------------
-_IFC_HEADER = re.compile(r"^([A-Za-z0-9_.:-]+): flags=")
-_IFC_INET = re.compile(r"^\s+inet\s+(\S+)(?:\s+-->\s+\S+)?\s+netmask\s+(\S+)")
-_IFC_INET6 = re.compile(r"^\s+inet6\s+(\S+)(?:\s+-->\s+\S+)?\s+prefixlen\s+(\d+)")
-
-
-def _netmask_prefix(mask: str) -> int:
-    """``0xffffff00`` (macOS prints hex) or ``255.255.255.0`` as a prefix length."""
-    value = int(mask, 16) if mask.lower().startswith("0x") else int(ipaddress.IPv4Address(mask))
-    return ipaddress.IPv4Network(f"0.0.0.0/{ipaddress.IPv4Address(value)}").prefixlen
-
-
-def parse_ifconfig(text: str) -> dict[str, list[IPInterface]]:
-    """Addresses per interface from ``ifconfig`` or ``ifconfig -a`` output (macOS/BSD format).
-
-    Handles the hex netmask, trailing spaces, aliases after the inet6 lines, point-to-point ``-->`` peers
-    and ``%scope`` suffixes (``fe80::1%lo0`` is read as ``fe80::1``).
-    """
-    result: dict[str, list[IPInterface]] = {}
-    current: list[IPInterface] | None = None
-    for line in text.splitlines():
-        header = _IFC_HEADER.match(line)
-        if header:
-            current = result.setdefault(header.group(1), [])
-            continue
-        if current is None:
-            continue
-        inet = _IFC_INET.match(line)
-        inet6 = _IFC_INET6.match(line) if not inet else None
-        try:
-            if inet:
-                current.append(ipaddress.ip_interface(f"{inet.group(1)}/{_netmask_prefix(inet.group(2))}"))
-            elif inet6:
-                current.append(ipaddress.ip_interface(f"{inet6.group(1).split('%')[0]}/{inet6.group(2)}"))
-        except ValueError as exc:
-            raise HostbridgeError(f"Cannot parse this ifconfig line: {line.strip()!r} ({exc})") from exc
-    return result
-
-
-def parse_ip_json(text: str) -> dict[str, list[IPInterface]]:
-    """Addresses per interface from ``ip -j addr show [dev X]``."""
-    try:
-        links = json.loads(text or "[]")
-    except ValueError as exc:
-        raise HostbridgeError(f"Cannot parse the JSON of `ip -j addr show`: {exc}", stdout=text) from exc
-    result: dict[str, list[IPInterface]] = {}
-    for link in links:
-        if not isinstance(link, dict) or "ifname" not in link:
-            continue  # iproute2 prints {} for links it cannot describe
-        addresses = result.setdefault(link["ifname"], [])
-        for info in link.get("addr_info", []):
-            if info.get("family") in ("inet", "inet6") and "local" in info:
-                addresses.append(ipaddress.ip_interface(f"{info['local']}/{info['prefixlen']}"))
-    return result
 
 
 # --- backends --------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.dockermac.hostbridge.plugins.module_utils import _facts
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._darwin import kext_listed
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._facts import (
     DOCKER_VMM,
@@ -118,11 +119,11 @@ def test_settings_win_over_the_version_default() -> None:
 
 
 def test_kext_listings() -> None:
-    assert _facts.kext_loaded(darwin("kextstat_l_b_tuntap_tap.txt")) is True
-    assert _facts.kext_loaded(darwin("kextstat_l_b_tuntap_tun_only.txt")) is False
-    assert _facts.kext_loaded("") is False
+    assert kext_listed(darwin("kextstat_l_b_tuntap_tap.txt")) is True
+    assert kext_listed(darwin("kextstat_l_b_tuntap_tun_only.txt")) is False
+    assert kext_listed("") is False
     # kmutil prints a notice before the list on some versions; only kext lines count
-    assert _facts.kext_loaded("No variant specified, falling back to release\n") is False
+    assert kext_listed("No variant specified, falling back to release\n") is False
 
 
 def test_os_release() -> None:

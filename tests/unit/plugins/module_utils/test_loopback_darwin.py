@@ -15,10 +15,8 @@ from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.dockermac.hostbridge.plugins.module_utils import _launchd
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError
-from ansible_collections.dockermac.hostbridge.plugins.module_utils._loopback import (
-    manage,
-    parse_ifconfig,
-)
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._loopback import manage
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._netinfo import parse_ifconfig
 from ansible_collections.dockermac.hostbridge.tests.unit.utils import FakeRunner, context, fixture_text
 
 LO0 = ["ifconfig", "lo0"]

@@ -14,20 +14,15 @@ import typing as t
 
 import pytest
 
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._darwin import TUNTAP_KEXT, kext_listed
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError
-from ansible_collections.dockermac.hostbridge.plugins.module_utils._loopback import parse_ifconfig
-from ansible_collections.dockermac.hostbridge.plugins.module_utils._tap import (
-    KEXT_BUNDLE_ID,
-    DarwinTap,
-    kext_listed,
-    manage,
-    parse_ifconfig_status,
-)
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._netinfo import parse_ifconfig, parse_ifconfig_status
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._tap import DarwinTap, manage
 from ansible_collections.dockermac.hostbridge.tests.unit.utils import FakeRunner, context, fixture_text
 
 IFCONFIG = ["ifconfig", "tap1"]
-KMUTIL = ["kmutil", "showloaded", "--list-only", "-b", KEXT_BUNDLE_ID]
-KEXTSTAT = ["kextstat", "-l", "-b", KEXT_BUNDLE_ID]
+KMUTIL = ["kmutil", "showloaded", "--list-only", "-b", TUNTAP_KEXT]
+KEXTSTAT = ["kextstat", "-l", "-b", TUNTAP_KEXT]
 ROOT = 0
 NOBODY = pwd.getpwnam("nobody")
 
