@@ -17,9 +17,9 @@ from ansible_collections.dockermac.hostbridge.plugins.module_utils._hyperkit imp
     detect,
     locate,
     manage,
-    shim_mode,
     validate,
 )
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._hyperkit_files import shim_mode
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._shim_template import SHIM_VERSION
 from ansible_collections.dockermac.hostbridge.tests.unit.plugins.module_utils.hyperkit_fakes import (
     FakeBundle,

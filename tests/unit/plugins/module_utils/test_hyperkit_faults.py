@@ -25,7 +25,8 @@ import pytest
 
 from ansible_collections.dockermac.hostbridge.plugins.module_utils import _hyperkit
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError
-from ansible_collections.dockermac.hostbridge.plugins.module_utils._hyperkit import FileOps, manage
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._hyperkit import manage
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._hyperkit_files import FileOps
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._shim_template import parse_marker
 from ansible_collections.dockermac.hostbridge.tests.unit.plugins.module_utils.hyperkit_fakes import (
     MACHO,
@@ -221,7 +222,8 @@ def test_disk_error_midway_cleans_up_and_keeps_the_binary(tmp_path: Path) -> Non
 KILLER = textwrap.dedent("""
     import json, os, signal, sys
     from unittest import mock
-    from ansible_collections.dockermac.hostbridge.plugins.module_utils._hyperkit import FileOps, manage
+    from ansible_collections.dockermac.hostbridge.plugins.module_utils._hyperkit import manage
+    from ansible_collections.dockermac.hostbridge.plugins.module_utils._hyperkit_files import FileOps
     from ansible_collections.dockermac.hostbridge.plugins.module_utils._module import Context
 
     class Killer(FileOps):
