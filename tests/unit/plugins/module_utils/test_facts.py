@@ -83,7 +83,7 @@ def test_settings_keys_match_whatever_their_case() -> None:
     assert choice.manager == DOCKER_VMM
     # a non-boolean value says nothing
     assert _strategy.vm_manager_from_settings({"UseVirtualizationFramework": "yes"}, filename="x",
-                                           architecture="x86_64") is None
+                                              architecture="x86_64") is None
 
 
 @pytest.mark.parametrize("text", ["", "{", "[1, 2]", "null", '"text"'])
@@ -111,11 +111,11 @@ def test_vm_manager_default_by_version(version: str | None, arch: str, macos: st
 def test_settings_win_over_the_version_default() -> None:
     settings = _facts.parse_settings(darwin("settings_json_intel_hyperkit.json"))
     choice = _strategy.decide_vm_manager(settings=settings, settings_name="settings.json", version="4.20.0",
-                                      architecture="x86_64", macos="13.0")
+                                         architecture="x86_64", macos="13.0")
     assert choice.manager == HYPERKIT
     fresh = _facts.parse_settings(darwin("settings_store_fresh_install.json"))
     choice = _strategy.decide_vm_manager(settings=fresh, settings_name="settings-store.json", version="4.50.0",
-                                      architecture="arm64", macos="15.1")
+                                         architecture="arm64", macos="15.1")
     assert choice == VmChoice(VIRTUALIZATION_FRAMEWORK, "default of Docker Desktop 4.50.0 (4.14 and later)")
 
 
@@ -328,7 +328,7 @@ def test_verdict_hyperkit_selected_but_binary_missing_or_foreign() -> None:
 
 def test_verdict_linux() -> None:
     with_tun = _strategy.decide_strategies(Observed(platform="linux", architecture="x86_64", tap_device="tap1",
-                                                 dev_net_tun=True))
+                                                    dev_net_tun=True))
     assert with_tun["tap"]["possible"] is True
     assert with_tun["loopback"]["possible"] is True
     assert with_tun["routed"]["possible"] is False

@@ -21,8 +21,8 @@ from ansible_collections.dockermac.hostbridge.plugins.modules import (
 )
 from ansible_collections.dockermac.hostbridge.tests.unit.utils import FakeRunner, run_module
 
-MODULES = {m.__name__.rsplit(".", 1)[-1]: m for m in (bridge_facts, etc_hosts_entry, hyperkit_shim, lo0_alias,
-                                                       tap_device)}
+MODULES = {m.__name__.rsplit(".", 1)[-1]: m
+           for m in (bridge_facts, etc_hosts_entry, hyperkit_shim, lo0_alias, tap_device)}
 SPEC = {"name": {"type": "str"}}
 
 
