@@ -103,6 +103,21 @@ def test_hosts_pending_until_applied_then_in_sync_and_the_file_is_never_touched(
     assert plan["names"] == {"pending": False, "reason": "in sync"}
 
 
+def test_hosts_file_arguments_leave_the_comparison_to_the_task(tmp_path: Path) -> None:
+    """mode/owner (add_file_common_args) can only be compared by AnsibleModule setting them: never in the plan."""
+    hosts = tmp_path / "hosts"
+    hosts.write_bytes(USER_LINES)
+    apply_hosts(hosts)
+    before = os.stat(hosts)
+    module = mock.Mock(check_mode=False)  # bridge_facts itself runs for real
+    ctx = _plan.PlanContext(system="Linux", runner=FakeRunner([]), module=module, console_user=None)
+    assert _plan.check({"names": hosts_entry(hosts)}, ctx)["names"] == {"pending": False, "reason": "in sync"}
+    plan = _plan.check({"names": hosts_entry(hosts, mode="0600")}, ctx)
+    assert plan["names"] == {"pending": True, "reason": "etc_hosts_entry: would change"}
+    module.set_fs_attributes_if_different.assert_not_called()
+    assert os.stat(hosts).st_mode == before.st_mode
+
+
 def test_a_check_with_a_warning_is_pending_so_that_the_task_gives_it(tmp_path: Path) -> None:
     """A name shadowed by another line: in step, but the task's warning must reach the user on every run."""
     hosts = tmp_path / "hosts"
