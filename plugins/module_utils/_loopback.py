@@ -282,6 +282,10 @@ PERSISTENCE: dict[str, type[LaunchdPersistence] | type[SystemdPersistence]] = {
     "Darwin": LaunchdPersistence, "Linux": SystemdPersistence}
 
 
+# Whether the platform has a service manager to run a boot job: launchd always, systemd when it runs.
+BOOT_JOBS_POSSIBLE: dict[str, t.Callable[[], bool]] = {"Darwin": lambda: True, "Linux": systemd_running}
+
+
 def make_persistence(ctx: Context, *, label: str) -> Persistence:
     factory = select_backend(ctx.system, PERSISTENCE, what="lo0_alias")
     return factory(runner=ctx.runner, module=ctx.module, label=label)
@@ -305,7 +309,7 @@ def validate(params: Params, *, default_interface: str, system: str) -> Request:
     """Every option checked before the host is touched; errors name the option and the value."""
     persistent = params.get("persistent")
     if persistent is None:  # auto: a boot job wherever the platform has a service manager to run it
-        persistent = system == "Darwin" or systemd_running()
+        persistent = select_backend(system, BOOT_JOBS_POSSIBLE, what="lo0_alias")()
     within = None
     if params.get("exclusive_within"):
         within = network(params["exclusive_within"], field="exclusive_within")
