@@ -22,8 +22,8 @@ description:
   - On macOS (tuntaposx), C(/dev/tapN) is a character device made by the C(net.sf.tuntaposx.tap) kernel extension.
     The owner is changed with C(chown) on the device node (the group stays C(wheel)). The network interface
     C(tapN) exists only while a process (hyperkit) holds C(/dev/tapN) open; while it is missing the address cannot
-    be set, and the module returns RV(interface_present=false) (or fails with O(require_interface=true)). When
-    present, C(ifconfig tapN) is parsed (flags, IPv4 addresses with hex netmasks, the holder's pid from
+    be set, and the module returns RV(interface_present=false) and warns that O(address) was not set (or fails with
+    O(require_interface=true)). When present, C(ifconfig tapN) is parsed (flags, IPv4 addresses with hex netmasks, the holder's pid from
     tuntaposx's C(open) status line); C(ifconfig tapN inet IP/len up) runs when the address is missing or has
     another prefix length, and only C(ifconfig tapN up) when the address is there but the link is down. The
     address is removed with C(-alias), the form Apple's ifconfig(8) documents, as
