@@ -23,10 +23,10 @@ description:
     The owner is changed with C(chown) on the device node (the group stays C(wheel)). The network interface
     C(tapN) exists only while a process (hyperkit) holds C(/dev/tapN) open; while it is missing the address cannot
     be set, and the module returns RV(interface_present=false) and warns that O(address) was not set (or fails with
-    O(require_interface=true)). When present, C(ifconfig tapN) is parsed (flags, IPv4 addresses with hex netmasks, the holder's pid from
-    tuntaposx's C(open) status line); C(ifconfig tapN inet IP/len up) runs when the address is missing or has
-    another prefix length, and only C(ifconfig tapN up) when the address is there but the link is down. The
-    address is removed with C(-alias), the form Apple's ifconfig(8) documents, as
+    O(require_interface=true)). When present, C(ifconfig tapN) is parsed (flags, IPv4 addresses with hex
+    netmasks, the holder's pid from tuntaposx's C(open) status line); C(ifconfig tapN inet IP/len up) runs when the
+    address is missing or has another prefix length, and only C(ifconfig tapN up) when the address is there but the
+    link is down. The address is removed with C(-alias), the form Apple's ifconfig(8) documents, as
     M(dockermac.hostbridge.lo0_alias) does.
   - On macOS, when C(/dev/tapN) is missing or is not a character device, the module fails and says why, after
     checking the kernel extension with C(kmutil showloaded --list-only -b net.sf.tuntaposx.tap) (macOS 11 and
