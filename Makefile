@@ -70,6 +70,7 @@ test: bootstrap  ## Run every test (what .ci/run runs)
 
 lint:  ## ruff, yamllint, shellcheck, ansible-lint (production), changelog lint, module docs lint and drift check
 	$(BIN)/ruff check .
+	$(BIN)/mypy -p ansible_collections.dockermac.hostbridge.plugins
 	$(BIN)/yamllint -s .
 	shellcheck tools/bootstrap tools/ansible-test tools/check-package tools/galaxy-import tools/docs tools/ee .ci/run $(wildcard tools/*.sh bench/*.sh)
 	$(BIN)/ansible-lint --offline -q

@@ -24,6 +24,8 @@ from ansible_collections.dockermac.hostbridge.plugins.module_utils._files import
     remove_file,
     write_atomic,
 )
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._module import Context, select_backend
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._types import Module, Params, Result, Runner
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._validation import bad
 
 # The module's options; bridge_facts validates its desired-state entries with the same spec and rules.
@@ -179,7 +181,7 @@ class Outcome(t.NamedTuple):
 class LaunchdBackend:
     name = "launchd"
 
-    def __init__(self, runner: t.Any, module: t.Any, *, sleep: t.Callable[[float], None] | None = None) -> None:
+    def __init__(self, runner: Runner, module: Module, *, sleep: t.Callable[[float], None] | None = None) -> None:
         self._daemon = _launchd.LaunchDaemon(runner, module, sleep=sleep)
         self._plan: _launchd.LaunchDaemonPlan | None = None
 
@@ -251,7 +253,7 @@ def _describe(verb: str, arg: t.Any) -> str:
 class SystemdBackend:
     name = "systemd"
 
-    def __init__(self, runner: t.Any, module: t.Any, *, unit_dir: str | None = None, run_dir: str | None = None,
+    def __init__(self, runner: Runner, module: Module, *, unit_dir: str | None = None, run_dir: str | None = None,
                  owner: str = "root", group: str = "root") -> None:
         self._runner = runner
         self._module = module
@@ -344,30 +346,28 @@ class SystemdBackend:
 Backend = t.Union[LaunchdBackend, SystemdBackend]
 
 
-def make_backend(system: str, runner: t.Any, module: t.Any) -> Backend:
-    if system == "Darwin":
-        return LaunchdBackend(runner, module)
-    if system == "Linux":
-        return SystemdBackend(runner, module)
-    raise HostbridgeError(f"boot_job supports macOS (launchd) and Linux (systemd), not {system!r}")
+def make_backend(system: str, runner: Runner, module: Module) -> Backend:
+    backend: type[LaunchdBackend] | type[SystemdBackend] = select_backend(
+        system, {"Darwin": LaunchdBackend, "Linux": SystemdBackend}, what="boot_job")
+    return backend(runner, module)
 
 
-def manage(*, params: t.Mapping[str, t.Any], system: str, runner: t.Any, module: t.Any, check_mode: bool,
-           diff_mode: bool, backend: Backend | None = None) -> dict[str, t.Any]:
+def manage(ctx: Context, params: Params, *, backend: Backend | None = None) -> Result:
     """Validate, read once, plan, and (outside check mode) apply. Returns the module result."""
     job = validate(params)
-    backend = backend or make_backend(system, runner, module)
+    backend = backend or make_backend(ctx.system, ctx.runner, ctx.module)
     outcome = backend.plan(job)
-    result: dict[str, t.Any] = {
+    result: Result = {
         "changed": bool(outcome.actions),
         "name": job.name,
         "backend": backend.name,
         "paths": outcome.paths,
         "actions": outcome.actions,
         "reload_deferred": outcome.reload_deferred,
+        "warnings": [],
     }
-    if diff_mode:
+    if ctx.diff_mode:
         result["diff"] = outcome.diffs
-    if outcome.actions and not check_mode:
+    if outcome.actions and not ctx.check_mode:
         backend.apply()
     return result

@@ -8,25 +8,20 @@ argv and replays real command output.
 
 from __future__ import annotations
 
-import typing as t
-
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._types import CommandResult, Module
+
+__all__ = ["C_LOCALE", "SYSTEM_DIRS", "CommandResult", "CommandRunner", "command_error"]
 
 C_LOCALE = {"LANG": "C", "LC_ALL": "C", "LC_MESSAGES": "C"}
 # macOS keeps ifconfig, route and friends in /sbin and /usr/sbin, which a become PATH may lack.
 SYSTEM_DIRS = ["/sbin", "/usr/sbin", "/usr/bin", "/bin", "/usr/local/bin"]
 
 
-class CommandResult(t.NamedTuple):
-    rc: int
-    stdout: str
-    stderr: str
-
-
 class CommandRunner:
     """Runs commands through ``AnsibleModule.run_command`` (never a shell)."""
 
-    def __init__(self, module: t.Any) -> None:
+    def __init__(self, module: Module) -> None:
         self._module = module
         self._paths: dict[str, str] = {}
 

@@ -3,9 +3,9 @@
 """What this machine offers for reaching Docker containers: the facts behind ``bridge_facts``.
 
 ``DarwinFacts`` and ``LinuxFacts`` gather (reading files and running read-only commands, never changing
-anything); the pure functions below parse what they read (Docker Desktop's settings and Info.plist, kext
-listings, os-release) and decide which strategy (loopback, tap, routed) is possible, so that each of those
-decisions is unit-tested on recorded samples. The filesystem root and the user's home are injectable.
+anything); the pure functions below parse what they read (Docker Desktop's settings and Info.plist,
+os-release). The decisions made from it (the VM manager, which strategy is possible) are ``_strategy``'s, the
+comparison with a desired state ``_plan``'s. The filesystem root and the user's home are injectable.
 """
 
 from __future__ import annotations
@@ -21,61 +21,40 @@ import socket
 import stat
 import typing as t
 
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._darwin import kext_loaded
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._hyperkit import (
     DEFAULT_APP,
-    FOREIGN_SHIM,
-    ORPHANED_SHIM,
     detect,
     locate,
     target_user,
 )
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._hyperkit import validate as shim_options
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._module import Context, select_backend
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._netinfo import IFF_TAP
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._plan import PlanContext, check
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._strategy import (
+    ARM64,
+    HOMEBREW_PATHS,
+    Observed,
+    decide_strategies,
+    decide_vm_manager,
+    recommendation,
+)
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._types import Params, Result, Runner
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._validation import tap_name
 
-TUNTAP_BUNDLE = "net.sf.tuntaposx.tap"
 SETTINGS_DIR = os.path.join("Library", "Group Containers", "group.com.docker")
 SETTINGS_STORE = "settings-store.json"  # Docker Desktop 4.35 and later
 SETTINGS_LEGACY = "settings.json"  # 4.34 and earlier
 DOCKER_SOCKET = "/var/run/docker.sock"
 USER_SOCKET = os.path.join(".docker", "run", "docker.sock")
 PING_TIMEOUT = 2.0
-# Where Homebrew's installer puts brew: Apple Silicon first, then Intel (docs.brew.sh/Installation).
-HOMEBREW_PATHS = ("/opt/homebrew/bin/brew", "/usr/local/bin/brew")
-ROUTED_TOOL = "docker-mac-net-connect"
-
-HYPERKIT = "hyperkit"
-VIRTUALIZATION_FRAMEWORK = "virtualization_framework"
-DOCKER_VMM = "docker_vmm"
-QEMU = "qemu"
-UNKNOWN = "unknown"
-VM_MANAGERS = (HYPERKIT, VIRTUALIZATION_FRAMEWORK, DOCKER_VMM, QEMU, UNKNOWN)
-_VM_LABELS = {
-    HYPERKIT: "HyperKit",
-    VIRTUALIZATION_FRAMEWORK: "Apple's Virtualization framework",
-    DOCKER_VMM: "Docker VMM",
-    QEMU: "QEMU",
-    UNKNOWN: "an unknown VM manager",
-}
-VF_DEFAULT_SINCE = (4, 14)  # Docker Desktop 4.14 (2022-11) made the Virtualization framework the default
-VF_MIN_MACOS = (12, 5)  # 4.14 disabled the Virtualization framework below macOS 12.5
-
-ARM64 = "arm64"
 _ARM_MACHINES = ("arm64", "aarch64")
 _TAP_DEV = re.compile(r"^tap([0-9]+)$")
-_TUNTAP_PKG_HINT = ("install tuntaposx (set tap_bridge_tuntap_pkg to its installer package, for example "
-                    "tuntap_20150118.pkg; the tap_bridge role installs and loads it)")
 
 
 # --- pure parsing -------------------------------------------------------------------------------------------
-def version_tuple(text: str | None) -> tuple[int, ...] | None:
-    """``"4.15.0"`` -> ``(4, 15, 0)``; the leading numeric fields only; None when there are none."""
-    if not text:
-        return None
-    match = re.match(r"^\s*(\d+(?:\.\d+)*)", str(text))
-    return tuple(int(part) for part in match.group(1).split(".")) if match else None
-
-
 def parse_info_plist(data: bytes) -> str | None:
     """``CFBundleShortVersionString`` of a bundle's ``Contents/Info.plist`` (XML or binary), or None."""
     try:
@@ -93,71 +72,6 @@ def parse_settings(text: str) -> dict[str, t.Any] | None:
     except ValueError:
         return None
     return settings if isinstance(settings, dict) else None
-
-
-def _setting(settings: t.Mapping[str, t.Any], name: str) -> t.Any:
-    """A setting by name, whatever its case: settings-store.json says ``UseLibkrun``, settings.json
-    ``useLibkrun``. A key that is absent (settings-store.json omits defaults) is None."""
-    wanted = name.lower()
-    for key, value in settings.items():
-        if isinstance(key, str) and key.lower() == wanted:
-            return value
-    return None
-
-
-class VmChoice(t.NamedTuple):
-    manager: str
-    source: str  # why: the settings key, or the default rule that applied
-
-
-def vm_manager_from_settings(settings: t.Mapping[str, t.Any], *, filename: str,
-                             architecture: str) -> VmChoice | None:
-    """The VM manager recorded in Docker Desktop's settings, or None when the file does not say.
-
-    ``UseLibkrun=true`` is Docker VMM; ``UseVirtualizationFramework=true`` the Virtualization framework;
-    ``UseVirtualizationFramework=false`` is HyperKit on Intel and QEMU on Apple Silicon.
-    """
-    libkrun = _setting(settings, "UseLibkrun")
-    if libkrun is True:
-        return VmChoice(DOCKER_VMM, f"{filename} UseLibkrun=true")
-    use_vf = _setting(settings, "UseVirtualizationFramework")
-    if use_vf is True:
-        return VmChoice(VIRTUALIZATION_FRAMEWORK, f"{filename} UseVirtualizationFramework=true")
-    if use_vf is False:
-        manager = QEMU if architecture == ARM64 else HYPERKIT
-        return VmChoice(manager, f"{filename} UseVirtualizationFramework=false")
-    return None
-
-
-def vm_manager_default(*, version: str | None, architecture: str, macos: str | None) -> VmChoice:
-    """The VM manager Docker Desktop picks when its settings do not say."""
-    release = version_tuple(version)
-    if release is None:
-        return VmChoice(UNKNOWN, "no settings file says, and the Docker Desktop version is unknown")
-    if release < VF_DEFAULT_SINCE:
-        if architecture == ARM64:
-            return VmChoice(QEMU, f"default of Docker Desktop {version} on Apple Silicon (before 4.14)")
-        return VmChoice(HYPERKIT, f"default of Docker Desktop {version} (before 4.14)")
-    os_release = version_tuple(macos)
-    if architecture != ARM64 and os_release is not None and os_release < VF_MIN_MACOS:
-        return VmChoice(HYPERKIT, f"default of Docker Desktop {version} on macOS {macos} (the Virtualization "
-                                  "framework needs macOS 12.5)")
-    return VmChoice(VIRTUALIZATION_FRAMEWORK, f"default of Docker Desktop {version} (4.14 and later)")
-
-
-def decide_vm_manager(*, settings: t.Mapping[str, t.Any] | None, settings_name: str | None, version: str | None,
-                      architecture: str, macos: str | None) -> VmChoice:
-    if settings is not None and settings_name:
-        choice = vm_manager_from_settings(settings, filename=settings_name, architecture=architecture)
-        if choice is not None:
-            return choice
-    return vm_manager_default(version=version, architecture=architecture, macos=macos)
-
-
-def kext_loaded(listing: str, bundle: str = TUNTAP_BUNDLE) -> bool:
-    """Whether ``bundle`` appears as a loaded kext in ``kmutil showloaded`` / ``kextstat`` output (one kext a
-    line, the bundle id a column of its own, so ``net.sf.tuntaposx.tun`` is not ``...tap``)."""
-    return any(bundle in line.split() for line in listing.splitlines())
 
 
 def parse_os_release(text: str) -> str | None:
@@ -183,9 +97,6 @@ def tap_devices(names: t.Iterable[str]) -> list[str]:
     """``tapN`` names among ``names``, in numeric order (tap2 before tap10)."""
     found = [(int(m.group(1)), name) for name in names for m in [_TAP_DEV.match(name)] if m]
     return [name for _n, name in sorted(found)]
-
-
-IFF_TAP = 0x0002
 
 
 def _is_tap_interface(tun_flags: str) -> bool:
@@ -216,126 +127,13 @@ def ping(path: str, *, timeout: float = PING_TIMEOUT) -> bool:
     return len(status) >= 2 and status[0].startswith(b"HTTP/") and status[1] == b"200"
 
 
-# --- strategies --------------------------------------------------------------------------------------------
-class Observed(t.NamedTuple):
-    """What the strategy decision depends on (all plain values, so tests build it directly)."""
-
-    platform: str  # "darwin" | "linux"
-    architecture: str
-    tap_device: str
-    installed: bool = False
-    app_path: str | None = None
-    vm: VmChoice | None = None
-    hyperkit_path: str | None = None
-    shim_state: str | None = None
-    shim_problem: str | None = None
-    kext_loaded: bool = False
-    tap_device_exists: bool = False
-    dev_net_tun: bool = False
-    apps_tried: tuple[str, ...] = ()
-    homebrew_path: str | None = None
-
-
-def _verdict(possible: bool, reason: str, **extra: t.Any) -> dict[str, t.Any]:
-    return dict(possible=possible, reason=reason, **extra)
-
-
-def decide_strategies(seen: Observed) -> dict[str, dict[str, t.Any]]:
-    if seen.platform == "linux":
-        return _linux_strategies(seen)
-    return _darwin_strategies(seen)
-
-
-def _linux_strategies(seen: Observed) -> dict[str, dict[str, t.Any]]:
-    if seen.dev_net_tun:
-        tap = _verdict(True, f"/dev/net/tun is a character device: tap_device creates a real TAP device "
-                             f"({seen.tap_device}) with the kernel's tun driver", needs=[])
-    else:
-        tap = _verdict(False, "/dev/net/tun is missing (load the tun module: modprobe tun; in a container, add "
-                              "--device /dev/net/tun and the NET_ADMIN capability): the tap strategy needs it",
-                       needs=["/dev/net/tun"])
-    return {
-        "loopback": _verdict(True, "aliases on lo and ports published on them work with any Docker engine"),
-        "tap": tap,
-        "routed": _verdict(False, "not needed on Linux: the host reaches container IPs directly through the "
-                                  "Docker bridges, no tunnel is involved"),
-    }
-
-
-def _darwin_strategies(seen: Observed) -> dict[str, dict[str, t.Any]]:
-    loopback = _verdict(True, "loopback aliases with ports published on them work with every Docker Desktop")
-    return {"loopback": loopback, "tap": _darwin_tap(seen), "routed": _darwin_routed(seen)}
-
-
-def _darwin_routed(seen: Observed) -> dict[str, t.Any]:
-    """docker-mac-net-connect: a WireGuard link (utun on the Mac, chip0 in the VM) and one route per Docker
-    network. Offered for Docker Desktop on every VM manager but HyperKit, where the tap strategy applies."""
-    if not seen.installed:
-        tried = f" (looked at {', '.join(seen.apps_tried)})" if seen.apps_tried else ""
-        return _verdict(False, f"Docker Desktop is not installed{tried}; the routed strategy tunnels into Docker "
-                               f"Desktop's VM ({ROUTED_TOOL})", needs=[])
-    vm = seen.vm or VmChoice(UNKNOWN, "not determined")
-    if vm.manager == HYPERKIT:
-        return _verdict(False, f"Docker Desktop runs on HyperKit ({vm.source}): this collection offers the routed "
-                               "strategy for the VM managers that replaced HyperKit; use the tap strategy there",
-                        needs=[])
-    needs = []
-    if seen.homebrew_path is None:
-        needs.append(f"Homebrew (brew at {' or '.join(HOMEBREW_PATHS)}): the routed role installs {ROUTED_TOOL} "
-                     "with it")
-    return _verdict(True, f"Docker Desktop on {_VM_LABELS[vm.manager]} ({vm.source}): {ROUTED_TOOL} routes the "
-                          "Docker networks' subnets through a WireGuard tunnel into the VM", needs=needs)
-
-
-def _darwin_tap(seen: Observed) -> dict[str, t.Any]:
-    if seen.architecture == ARM64:
-        return _verdict(False, "Apple Silicon: no HyperKit and no tuntaposx kext (both are x86_64 only)", needs=[])
-    if not seen.installed:
-        tried = f" (looked at {', '.join(seen.apps_tried)})" if seen.apps_tried else ""
-        return _verdict(False, f"Docker Desktop is not installed{tried}; the tap bridge needs Docker Desktop "
-                               "on HyperKit", needs=[])
-    vm = seen.vm or VmChoice(UNKNOWN, "not determined")
-    if vm.manager != HYPERKIT:
-        what = _VM_LABELS[vm.manager]
-        return _verdict(False, f"Docker Desktop uses {what} ({vm.source}); the tap bridge needs HyperKit (choose "
-                               "it in Settings > General > Virtual Machine Options)", needs=[])
-    if seen.hyperkit_path is None:
-        return _verdict(False, f"no hyperkit binary in {seen.app_path}: this Docker Desktop cannot run HyperKit",
-                        needs=[])
-    if seen.shim_state in (FOREIGN_SHIM, ORPHANED_SHIM):
-        return _verdict(False, f"the hyperkit binary is in state {seen.shim_state}: {seen.shim_problem}", needs=[])
-    needs = []
-    if not (seen.kext_loaded or seen.tap_device_exists):
-        needs.append(f"tuntaposx kext not loaded and /dev/{seen.tap_device} missing: {_TUNTAP_PKG_HINT}")
-    return _verdict(True, f"Intel Mac, Docker Desktop on HyperKit ({vm.source})", needs=needs)
-
-
-def recommendation(platform_name: str, strategies: t.Mapping[str, t.Mapping[str, t.Any]]) -> tuple[str, str]:
-    """(strategy, why): macOS - tap when possible, else routed when possible and Homebrew is there, else loopback;
-    Linux - loopback (containers are routable from a Linux host already)."""
-    if platform_name != "darwin":
-        return "loopback", "Linux reaches container IPs directly; loopback adds names for published ports"
-    if strategies["tap"]["possible"]:
-        return "tap", "the tap strategy is possible: " + strategies["tap"]["reason"]
-    routed = strategies["routed"]
-    if routed["possible"] and not routed.get("needs"):
-        return "routed", "the tap strategy is not possible, the routed strategy is: " + routed["reason"]
-    if routed["possible"]:
-        return "loopback", "the routed strategy would need " + "; ".join(routed["needs"])
-    return "loopback", "neither the tap nor the routed strategy is possible: " + routed["reason"]
-
-
-def recommend(platform_name: str, strategies: t.Mapping[str, t.Mapping[str, t.Any]]) -> str:
-    return recommendation(platform_name, strategies)[0]
-
-
 # --- the backends ------------------------------------------------------------------------------------------
 class Facts:
     """Gathers the facts. ``root`` prefixes every absolute system path; ``home`` replaces the user's home."""
 
     platform = "generic"
 
-    def __init__(self, *, runner: t.Any, root: str = "/", home: str | None = None,
+    def __init__(self, *, runner: Runner, root: str = "/", home: str | None = None,
                  environ: t.Mapping[str, str] | None = None, machine: str | None = None) -> None:
         self.runner = runner
         self.root = root
@@ -501,14 +299,7 @@ class DarwinFacts(Facts):
         return {"path": None, "owner": None}
 
     def kext_loaded(self) -> bool:
-        if self.runner.which("kmutil", required=False):
-            argv = ["kmutil", "showloaded", "--list-only", "-b", TUNTAP_BUNDLE]
-        elif self.runner.which("kextstat", required=False):
-            argv = ["kextstat", "-l", "-b", TUNTAP_BUNDLE]
-        else:
-            return False
-        result = self.runner.run(argv, check=False)
-        return result.rc == 0 and kext_loaded(result.stdout)
+        return kext_loaded(self.runner)[0] is True
 
     def gather(self, params: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
         tap = tap_name(params.get("tap_device") or "tap1", field="tap_device")
@@ -598,16 +389,22 @@ class LinuxFacts(Facts):
 BACKENDS: dict[str, type[Facts]] = {"Darwin": DarwinFacts, "Linux": LinuxFacts}
 
 
-def backend_for(system: str, **kwargs: t.Any) -> Facts:
-    try:
-        cls = BACKENDS[system]
-    except KeyError:
-        raise HostbridgeError(f"bridge_facts does not support {system!r} (only macOS and Linux)") from None
-    return cls(**kwargs)
-
-
-def gather(*, params: t.Mapping[str, t.Any], system: str, runner: t.Any, **kwargs: t.Any) -> dict[str, t.Any]:
-    """The whole ``bridge_facts`` module behind its argument parsing: ``ansible_facts`` and warnings."""
-    backend = backend_for(system, runner=runner, **kwargs)
+def gather(*, params: Params, system: str, runner: Runner, **kwargs: t.Any) -> Result:
+    """The facts (``ansible_facts.hostbridge``) and the warnings met while gathering them. ``kwargs``: the
+    backend's ``root``, ``home``, ``environ``, ``machine`` (the tests')."""
+    backend = select_backend(system, BACKENDS, what="bridge_facts")(runner=runner, **kwargs)
     facts = backend.gather(params)
     return {"changed": False, "ansible_facts": {"hostbridge": facts}, "warnings": backend.warnings}
+
+
+def manage(ctx: Context, params: Params) -> Result:
+    """The whole ``bridge_facts`` module behind its argument parsing: the facts, and with ``desired`` the plan
+    (``_plan``: what the roles' module tasks would change)."""
+    result = gather(params=params, system=ctx.system, runner=ctx.runner)
+    if params.get("desired") is not None:
+        facts = result["ansible_facts"]["hostbridge"]
+        possible = frozenset(name for name, verdict in facts["strategies"].items() if verdict["possible"])
+        console_user = (facts.get("console_user") or {}).get("name")
+        result["plan"] = check(params["desired"], PlanContext(ctx.system, ctx.runner, ctx.module, console_user,
+                                                              possible))
+    return result

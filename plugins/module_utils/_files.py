@@ -17,6 +17,7 @@ import tempfile
 import typing as t
 
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._types import Module
 
 TEMP_SUFFIX = ".hostbridge.tmp"
 
@@ -52,7 +53,7 @@ def directory_lock(path: str) -> t.Iterator[None]:
 
 
 def write_atomic(
-    module: t.Any,
+    module: Module,
     path: str,
     data: bytes,
     *,
@@ -111,7 +112,7 @@ def remove_stale_temps(path: str) -> list[str]:
     """
     directory, name = os.path.split(path)
     pattern = re.compile(re.escape(f".{name}.") + r"[a-z0-9_]{8}" + re.escape(TEMP_SUFFIX) + r"\Z")
-    removed = []
+    removed: list[str] = []
     try:
         entries = os.listdir(directory or ".")
     except OSError:

@@ -29,6 +29,8 @@ from ansible_collections.dockermac.hostbridge.plugins.module_utils._files import
     read_bytes,
     write_atomic,
 )
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._module import Context, select_backend
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._types import Params, Result, Runner
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._validation import (
     bad,
     hostname,
@@ -58,9 +60,11 @@ ARGUMENT_SPEC = {
     "on_conflict": {"type": "str", "choices": list(CONFLICT_CHOICES), "default": "warn"},
     "backup": {"type": "bool", "default": False},
     "flush_cache": {"type": "bool", "default": True},
-    "unsafe_writes": {"type": "bool", "default": False},
 }
-ARGUMENT_RULES = {
+# With this spec the module takes AnsibleModule's file arguments (add_file_common_args): mode, owner, group, the
+# SELinux context, attributes and unsafe_writes (whose default comes from ANSIBLE_UNSAFE_WRITES).
+FILE_ATTRIBUTES = ("mode", "owner", "group", "seuser", "serole", "selevel", "setype", "attributes")
+ARGUMENT_RULES: dict[str, t.Any] = {
     "mutually_exclusive": [("ip", "entries")],
     "required_one_of": [("ip", "entries")],
     "required_by": {"names": "ip"},
@@ -101,7 +105,7 @@ def marker(value: t.Any) -> str:
     return hosts_marker(value, field="marker")
 
 
-def entries_from_params(params: dict[str, t.Any]) -> list[Entry]:
+def entries_from_params(params: Params) -> list[Entry]:
     """``ip``+``names`` or ``entries``, validated and merged by address (order kept, names de-duplicated)."""
     raw: list[tuple[str, t.Any, t.Any]] = []
     if params.get("entries") is not None:
@@ -251,9 +255,9 @@ def _desired(current: list[Entry], wanted: list[Entry], *, state: str, exclusive
             if entry.ip not in drop:
                 result.append(entry)
                 continue
-            names = tuple(n for n in entry.names if drop[entry.ip] and n.lower() not in drop[entry.ip])
-            if names:
-                result.append(Entry(entry.ip, names))
+            left = tuple(n for n in entry.names if drop[entry.ip] and n.lower() not in drop[entry.ip])
+            if left:
+                result.append(Entry(entry.ip, left))
         return result
     if exclusive:
         return list(wanted)
@@ -297,7 +301,7 @@ def plan(data: bytes, wanted: list[Entry], *, marker: str = DEFAULT_MARKER, stat
 class DarwinResolverCache:
     """macOS caches lookups, hosts-file answers included: flush both caches after a change."""
 
-    def __init__(self, runner: t.Any) -> None:
+    def __init__(self, runner: Runner) -> None:
         self._runner = runner
 
     def flush(self) -> list[str]:
@@ -314,16 +318,30 @@ class DarwinResolverCache:
 class NoResolverCache:
     """Linux: glibc reads /etc/hosts on every lookup, and systemd-resolved and nscd reload it on change."""
 
+    def __init__(self, runner: Runner) -> None:
+        self._runner = runner
+
     def flush(self) -> list[str]:
         return []
 
 
-def make_cache(system: str, runner: t.Any) -> DarwinResolverCache | NoResolverCache:
-    return DarwinResolverCache(runner) if system == "Darwin" else NoResolverCache()
+RESOLVER_CACHES: dict[str, t.Callable[[Runner], DarwinResolverCache | NoResolverCache]] = {
+    "Darwin": DarwinResolverCache, "Linux": NoResolverCache}
 
 
-def manage(*, params: dict[str, t.Any], module: t.Any, runner: t.Any, system: str, check_mode: bool,
-           diff_mode: bool) -> dict[str, t.Any]:
+def _set_file_attributes(ctx: Context, params: Params, path: str, changed: bool) -> bool:
+    """Apply the file arguments (mode, owner, ...) the task gives; ``changed`` when they differed."""
+    if not any(params.get(key) is not None for key in FILE_ATTRIBUTES):
+        return changed
+    if ctx.check_mode and not ctx.module.check_mode:
+        # A comparison inside bridge_facts (``_plan``): AnsibleModule can only compare these by setting them, so
+        # the task decides.
+        return True
+    return ctx.module.set_fs_attributes_if_different(ctx.module.load_file_common_arguments(params, path=path),
+                                                     changed)
+
+
+def manage(ctx: Context, params: Params) -> Result:
     """Validate, then lock the file's directory, read, plan, write and flush. Returns the module result."""
     path = params.get("path") or "/etc/hosts"
     state = params.get("state") or "present"
@@ -342,6 +360,7 @@ def manage(*, params: dict[str, t.Any], module: t.Any, runner: t.Any, system: st
     if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
         raise bad("path", path, "is in a directory that does not exist")
 
+    cache = select_backend(ctx.system, RESOLVER_CACHES, what="etc_hosts_entry")(ctx.runner)
     result: dict[str, t.Any] = {"changed": False, "path": path, "warnings": []}
     with directory_lock(path):
         data = read_bytes(path)
@@ -357,14 +376,16 @@ def manage(*, params: dict[str, t.Any], module: t.Any, runner: t.Any, system: st
         changed = current.changed and (exists or bool(current.after))
         result.update(changed=changed, entries=[e.as_dict() for e in current.entries],
                       conflicts=[dataclasses.asdict(c) for c in current.conflicts])
-        if diff_mode:
+        if ctx.diff_mode:
             result["diff"] = {"before_header": path, "after_header": path,
                               "before": current.before.decode(**_CODEC), "after": current.after.decode(**_CODEC)}
-        if changed and not check_mode:
+        if changed and not ctx.check_mode:
             if params.get("backup") and exists:
-                result["backup_file"] = module.backup_local(path)
-            write_atomic(module, path, current.after, mode=None if exists else 0o644,
+                result["backup_file"] = ctx.module.backup_local(path)
+            write_atomic(ctx.module, path, current.after, mode=None if exists else 0o644,
                          unsafe_writes=bool(params.get("unsafe_writes")))
-    if changed and not check_mode and params.get("flush_cache", True):
-        result["warnings"] += make_cache(system, runner).flush()
+        if exists or (changed and not ctx.check_mode):
+            result["changed"] = _set_file_attributes(ctx, params, path, result["changed"])
+    if changed and not ctx.check_mode and params.get("flush_cache", True):
+        result["warnings"] += cache.flush()
     return result

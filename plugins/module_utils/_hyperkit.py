@@ -11,10 +11,13 @@ Files, in hyperkit's directory (``<name>`` is ``com.docker.hyperkit`` or ``hyper
 - ``<name>.hostbridge-backup-<UTC time>``: the optional backup (``backup=true``), an independent copy.
 
 Invariant kept by every sequence of file operations (each a single ``rename``/``link``/``unlink``, see
-``FileOps``): after any prefix of it, the real binary is reachable at ``<name>`` or at ``<name>.real`` and
-``<name>`` is either the real binary or a shim whose ``.real`` exists - so Docker Desktop starts whatever
-moment a run is killed, and the next run converges. ``tests/unit/plugins/module_utils/test_hyperkit_faults.py``
-stops the module at every step to prove it.
+``FileOps`` in ``_hyperkit_files``): after any prefix of it, the real binary is reachable at ``<name>`` or at
+``<name>.real`` and ``<name>`` is either the real binary or a shim whose ``.real`` exists - so Docker Desktop
+starts whatever moment a run is killed, and the next run converges.
+``tests/unit/plugins/module_utils/test_hyperkit_faults.py`` stops the module at every step to prove it.
+
+Here: finding hyperkit, recognising the state (``detect``: a table of rules, first match wins), planning and
+running the change; the file primitives are in ``_hyperkit_files``.
 """
 
 from __future__ import annotations
@@ -22,12 +25,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import errno
-import hashlib
 import os
 import pwd
-import secrets
-import stat
-import tempfile
 import time
 import typing as t
 
@@ -35,16 +34,26 @@ from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors impor
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._files import (
     TEMP_SUFFIX,
     directory_lock,
-    fsync_directory,
     resolve_inside,
 )
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._hyperkit_files import (
+    HEAD,
+    FileInfo,
+    FileOps,
+    inspect,
+    is_prefix_of,
+    sha256_file,
+    shim_mode,
+    unlink_quietly,
+)
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._module import Context, select_backend
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._shim_template import (
     SHIM_VERSION,
     SLOTS,
-    Marker,
     parse_marker,
     render_shim,
 )
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._types import Params, Result
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._validation import bad, tap_name, user_name
 
 # Where Docker Desktop kept hyperkit, oldest first; the first that exists wins.
@@ -66,9 +75,6 @@ UPDATED_BY_DOCKER = "updated_by_docker"
 FOREIGN_SHIM = "foreign_shim"
 STATES = (PRISTINE, INSTALLED, OUTDATED, ORPHANED_SHIM, UPDATED_BY_DOCKER, FOREIGN_SHIM)
 
-_HEAD = 4096
-_SMALL = 64 * 1024  # files up to this size are read whole (shims); hyperkit itself is megabytes
-_CHUNK = 1 << 20
 _NO_HYPERKIT = (
     "Docker Desktop may be running on Apple's Virtualization framework (the default since Docker Desktop 4.14, "
     "and the only choice on Apple Silicon), where there is no hyperkit and no tap bridge is possible."
@@ -84,7 +90,7 @@ class Options:
     backup: bool
 
 
-def validate(params: dict[str, t.Any]) -> Options:
+def validate(params: Params) -> Options:
     state = params.get("state") or "present"
     if state not in ("present", "absent"):
         raise bad("state", state, "must be present or absent")
@@ -93,132 +99,6 @@ def validate(params: dict[str, t.Any]) -> Options:
         raise bad("slot", slot, f"must be one of {', '.join(SLOTS)}")
     tap = tap_name(params.get("tap_device") or "tap1", field="tap_device")
     return Options(tap=tap, slot=slot, state=state, backup=bool(params.get("backup")))
-
-
-# --- crash-safe file operations -----------------------------------------------------------------------------
-def sha256_file(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def shim_mode(original_mode: int) -> int:
-    """The original's permission bits without set-id bits and without group/other write; readable where
-    executable (sh must read a script to run it)."""
-    mode = stat.S_IMODE(original_mode) & 0o755
-    mode |= (mode & 0o111) << 2
-    if not mode & 0o111:
-        mode = 0o755
-    return mode
-
-
-class FileOps:
-    """Every change made in the bundle, one primitive at a time.
-
-    ``checkpoint`` is called before each primitive (and between the steps of writing a temp file); it does
-    nothing here. The fault-injection tests override it to stop the run at every point, as a crash or a
-    SIGKILL would. Cleanup after ordinary errors happens in ``except Exception`` blocks, so a simulated crash
-    (a ``BaseException``) leaves the files exactly as a real crash would.
-    """
-
-    def checkpoint(self, what: str) -> None:
-        """Called before each file operation; a hook for tests."""
-
-    def _temp_name(self, directory: str, stem: str) -> str:
-        return os.path.join(directory, f".{stem}.{secrets.token_hex(6)}{TEMP_SUFFIX}")
-
-    def write_temp(self, directory: str, stem: str, data: bytes, *, mode: int, uid: int, gid: int) -> str:
-        """A new temp file in ``directory`` holding ``data``, fsynced, with ``mode`` and owner set."""
-        self.checkpoint(f"create a temp file for {stem}")
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{stem}.", suffix=TEMP_SUFFIX)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                self.checkpoint(f"write {tmp}")
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            self.checkpoint(f"set owner and mode of {tmp}")
-            _set_owner(tmp, uid, gid)
-            os.chmod(tmp, mode)
-        except Exception:
-            _unlink_quietly(tmp)
-            raise
-        return tmp
-
-    def clone_to_temp(self, src: str, stem: str, *, sha256: str, copy: bool = False) -> str:
-        """A temp file beside ``src`` with its exact bytes: a hard link (same inode: mode, owner and extended
-        attributes included), or with ``copy`` (or where links are refused) a fsynced copy with the same mode
-        and owner. The result's checksum is verified."""
-        directory = os.path.dirname(src)
-        tmp = None
-        if not copy:
-            tmp = self._temp_name(directory, stem)
-            self.checkpoint(f"hard-link {src} to {tmp}")
-            try:
-                os.link(src, tmp)
-            except OSError as exc:
-                if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
-                    raise
-                tmp = None
-        if tmp is None:
-            source = os.stat(src)
-            self.checkpoint(f"create a temp copy of {src}")
-            fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{stem}.", suffix=TEMP_SUFFIX)
-            try:
-                with os.fdopen(fd, "wb") as out, open(src, "rb") as handle:
-                    self.checkpoint(f"copy {src} to {tmp}")
-                    for chunk in iter(lambda: handle.read(_CHUNK), b""):
-                        out.write(chunk)
-                    out.flush()
-                    os.fsync(out.fileno())
-                self.checkpoint(f"set owner and mode of {tmp}")
-                _set_owner(tmp, source.st_uid, source.st_gid)
-                os.chmod(tmp, stat.S_IMODE(source.st_mode))
-            except Exception:
-                _unlink_quietly(tmp)
-                raise
-        try:
-            got = sha256_file(tmp)
-            if got != sha256:
-                raise HostbridgeError(f"The copy {tmp} of {src} has sha256 {got}, expected {sha256}; nothing was "
-                                      "replaced.", path=src)
-        except Exception:
-            _unlink_quietly(tmp)
-            raise
-        return tmp
-
-    def rename(self, src: str, dst: str) -> None:
-        """Atomically put ``src`` in place of ``dst`` (same directory)."""
-        self.checkpoint(f"rename {src} to {dst}")
-        os.rename(src, dst)
-        # rename(2) between two hard links of one file does nothing and leaves ``src``: finish the job.
-        if os.path.lexists(src) and os.path.samefile(src, dst):
-            os.unlink(src)
-        fsync_directory(os.path.dirname(dst))
-
-    def unlink(self, path: str) -> None:
-        self.checkpoint(f"remove {path}")
-        os.unlink(path)
-        fsync_directory(os.path.dirname(path))
-
-
-def _set_owner(path: str, uid: int, gid: int) -> None:
-    current = os.lstat(path)
-    if (current.st_uid, current.st_gid) == (uid, gid):
-        return
-    try:
-        os.chown(path, uid, gid)
-    except PermissionError as exc:
-        raise HostbridgeError(f"Cannot give {path} the owner {uid}:{gid} of the original hyperkit "
-                              f"({exc.strerror}); run the module as root (become: true).", path=path) from exc
-
-
-def _unlink_quietly(path: str | None) -> None:
-    if path:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
 
 
 # --- finding hyperkit ---------------------------------------------------------------------------------------
@@ -282,49 +162,6 @@ def _location(app_path: str, layout: str, candidate: str) -> Location:
 
 
 # --- recognising the state ----------------------------------------------------------------------------------
-@dataclasses.dataclass(frozen=True)
-class FileInfo:
-    path: str
-    head: bytes  # the first _HEAD bytes
-    small: bytes | None  # the whole content when at most _SMALL bytes
-    sha256: str
-    size: int
-    mode: int
-    uid: int
-    gid: int
-
-    @property
-    def is_script(self) -> bool:
-        return self.head.startswith(b"#!")
-
-    @property
-    def marker(self) -> Marker | None:
-        return parse_marker(self.head)
-
-    def text(self) -> str:
-        """The file as text (for our shims, which are small)."""
-        return (self.small if self.small is not None else self.head).decode("utf-8", "replace")
-
-
-def inspect(path: str) -> FileInfo | None:
-    """What is at ``path`` (not following a final symlink), or None. Anything but a regular file is refused."""
-    try:
-        info = os.lstat(path)
-    except FileNotFoundError:
-        return None
-    if not stat.S_ISREG(info.st_mode):
-        kind = "a symlink" if stat.S_ISLNK(info.st_mode) else "not a regular file"
-        raise HostbridgeError(f"{path} is {kind}; this module only ever writes regular files there, so something "
-                              "else owns it. Refusing to touch it.", path=path)
-    with open(path, "rb") as handle:
-        head = handle.read(_HEAD)
-        small = head + handle.read(_SMALL + 1 - len(head)) if len(head) == _HEAD else head
-    if len(small) > _SMALL:
-        small = None
-    return FileInfo(path=path, head=head, small=small, sha256=sha256_file(path), size=info.st_size,
-                    mode=info.st_mode, uid=info.st_uid, gid=info.st_gid)
-
-
 INSTALL, UPDATE, RESTORE, DROP_REAL = "install", "update", "restore", "drop_real"
 
 
@@ -357,88 +194,112 @@ def _undo_hint(location: Location) -> str:
     return f"mv -f '{location.real_path}' '{location.hyperkit_path}'"
 
 
+class Seen(t.NamedTuple):
+    """What ``detect`` looked at: the two files and the options the shim should carry."""
+
+    location: Location
+    options: Options
+    binary: FileInfo
+    real: FileInfo | None
+    backups_hint: str
+
+
+class Verdict(t.NamedTuple):
+    state: str
+    problem: str | None = None  # set: refuse, touching nothing
+    leftover_copy: bool = False
+    notes: tuple[str, ...] = ()
+
+
+def _another_tool(seen: Seen) -> Verdict | None:
+    location = seen.location
+    if not os.path.lexists(location.foreign_path):
+        return None
+    return Verdict(FOREIGN_SHIM, (
+        f"{location.foreign_path} exists: another tool (docker-tuntap-osx) has installed its own hyperkit shim. "
+        f"Undo it first - with that tool's uninstaller, or by hand: mv -f '{location.foreign_path}' "
+        f"'{location.hyperkit_path}' - then restart Docker Desktop and run this module again. Nothing was changed."
+    ))
+
+
+def _a_script_not_ours(seen: Seen) -> Verdict | None:
+    location = seen.location
+    if not seen.binary.is_script or seen.binary.marker is not None:
+        return None
+    where = (f" The real hyperkit is probably {location.real_path}: restore it with {_undo_hint(location)}"
+             if seen.real is not None else " Reinstall Docker Desktop to get the real hyperkit back.")
+    return Verdict(FOREIGN_SHIM, (
+        f"{location.hyperkit_path} is a script this module did not write (another tool's shim, such as the one "
+        f"of docker-for-mac-host-bridge's install.sh).{where} Then run this module again. Nothing was changed."
+    ))
+
+
+def _real_is_a_script(seen: Seen) -> Verdict | None:
+    if seen.real is None or not seen.real.is_script:
+        return None
+    return Verdict(FOREIGN_SHIM, (
+        f"{seen.location.real_path} is a script, not the real hyperkit; refusing to go on, as the real binary could "
+        f"be lost. Reinstall Docker Desktop, then run this module again.{seen.backups_hint} Nothing was changed."
+    ))
+
+
+def _our_shim(seen: Seen) -> Verdict | None:
+    location, options, marker, real = seen.location, seen.options, seen.binary.marker, seen.real
+    if marker is None:
+        return None
+    if real is None:
+        return Verdict(ORPHANED_SHIM, (
+            f"{location.hyperkit_path} is this module's shim but the real hyperkit {location.real_path} is "
+            "missing, so Docker Desktop cannot start its VM. Reinstall Docker Desktop (that puts the real "
+            f"hyperkit back), then run this module again.{seen.backups_hint} Nothing was changed."
+        ))
+    if marker.real_sha256 is not None and marker.real_sha256 != real.sha256:
+        return Verdict(INSTALLED if marker.version == SHIM_VERSION else OUTDATED, (
+            f"{location.real_path} has sha256 {real.sha256}, but the shim recorded {marker.real_sha256} when it "
+            "was installed: something replaced the real hyperkit. Refusing to go on. If you trust that file, "
+            f"restore it by hand ({_undo_hint(location)}) and run this module again; otherwise reinstall "
+            f"Docker Desktop.{seen.backups_hint} Nothing was changed."
+        ))
+    current = seen.binary.small == desired_shim(location, options, real.sha256).encode("utf-8")
+    notes: tuple[str, ...] = ()
+    if marker.version > SHIM_VERSION:
+        notes = (f"The installed shim is version {marker.version}, newer than this collection's {SHIM_VERSION}"
+                 + ("; it will be replaced." if options.state == "present" else "."),)
+    return Verdict(INSTALLED if current else OUTDATED, notes=notes)
+
+
+def _the_real_binary(seen: Seen) -> Verdict | None:
+    if seen.real is None:
+        return Verdict(PRISTINE)
+    if seen.real.sha256 == seen.binary.sha256:
+        return Verdict(PRISTINE, leftover_copy=True)  # an interrupted install left an identical copy
+    return Verdict(UPDATED_BY_DOCKER)  # Docker Desktop put a new hyperkit over the shim
+
+
+# Checked in order; the first rule with a verdict decides. Refusals (another tool's work, a damaged install)
+# come before our own states, so nothing is ever changed on top of them.
+RULES: tuple[t.Callable[[Seen], Verdict | None], ...] = (
+    _another_tool, _a_script_not_ours, _real_is_a_script, _our_shim, _the_real_binary)
+
+
 def detect(location: Location, options: Options) -> Detection:
     binary = inspect(location.hyperkit_path)
     if binary is None:  # locate() found it a moment ago
         raise HostbridgeError(f"{location.hyperkit_path} vanished while it was inspected; re-run.",
                               hyperkit_path=location.hyperkit_path)
     real = inspect(location.real_path)
-    detection = Detection(state=PRISTINE, binary=binary, real=real)
-    detection.temps = _list_prefixed(location, f".{location.name}.", TEMP_SUFFIX)
-    detection.backups = _list_prefixed(location, location.name + BACKUP_INFIX, "")
-    marker = binary.marker
-    backups_hint = (f" Backups made by this module: {', '.join(detection.backups)}." if detection.backups else "")
-
-    if os.path.lexists(location.foreign_path):
-        detection.state = FOREIGN_SHIM
-        detection.problem = (
-            f"{location.foreign_path} exists: another tool (docker-tuntap-osx) has installed its own hyperkit shim. "
-            f"Undo it first - with that tool's uninstaller, or by hand: mv -f '{location.foreign_path}' "
-            f"'{location.hyperkit_path}' - then restart Docker Desktop and run this module again. Nothing was changed."
-        )
-    elif binary.is_script and marker is None:
-        detection.state = FOREIGN_SHIM
-        where = (f" The real hyperkit is probably {location.real_path}: restore it with {_undo_hint(location)}"
-                 if real is not None else " Reinstall Docker Desktop to get the real hyperkit back.")
-        detection.problem = (
-            f"{location.hyperkit_path} is a script this module did not write (another tool's shim, such as the one "
-            f"of docker-for-mac-host-bridge's install.sh).{where} Then run this module again. Nothing was changed."
-        )
-    elif real is not None and real.is_script:
-        detection.state = FOREIGN_SHIM
-        detection.problem = (
-            f"{location.real_path} is a script, not the real hyperkit; refusing to go on, as the real binary could be "
-            f"lost. Reinstall Docker Desktop, then run this module again.{backups_hint} Nothing was changed."
-        )
-    elif marker is not None:
-        if real is None:
-            detection.state = ORPHANED_SHIM
-            detection.problem = (
-                f"{location.hyperkit_path} is this module's shim but the real hyperkit {location.real_path} is "
-                "missing, so Docker Desktop cannot start its VM. Reinstall Docker Desktop (that puts the real "
-                f"hyperkit back), then run this module again.{backups_hint} Nothing was changed."
-            )
-        elif marker.real_sha256 is not None and marker.real_sha256 != real.sha256:
-            detection.state = INSTALLED if marker.version == SHIM_VERSION else OUTDATED
-            detection.problem = (
-                f"{location.real_path} has sha256 {real.sha256}, but the shim recorded {marker.real_sha256} when it "
-                "was installed: something replaced the real hyperkit. Refusing to go on. If you trust that file, "
-                f"restore it by hand ({_undo_hint(location)}) and run this module again; otherwise reinstall "
-                f"Docker Desktop.{backups_hint} Nothing was changed."
-            )
-        else:
-            current = binary.small == desired_shim(location, options, real.sha256).encode("utf-8")
-            detection.state = INSTALLED if current else OUTDATED
-            if marker.version > SHIM_VERSION:
-                detection.notes.append(
-                    f"The installed shim is version {marker.version}, newer than this collection's "
-                    f"{SHIM_VERSION}" + ("; it will be replaced." if options.state == "present" else "."))
-    elif real is None:
-        detection.state = PRISTINE
-    elif real.sha256 == binary.sha256:
-        detection.state = PRISTINE
-        detection.leftover_copy = True
-    else:
-        detection.state = UPDATED_BY_DOCKER
-    return detection
+    backups = _list_prefixed(location, location.name + BACKUP_INFIX, "")
+    hint = f" Backups made by this module: {', '.join(backups)}." if backups else ""
+    seen = Seen(location=location, options=options, binary=binary, real=real, backups_hint=hint)
+    verdict = next(v for v in (rule(seen) for rule in RULES) if v is not None)
+    return Detection(state=verdict.state, binary=binary, real=real, problem=verdict.problem,
+                     leftover_copy=verdict.leftover_copy, notes=list(verdict.notes),
+                     temps=_list_prefixed(location, f".{location.name}.", TEMP_SUFFIX), backups=backups)
 
 
 def _list_prefixed(location: Location, prefix: str, suffix: str) -> list[str]:
     return sorted(os.path.join(location.directory, entry) for entry in os.listdir(location.directory)
                   if entry.startswith(prefix) and entry.endswith(suffix))
-
-
-def _is_prefix_of(candidate: str, path: str | None) -> bool:
-    """Whether ``candidate``'s bytes are the beginning (or all) of ``path``'s."""
-    if path is None or not os.path.isfile(path):
-        return False
-    with open(candidate, "rb") as small, open(path, "rb") as big:
-        while True:
-            chunk = small.read(_CHUNK)
-            if not chunk:
-                return True
-            if big.read(len(chunk)) != chunk:
-                return False
 
 
 # --- describing states (diff) -------------------------------------------------------------------------------
@@ -506,7 +367,7 @@ class HyperkitShim:
             "Docker.app bundle.", paths_tried=candidates)
 
     # -- the whole module --
-    def run(self, *, params: dict[str, t.Any], check_mode: bool, diff_mode: bool) -> dict[str, t.Any]:
+    def run(self, *, params: Params, check_mode: bool, diff_mode: bool) -> dict[str, t.Any]:
         options = validate(params)
         app = self.find_app(params.get("app_path"), params.get("user"))
         location = locate(app)
@@ -618,12 +479,12 @@ class HyperkitShim:
                 try:
                     self.ops.rename(real_tmp, location.real_path)
                 except Exception:
-                    _unlink_quietly(real_tmp)
+                    unlink_quietly(real_tmp)
                     raise
                 # The real binary is now at both paths; the next rename swaps the shim in atomically.
             self.ops.rename(shim_tmp, location.hyperkit_path)
         except Exception:
-            _unlink_quietly(shim_tmp)
+            unlink_quietly(shim_tmp)
             raise
 
     def _verify(self, location: Location, options: Options) -> None:
@@ -641,19 +502,20 @@ class HyperkitShim:
     def _sort_temps(self, detection: Detection, new_shim: str | None) -> tuple[list[str], list[str]]:
         """Leftover temp files: ours (a whole or partial copy of hyperkit, or of a shim) are removed; anything
         else is reported and kept, so no bytes that exist nowhere else are ever deleted."""
-        stale, kept = [], []
+        stale: list[str] = []
+        kept: list[str] = []
         for tmp in detection.temps:
             try:
                 with open(tmp, "rb") as handle:
-                    head = handle.read(_HEAD)
+                    head = handle.read(HEAD)
             except OSError:
                 kept.append(tmp)
                 continue
             ours = (
-                _is_prefix_of(tmp, detection.binary.path)
-                or _is_prefix_of(tmp, detection.real.path if detection.real else None)
+                is_prefix_of(tmp, detection.binary.path)
+                or is_prefix_of(tmp, detection.real.path if detection.real else None)
                 or parse_marker(head) is not None
-                or (new_shim is not None and new_shim.encode().startswith(head) and len(head) < _HEAD)
+                or (new_shim is not None and new_shim.encode().startswith(head) and len(head) < HEAD)
             )
             (stale if ours else kept).append(tmp)
         return stale, kept
@@ -707,15 +569,6 @@ class LinuxHyperkitShim(HyperkitShim):
 BACKENDS: dict[str, type[HyperkitShim]] = {"Darwin": DarwinHyperkitShim, "Linux": LinuxHyperkitShim}
 
 
-def backend_for(system: str, **kwargs: t.Any) -> HyperkitShim:
-    try:
-        cls = BACKENDS[system]
-    except KeyError:
-        raise HostbridgeError(f"hyperkit_shim does not support {system!r} (only macOS, and Linux for the "
-                              "simulation)") from None
-    return cls(**kwargs)
-
-
 # The module's options; bridge_facts validates its desired-state entries with the same spec.
 ARGUMENT_SPEC = {
     "app_path": {"type": "path"},
@@ -727,7 +580,7 @@ ARGUMENT_SPEC = {
 }
 
 
-def manage(*, params: dict[str, t.Any], system: str, check_mode: bool, diff_mode: bool,
-           ops: FileOps | None = None) -> dict[str, t.Any]:
-    """The whole ``hyperkit_shim`` module behind its argument parsing."""
-    return backend_for(system, ops=ops).run(params=params, check_mode=check_mode, diff_mode=diff_mode)
+def manage(ctx: Context, params: Params, *, ops: FileOps | None = None) -> Result:
+    """The whole ``hyperkit_shim`` module behind its argument parsing (``ops``: the fault-injection tests')."""
+    shim = select_backend(ctx.system, BACKENDS, what="hyperkit_shim")(ops=ops)
+    return shim.run(params=params, check_mode=ctx.check_mode, diff_mode=ctx.diff_mode)

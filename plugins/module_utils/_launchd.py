@@ -33,6 +33,7 @@ from ansible_collections.dockermac.hostbridge.plugins.module_utils._files import
     remove_file,
     write_atomic,
 )
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._types import Module, Runner
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._validation import launchd_label
 
 LAUNCH_DAEMONS_DIR = "/Library/LaunchDaemons"
@@ -74,7 +75,7 @@ class LaunchDaemonPlan(t.NamedTuple):
 class LaunchDaemon:
     """Authors, loads and removes root LaunchDaemons."""
 
-    def __init__(self, runner: t.Any, module: t.Any, *, directory: str | None = None,
+    def __init__(self, runner: Runner, module: Module, *, directory: str | None = None,
                  owner: str | None = None, group: str | None = None,
                  sleep: t.Callable[[float], None] | None = None) -> None:
         self._runner = runner

@@ -10,18 +10,19 @@
 from __future__ import annotations
 
 import ipaddress
-import json
-import re
 import shlex
 import typing as t
 
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._launchd import LaunchDaemon, validate_label
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._module import Context, select_backend
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._netinfo import parse_ifconfig, parse_ip_json
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._systemd import (
     SystemdUnit,
     render_oneshot,
     systemd_running,
 )
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._types import Module, Params, Result, Runner
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._validation import (
     IPInterface,
     bad,
@@ -65,62 +66,6 @@ def as_text(addresses: t.Iterable[IPInterface]) -> list[str]:
     return [str(a) for a in addresses]
 
 
-# --- parsing ---------------------------------------------------------------------------------------------
-_IFC_HEADER = re.compile(r"^([A-Za-z0-9_.:-]+): flags=")
-_IFC_INET = re.compile(r"^\s+inet\s+(\S+)(?:\s+-->\s+\S+)?\s+netmask\s+(\S+)")
-_IFC_INET6 = re.compile(r"^\s+inet6\s+(\S+)(?:\s+-->\s+\S+)?\s+prefixlen\s+(\d+)")
-
-
-def _netmask_prefix(mask: str) -> int:
-    """``0xffffff00`` (macOS prints hex) or ``255.255.255.0`` as a prefix length."""
-    value = int(mask, 16) if mask.lower().startswith("0x") else int(ipaddress.IPv4Address(mask))
-    return ipaddress.IPv4Network(f"0.0.0.0/{ipaddress.IPv4Address(value)}").prefixlen
-
-
-def parse_ifconfig(text: str) -> dict[str, list[IPInterface]]:
-    """Addresses per interface from ``ifconfig`` or ``ifconfig -a`` output (macOS/BSD format).
-
-    Handles the hex netmask, trailing spaces, aliases after the inet6 lines, point-to-point ``-->`` peers
-    and ``%scope`` suffixes (``fe80::1%lo0`` is read as ``fe80::1``).
-    """
-    result: dict[str, list[IPInterface]] = {}
-    current: list[IPInterface] | None = None
-    for line in text.splitlines():
-        header = _IFC_HEADER.match(line)
-        if header:
-            current = result.setdefault(header.group(1), [])
-            continue
-        if current is None:
-            continue
-        inet = _IFC_INET.match(line)
-        inet6 = _IFC_INET6.match(line) if not inet else None
-        try:
-            if inet:
-                current.append(ipaddress.ip_interface(f"{inet.group(1)}/{_netmask_prefix(inet.group(2))}"))
-            elif inet6:
-                current.append(ipaddress.ip_interface(f"{inet6.group(1).split('%')[0]}/{inet6.group(2)}"))
-        except ValueError as exc:
-            raise HostbridgeError(f"Cannot parse this ifconfig line: {line.strip()!r} ({exc})") from exc
-    return result
-
-
-def parse_ip_json(text: str) -> dict[str, list[IPInterface]]:
-    """Addresses per interface from ``ip -j addr show [dev X]``."""
-    try:
-        links = json.loads(text or "[]")
-    except ValueError as exc:
-        raise HostbridgeError(f"Cannot parse the JSON of `ip -j addr show`: {exc}", stdout=text) from exc
-    result: dict[str, list[IPInterface]] = {}
-    for link in links:
-        if not isinstance(link, dict) or "ifname" not in link:
-            continue  # iproute2 prints {} for links it cannot describe
-        addresses = result.setdefault(link["ifname"], [])
-        for info in link.get("addr_info", []):
-            if info.get("family") in ("inet", "inet6") and "local" in info:
-                addresses.append(ipaddress.ip_interface(f"{info['local']}/{info['prefixlen']}"))
-    return result
-
-
 # --- backends --------------------------------------------------------------------------------------------
 class DarwinLoopback:
     """macOS: ``ifconfig``. Syntax per Apple's ifconfig(8): ``ifconfig interface [address_family] [address]
@@ -128,7 +73,7 @@ class DarwinLoopback:
 
     default_interface = "lo0"
 
-    def __init__(self, runner: t.Any) -> None:
+    def __init__(self, runner: Runner) -> None:
         self._runner = runner
 
     def read(self, interface: str) -> list[IPInterface]:
@@ -166,7 +111,7 @@ class LinuxLoopback:
     default_interface = "lo"
     proc_ipv6_conf = "/proc/sys/net/ipv6/conf"
 
-    def __init__(self, runner: t.Any) -> None:
+    def __init__(self, runner: Runner) -> None:
         self._runner = runner
 
     def read(self, interface: str) -> list[IPInterface]:
@@ -207,6 +152,7 @@ class LinuxLoopback:
 
 
 Backend = t.Union[DarwinLoopback, LinuxLoopback]
+BACKENDS: dict[str, type[DarwinLoopback] | type[LinuxLoopback]] = {"Darwin": DarwinLoopback, "Linux": LinuxLoopback}
 
 
 # --- planning --------------------------------------------------------------------------------------------
@@ -278,7 +224,7 @@ class _Persistence:
 class LaunchdPersistence(_Persistence):
     """macOS: a LaunchDaemon running ``/bin/sh -c 'ifconfig ...; ifconfig ...'`` at load (boot)."""
 
-    def __init__(self, *, runner: t.Any, module: t.Any, label: str) -> None:
+    def __init__(self, *, runner: Runner, module: Module, label: str) -> None:
         super().__init__(label=label)
         self._daemon = LaunchDaemon(runner, module)
         self.path = self._daemon.path(label)
@@ -303,7 +249,7 @@ class LaunchdPersistence(_Persistence):
 class SystemdPersistence(_Persistence):
     """Linux: an enabled oneshot unit with one ``ip addr replace`` per address."""
 
-    def __init__(self, *, runner: t.Any, module: t.Any, label: str) -> None:
+    def __init__(self, *, runner: Runner, module: Module, label: str) -> None:
         super().__init__(label=label)
         if not systemd_running():
             raise HostbridgeError("persistent: persistence needs systemd or launchd; not available on this "
@@ -331,23 +277,20 @@ class SystemdPersistence(_Persistence):
 
 
 Persistence = t.Union[LaunchdPersistence, SystemdPersistence]
+PERSISTENCE: dict[str, type[LaunchdPersistence] | type[SystemdPersistence]] = {
+    "Darwin": LaunchdPersistence, "Linux": SystemdPersistence}
 
 
-def make_persistence(*, system: str, runner: t.Any, module: t.Any, label: str) -> Persistence:
-    if system == "Darwin":
-        return LaunchdPersistence(runner=runner, module=module, label=label)
-    return SystemdPersistence(runner=runner, module=module, label=label)
+# Whether the platform has a service manager to run a boot job: launchd always, systemd when it runs.
+BOOT_JOBS_POSSIBLE: dict[str, t.Callable[[], bool]] = {"Darwin": lambda: True, "Linux": systemd_running}
+
+
+def make_persistence(ctx: Context, *, label: str) -> Persistence:
+    factory = select_backend(ctx.system, PERSISTENCE, what="lo0_alias")
+    return factory(runner=ctx.runner, module=ctx.module, label=label)
 
 
 # --- the module ------------------------------------------------------------------------------------------
-def make_backend(system: str, runner: t.Any) -> Backend:
-    if system == "Darwin":
-        return DarwinLoopback(runner)
-    if system == "Linux":
-        return LinuxLoopback(runner)
-    raise HostbridgeError(f"lo0_alias supports macOS (Darwin) and Linux, not {system!r}")
-
-
 def _listing(interface: str, addresses: t.Iterable[IPInterface]) -> str:
     return "".join(f"{interface} {a}\n" for a in sorted(addresses, key=_sort_key))
 
@@ -361,11 +304,11 @@ class Request(t.NamedTuple):
     label: str
 
 
-def validate(params: dict[str, t.Any], *, default_interface: str, system: str) -> Request:
+def validate(params: Params, *, default_interface: str, system: str) -> Request:
     """Every option checked before the host is touched; errors name the option and the value."""
     persistent = params.get("persistent")
     if persistent is None:  # auto: a boot job wherever the platform has a service manager to run it
-        persistent = system == "Darwin" or systemd_running()
+        persistent = select_backend(system, BOOT_JOBS_POSSIBLE, what="lo0_alias")()
     within = None
     if params.get("exclusive_within"):
         within = network(params["exclusive_within"], field="exclusive_within")
@@ -396,13 +339,11 @@ def _refuse_addresses_elsewhere(backend: Backend, interface: str, adding: list[I
             field="addresses", value=as_text(clashes))
 
 
-def manage(*, params: dict[str, t.Any], system: str, runner: t.Any, module: t.Any, check_mode: bool,
-           diff_mode: bool) -> dict[str, t.Any]:
+def manage(ctx: Context, params: Params) -> Result:
     """Validate, read once, plan, and (outside check mode) apply. Returns the module result."""
-    backend = make_backend(system, runner)
-    req = validate(params, default_interface=backend.default_interface, system=system)
-    persistence = (make_persistence(system=system, runner=runner, module=module, label=req.label)
-                   if req.persistent else None)
+    backend = select_backend(ctx.system, BACKENDS, what="lo0_alias")(ctx.runner)
+    req = validate(params, default_interface=backend.default_interface, system=ctx.system)
+    persistence = make_persistence(ctx, label=req.label) if req.persistent else None
 
     current = backend.read(req.interface)
     plan = compute_plan(current=current, desired=req.desired, state=req.state,
@@ -424,21 +365,22 @@ def manage(*, params: dict[str, t.Any], system: str, runner: t.Any, module: t.An
         "added": as_text(plan.add),
         "removed": as_text(plan.remove),
         "persistent_path": persistence.path if persistence is not None else None,
+        "warnings": [],
     }
-    if diff_mode:
+    if ctx.diff_mode:
         header = f"{req.interface} addresses"
         diffs = [{"before_header": header, "after_header": header,
                   "before": _listing(req.interface, plan.before), "after": _listing(req.interface, plan.after)}]
         if persist_changed and persistence is not None:
             diffs.append(persistence.diff())
         result["diff"] = diffs
-    if not check_mode:
-        _apply(runner=runner, backend=backend, interface=req.interface, plan=plan,
+    if not ctx.check_mode:
+        _apply(runner=ctx.runner, backend=backend, interface=req.interface, plan=plan,
                persistence=persistence if persist_changed else None)
     return result
 
 
-def _apply(*, runner: t.Any, backend: Backend, interface: str, plan: Plan, persistence: Persistence | None) -> None:
+def _apply(*, runner: Runner, backend: Backend, interface: str, plan: Plan, persistence: Persistence | None) -> None:
     """Removals first (a prefix correction removes before it adds), then additions, then the boot job."""
     done_add: list[str] = []
     done_remove: list[str] = []

@@ -18,10 +18,13 @@ import os
 import stat
 import typing as t
 
+from ansible.module_utils.basic import FILE_COMMON_ARGUMENTS
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.dockermac.hostbridge.plugins.module_utils import _bootjob, _hosts, _hyperkit, _loopback, _tap
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._module import Context, Manage
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._types import Module, Params, Result, Runner
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._validation import bad
 
 FILE_SPEC = {
@@ -33,31 +36,35 @@ FILE_SPEC = {
 }
 
 
-class Context(t.NamedTuple):
+STRATEGIES = frozenset(("loopback", "tap", "routed"))
+
+
+class PlanContext(t.NamedTuple):
     """What a check needs from the ``bridge_facts`` run: the host, the command runner, the console user, and the
     strategies possible here."""
 
     system: str
-    runner: t.Any
-    module: t.Any
+    runner: Runner
+    module: Module
     console_user: str | None
-    possible: frozenset[str] = frozenset(("loopback", "tap", "routed"))
+    possible: frozenset[str] = STRATEGIES
 
 
-def _run_module(kind: str, params: dict[str, t.Any], ctx: Context) -> dict[str, t.Any]:
-    common = {"params": params, "system": ctx.system, "check_mode": True, "diff_mode": False}
-    if kind == "lo0_alias":
-        return _loopback.manage(runner=ctx.runner, module=ctx.module, **common)
-    if kind == "etc_hosts_entry":
-        return _hosts.manage(runner=ctx.runner, module=ctx.module, **common)
-    if kind == "tap_device":
-        return _tap.manage(runner=ctx.runner, **common)
-    if kind == "boot_job":
-        return _bootjob.manage(runner=ctx.runner, module=ctx.module, **common)
-    return _hyperkit.manage(**common)
+# The collection's modules, each compared by its own manage() in check mode.
+MODULES: dict[str, Manage] = {
+    "lo0_alias": _loopback.manage,
+    "etc_hosts_entry": _hosts.manage,
+    "tap_device": _tap.manage,
+    "hyperkit_shim": _hyperkit.manage,
+    "boot_job": _bootjob.manage,
+}
 
 
-def _check_file(params: dict[str, t.Any], ctx: Context) -> list[str]:
+def _run_module(kind: str, params: Params, ctx: PlanContext) -> Result:
+    return MODULES[kind](Context(ctx.system, ctx.runner, ctx.module, check_mode=True, diff_mode=False), params)
+
+
+def _check_file(params: Params, ctx: PlanContext) -> list[str]:
     """What differs between the file at ``path`` and the wanted content checksum, mode and owner."""
     path = params["path"]
     try:
@@ -81,13 +88,14 @@ def _check_file(params: dict[str, t.Any], ctx: Context) -> list[str]:
 
 
 # Checks that are not a module of this collection: what differs, as a list of reasons.
-STATE_CHECKS: dict[str, t.Callable[[dict[str, t.Any], Context], list[str]]] = {
+STATE_CHECKS: dict[str, t.Callable[[Params, PlanContext], list[str]]] = {
     "file": _check_file,
 }
 
 KINDS: dict[str, tuple[dict[str, t.Any], dict[str, t.Any]]] = {
     "lo0_alias": (_loopback.ARGUMENT_SPEC, {}),
-    "etc_hosts_entry": (_hosts.ARGUMENT_SPEC, _hosts.ARGUMENT_RULES),
+    # The module adds AnsibleModule's file arguments (mode, owner, unsafe_writes...) to its spec.
+    "etc_hosts_entry": (dict(_hosts.ARGUMENT_SPEC, **FILE_COMMON_ARGUMENTS), _hosts.ARGUMENT_RULES),
     "tap_device": (_tap.ARGUMENT_SPEC, _tap.ARGUMENT_RULES),
     "hyperkit_shim": (_hyperkit.ARGUMENT_SPEC, {}),
     "boot_job": (_bootjob.ARGUMENT_SPEC, _bootjob.ARGUMENT_RULES),
@@ -97,7 +105,7 @@ KINDS: dict[str, tuple[dict[str, t.Any], dict[str, t.Any]]] = {
 CONSOLE_USER_PARAM = {"tap_device": "owner", "hyperkit_shim": "user"}
 
 
-def _differences(kind: str, params: dict[str, t.Any], ctx: Context) -> list[str]:
+def _differences(kind: str, params: Params, ctx: PlanContext) -> list[str]:
     """Why the host is not in the desired state (empty: in sync), from the module's own logic or a state check."""
     if kind in STATE_CHECKS:
         return STATE_CHECKS[kind](params, ctx)
@@ -110,7 +118,7 @@ def _differences(kind: str, params: dict[str, t.Any], ctx: Context) -> list[str]
     return [f"{kind}: {'; '.join(map(str, actions)) or 'would change'}"]
 
 
-def _differences_or_failure(kind: str, params: dict[str, t.Any], ctx: Context) -> list[str]:
+def _differences_or_failure(kind: str, params: Params, ctx: PlanContext) -> list[str]:
     """``_differences``, with a check that fails reported as a difference: the task then runs and tells."""
     try:
         return _differences(kind, params, ctx)
@@ -120,7 +128,7 @@ def _differences_or_failure(kind: str, params: dict[str, t.Any], ctx: Context) -
         return [f"{kind}: the check failed ({type(exc).__name__}: {exc}); the task will tell"]
 
 
-def check_one(entry: dict[str, t.Any], ctx: Context) -> dict[str, t.Any]:
+def check_one(entry: dict[str, t.Any], ctx: PlanContext) -> dict[str, t.Any]:
     """``{"pending": bool, "reason": str}`` for one desired-state entry."""
     kind = entry["kind"]
     # null stands for "not set", as omit does in the task that applies the same parameters.
@@ -154,7 +162,7 @@ def _entry(name: str, entry: t.Any) -> dict[str, t.Any]:
     return entry
 
 
-def check(desired: t.Mapping[str, t.Any], ctx: Context) -> dict[str, t.Any]:
+def check(desired: t.Mapping[str, t.Any], ctx: PlanContext) -> dict[str, t.Any]:
     """The plan: entry name -> pending and reason. Every entry's shape is checked before any is compared.
 
     Not compared, and not in the plan: an entry whose ``platforms`` leave this system out (a LaunchDaemon on

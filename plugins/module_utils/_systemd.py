@@ -21,6 +21,7 @@ from ansible_collections.dockermac.hostbridge.plugins.module_utils._files import
     remove_file,
     write_atomic,
 )
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._types import Module, Runner
 
 SYSTEMD_RUN_DIR = "/run/systemd/system"
 UNIT_DIR = "/etc/systemd/system"
@@ -86,7 +87,7 @@ class UnitPlan(t.NamedTuple):
 class SystemdUnit:
     """Writes, enables, disables and removes unit files in /etc/systemd/system."""
 
-    def __init__(self, runner: t.Any, module: t.Any, *, unit_dir: str | None = None) -> None:
+    def __init__(self, runner: Runner, module: Module, *, unit_dir: str | None = None) -> None:
         self._runner = runner
         self._module = module
         self._unit_dir = unit_dir or UNIT_DIR

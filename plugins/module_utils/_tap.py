@@ -20,18 +20,33 @@ import dataclasses
 import errno
 import fcntl
 import ipaddress
-import json
 import os
 import platform
 import pwd
-import re
 import stat
 import struct
 import typing as t
 
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._commands import command_error
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._darwin import (
+    TUNTAP_KEXT,
+    TUNTAP_KEXT_PATH,
+    TUNTAPOSX_DEVICES,
+    kext_loaded,
+)
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError
-from ansible_collections.dockermac.hostbridge.plugins.module_utils._loopback import parse_ifconfig, parse_ip_json
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._module import Context, select_backend
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._netinfo import (
+    IFF_NO_PI,
+    IFF_PERSIST,
+    IFF_TAP,
+    IFF_TUN,
+    parse_ifconfig,
+    parse_ifconfig_status,
+    parse_ip_json,
+    parse_ip_link,
+)
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._types import Params, Result, Runner
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._validation import (
     IPInterface,
     bad,
@@ -40,15 +55,6 @@ from ansible_collections.dockermac.hostbridge.plugins.module_utils._validation i
     user_name,
 )
 
-KEXT_BUNDLE_ID = "net.sf.tuntaposx.tap"
-KEXT_PATH = "/Library/Extensions/tap.kext"
-TUNTAPOSX_DEVICES = 16  # the kext makes /dev/tap0 ... /dev/tap15
-
-# <linux/if_tun.h>
-IFF_TUN = 0x0001
-IFF_TAP = 0x0002
-IFF_PERSIST = 0x0800
-IFF_NO_PI = 0x1000
 # Flags TUNSETIFF copies onto an existing device (TUN_FEATURES in drivers/net/tun.c plus the type bits):
 # IFF_TUN, IFF_TAP, IFF_NAPI, IFF_NAPI_FRAGS, IFF_MULTI_QUEUE, IFF_NO_PI, IFF_ONE_QUEUE, IFF_VNET_HDR.
 _SETIFF_KEEP = 0x0001 | 0x0002 | 0x0010 | 0x0020 | 0x0100 | 0x1000 | 0x2000 | 0x4000
@@ -110,53 +116,6 @@ def owner_name(uid: int | None) -> str | None:
 
 
 # --- parsing ---------------------------------------------------------------------------------------------
-class IfconfigStatus(t.NamedTuple):
-    flags: frozenset[str]
-    holder_pid: int | None
-
-
-_IFC_FLAGS = re.compile(r"^([A-Za-z0-9_.:-]+): flags=[0-9a-fA-F]+<([^>]*)>")
-# tuntaposx answers SIOCGIFSTATUS with "\topen (pid %u)\n" or "\tclosed\n" (src/tuntap.cc), printed last.
-_IFC_OPEN = re.compile(r"^\s+open \(pid (\d+)\)\s*$")
-
-
-def parse_ifconfig_status(text: str, interface: str) -> IfconfigStatus | None:
-    """The flags and the tuntaposx ``open (pid N)`` holder of ``interface`` in ``ifconfig`` output (None when
-    the interface is not in it). Addresses are ``_loopback.parse_ifconfig``'s job."""
-    found: IfconfigStatus | None = None
-    current = False
-    for line in text.splitlines():
-        header = _IFC_FLAGS.match(line)
-        if header:
-            current = header.group(1) == interface
-            if current:
-                flags = frozenset(f for f in header.group(2).split(",") if f)
-                found = IfconfigStatus(flags=flags, holder_pid=None)
-            continue
-        opened = _IFC_OPEN.match(line) if current and found is not None else None
-        if opened and found is not None:
-            found = found._replace(holder_pid=int(opened.group(1)))
-    return found
-
-
-def kext_listed(text: str, bundle_id: str = KEXT_BUNDLE_ID) -> bool:
-    """Whether ``kmutil showloaded`` / ``kextstat`` output has a row for ``bundle_id`` (its Name column)."""
-    return any(bundle_id in line.split() for line in text.splitlines())
-
-
-def parse_ip_link(text: str, interface: str) -> dict[str, t.Any]:
-    """The link object of ``interface`` in ``ip -d -j addr show`` output (flags, linkinfo), or {}."""
-    try:
-        links = json.loads(text or "[]")
-    except ValueError as exc:
-        raise HostbridgeError(f"Cannot parse the JSON of `ip -d -j addr show dev {interface}`: {exc}",
-                              stdout=text) from exc
-    for link in links:
-        if isinstance(link, dict) and link.get("ifname") == interface:
-            return link
-    return {}
-
-
 def _ipv4(addresses: t.Iterable[IPInterface]) -> list[IPInterface]:
     return [a for a in addresses if a.version == 4]
 
@@ -167,7 +126,7 @@ class DarwinTap:
 
     dev_dir = "/dev"
 
-    def __init__(self, runner: t.Any, *, stat_fn: t.Callable[[str], os.stat_result] = os.stat,
+    def __init__(self, runner: Runner, *, stat_fn: t.Callable[[str], os.stat_result] = os.stat,
                  chown_fn: t.Callable[[str, int, int], None] = os.chown) -> None:
         self._runner = runner
         self._stat = stat_fn
@@ -202,38 +161,24 @@ class DarwinTap:
         return TapState(exists=True, owner_uid=info.st_uid, interface_present=True, up="UP" in status.flags,
                         addresses=tuple(parse_ifconfig(result.stdout).get(name, [])), holder_pid=status.holder_pid)
 
-    def kext_loaded(self) -> tuple[bool | None, dict[str, t.Any]]:
-        """Is net.sf.tuntaposx.tap loaded? kmutil (macOS 11+), else kextstat; None when neither can tell."""
-        if self._runner.which("kmutil", required=False):
-            argv = ["kmutil", "showloaded", "--list-only", "-b", KEXT_BUNDLE_ID]
-        elif self._runner.which("kextstat", required=False):
-            argv = ["kextstat", "-l", "-b", KEXT_BUNDLE_ID]
-        else:
-            return None, {}
-        result = self._runner.run(argv, check=False)
-        details = {"cmd": argv, "rc": result.rc, "stdout": result.stdout, "stderr": result.stderr}
-        if result.rc != 0:
-            return None, details
-        return kext_listed(result.stdout), details
-
     def missing_device(self, name: str) -> HostbridgeError:
         path = self.device(name)
         kind = self._node_kind.get(name, "missing")
         what = f"{path} does not exist" if kind == "missing" else f"{path} is not a character device"
-        loaded, details = self.kext_loaded()
+        loaded, details = kext_loaded(self._runner)
         install = (f"Install tuntaposx (Intel Macs only): with the tap_bridge role set tap_bridge_tuntap_pkg to the "
                    f"tuntaposx installer package on the Mac (tuntap_20150118.pkg), or run `sudo installer -pkg "
-                   f"tuntap_20150118.pkg -target /`; then `sudo kextload {KEXT_PATH}`.")
+                   f"tuntap_20150118.pkg -target /`; then `sudo kextload {TUNTAP_KEXT_PATH}`.")
         if loaded is False:
-            msg = f"name: {what}: the tuntap kernel extension {KEXT_BUNDLE_ID} is not loaded. {install}"
+            msg = f"name: {what}: the tuntap kernel extension {TUNTAP_KEXT} is not loaded. {install}"
         elif loaded and int(name[3:]) >= TUNTAPOSX_DEVICES:
-            msg = (f"name: {what}, although {KEXT_BUNDLE_ID} is loaded: tuntaposx makes /dev/tap0 to "
+            msg = (f"name: {what}, although {TUNTAP_KEXT} is loaded: tuntaposx makes /dev/tap0 to "
                    f"/dev/tap{TUNTAPOSX_DEVICES - 1} only; pick one of those.")
         elif loaded:
-            msg = (f"name: {what}, although {KEXT_BUNDLE_ID} is loaded. Reload it (`sudo kextunload -b "
-                   f"{KEXT_BUNDLE_ID}`, then `sudo kextload {KEXT_PATH}`) or reboot.")
+            msg = (f"name: {what}, although {TUNTAP_KEXT} is loaded. Reload it (`sudo kextunload -b "
+                   f"{TUNTAP_KEXT}`, then `sudo kextload {TUNTAP_KEXT_PATH}`) or reboot.")
         else:
-            msg = (f"name: {what}, and whether the tuntap kernel extension {KEXT_BUNDLE_ID} is loaded could not "
+            msg = (f"name: {what}, and whether the tuntap kernel extension {TUNTAP_KEXT} is loaded could not "
                    f"be checked (no kmutil or kextstat answered). {install}")
         return HostbridgeError(msg, field="name", value=name, device=path, kext_loaded=loaded, **details)
 
@@ -344,7 +289,7 @@ class LinuxTap:
 
     sysfs_net = "/sys/class/net"
 
-    def __init__(self, runner: t.Any, *, tun: TunControl | None = None) -> None:
+    def __init__(self, runner: Runner, *, tun: TunControl | None = None) -> None:
         self._runner = runner
         self._tun = tun or TunControl()
 
@@ -412,18 +357,11 @@ class LinuxTap:
 
 
 Backend = t.Union[DarwinTap, LinuxTap]
-
-
-def make_backend(system: str, runner: t.Any) -> Backend:
-    if system == "Darwin":
-        return DarwinTap(runner)
-    if system == "Linux":
-        return LinuxTap(runner)
-    raise HostbridgeError(f"tap_device supports macOS (Darwin) and Linux, not {system!r}")
+BACKENDS: dict[str, t.Callable[[Runner], Backend]] = {"Darwin": DarwinTap, "Linux": LinuxTap}
 
 
 # --- the module ------------------------------------------------------------------------------------------
-def validate(params: dict[str, t.Any]) -> Request:
+def validate(params: Params) -> Request:
     """Every option checked before the host is touched; errors name the option and the value."""
     state = params.get("state") or "present"
     name = tap_name(params.get("name"), field="name")
@@ -466,13 +404,12 @@ ARGUMENT_SPEC = {
     "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
     "require_interface": {"type": "bool", "default": False},
 }
-ARGUMENT_RULES = {"required_if": [("state", "present", ["owner"])]}
+ARGUMENT_RULES: dict[str, t.Any] = {"required_if": [("state", "present", ["owner"])]}
 
 
-def manage(*, params: dict[str, t.Any], system: str, runner: t.Any, check_mode: bool, diff_mode: bool,
-           backend: Backend | None = None) -> dict[str, t.Any]:
+def manage(ctx: Context, params: Params, *, backend: Backend | None = None) -> Result:
     """Validate, read once, plan, and (outside check mode) apply. Returns the module result."""
-    backend = backend or make_backend(system, runner)
+    backend = backend or select_backend(ctx.system, BACKENDS, what="tap_device")(ctx.runner)
     req = validate(params)
     current = backend.read(req.name)
     steps, after = backend.plan(req, current)
@@ -486,16 +423,22 @@ def manage(*, params: dict[str, t.Any], system: str, runner: t.Any, check_mode: 
         "interface_present": after.interface_present,
         "holder_pid": after.holder_pid,
         "actions": [s.what for s in steps],
+        "warnings": [],
     }
-    if diff_mode:
+    if req.state == "present" and req.address is not None and not after.interface_present:
+        result["warnings"].append(
+            f"{req.name}: the interface does not exist (no process holds {device} open), so {req.address} was not "
+            "set; run the module again once hyperkit has opened the device, or set require_interface: true to fail "
+            "instead.")
+    if ctx.diff_mode:
         result["diff"] = {"before_header": device, "after_header": device,
                           "before": describe(req.name, device, current), "after": describe(req.name, device, after)}
-    if not check_mode:
-        _apply(runner, steps)
+    if not ctx.check_mode:
+        _apply(ctx.runner, steps)
     return result
 
 
-def _apply(runner: t.Any, steps: list[Step]) -> None:
+def _apply(runner: Runner, steps: list[Step]) -> None:
     done: list[str] = []
     try:
         for step in steps:

@@ -277,12 +277,11 @@ def invalid_fields(values: t.Mapping[str, t.Any], rules: t.Mapping[str, t.Any]) 
                 if items is None:
                     problems.append(f"{field}: {value!r} must be a list (rule {name})")
                     break
-                found = [_check(name, f"{field}[{key}]", item, options) for key, item in items]
-                found = [msg for msg in found if msg]
+                checked = [_check(name, f"{field}[{key}]", item, options) for key, item in items]
             else:
                 optional = spec.endswith("?")
-                found = [] if optional and value in (None, "") else [_check(name, field, value, options)]
-                found = [msg for msg in found if msg]
+                checked = [] if optional and value in (None, "") else [_check(name, field, value, options)]
+            found = [msg for msg in checked if msg]
             if found:
                 problems.extend(found)
                 break

@@ -121,15 +121,10 @@ options:
     type: bool
     default: true
 extends_documentation_fragment:
-  - ansible.builtin.action_common_attributes
+  - dockermac.hostbridge._attributes
 attributes:
-  check_mode:
-    support: full
   diff_mode:
-    support: full
     details: The diff shows the plist or the unit files before and after (an empty side for a new or removed file).
-  platform:
-    platforms: [darwin, linux]
 notes:
   - Needs root (C(become)).
   - "Undo by hand on macOS: C(sudo launchctl bootout system/<name>) and C(sudo rm /Library/LaunchDaemons/<name>.plist)."
@@ -207,27 +202,13 @@ reload_deferred:
 """
 
 # Imports follow the documentation, as ansible-test's validate-modules requires.
-import platform  # noqa: E402
 
-from ansible.module_utils.basic import AnsibleModule  # noqa: E402
-
-from ansible_collections.dockermac.hostbridge.plugins.module_utils._bootjob import (  # noqa: E402
-    ARGUMENT_RULES,
-    ARGUMENT_SPEC,
-    manage,
-)
-from ansible_collections.dockermac.hostbridge.plugins.module_utils._commands import CommandRunner  # noqa: E402
-from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError  # noqa: E402
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._bootjob import ARGUMENT_RULES, ARGUMENT_SPEC, manage
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._module import run_module
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, **ARGUMENT_RULES)
-    try:
-        result = manage(params=module.params, system=platform.system(), runner=CommandRunner(module),
-                        module=module, check_mode=module.check_mode, diff_mode=module._diff)
-    except HostbridgeError as exc:
-        module.fail_json(**exc.fail_json_kwargs())
-    module.exit_json(**result)
+    run_module(manage, ARGUMENT_SPEC, **ARGUMENT_RULES)
 
 
 if __name__ == "__main__":

@@ -89,17 +89,13 @@ options:
         reports for itself.
     type: dict
 extends_documentation_fragment:
-  - ansible.builtin.action_common_attributes
+  - dockermac.hostbridge._attributes
   - ansible.builtin.action_common_attributes.facts
 attributes:
-  check_mode:
-    support: full
   diff_mode:
     support: none
   facts:
     support: full
-  platform:
-    platforms: [darwin, linux]
 notes:
   - Runs without root. Run it without C(become) on a Mac so that the Docker socket of the user is the one asked.
   - The VM manager rules are tested on real samples in C(tests/fixtures/darwin/) - the C(settings-store.json) files
@@ -354,14 +350,8 @@ plan:
 """
 
 # Imports follow the documentation, as ansible-test's validate-modules requires.
-import platform  # noqa: E402
-
-from ansible.module_utils.basic import AnsibleModule  # noqa: E402
-
-from ansible_collections.dockermac.hostbridge.plugins.module_utils._commands import CommandRunner  # noqa: E402
-from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError  # noqa: E402
-from ansible_collections.dockermac.hostbridge.plugins.module_utils._facts import gather  # noqa: E402
-from ansible_collections.dockermac.hostbridge.plugins.module_utils._plan import Context, check  # noqa: E402
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._facts import manage
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._module import run_module
 
 ARGUMENT_SPEC = {
     "app_path": {"type": "path"},
@@ -372,20 +362,7 @@ ARGUMENT_SPEC = {
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    system, runner = platform.system(), CommandRunner(module)
-    try:
-        result = gather(params=module.params, system=system, runner=runner)
-        if module.params["desired"] is not None:
-            facts = result["ansible_facts"]["hostbridge"]
-            possible = frozenset(name for name, verdict in facts["strategies"].items() if verdict["possible"])
-            console_user = (facts.get("console_user") or {}).get("name")
-            result["plan"] = check(module.params["desired"], Context(system, runner, module, console_user, possible))
-    except HostbridgeError as exc:
-        module.fail_json(**exc.fail_json_kwargs())
-    for warning in result.pop("warnings", []):
-        module.warn(warning)
-    module.exit_json(**result)
+    run_module(manage, ARGUMENT_SPEC)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,10 @@ description:
     the file read once, the new content computed in memory, written to a temp file beside it, fsynced and
     renamed over the original (owner and mode kept), so two runs at the same time on one host never lose each
     other's entries (24 concurrent runs in the unit tests all land).
+  - The file keeps its owner and mode unless O(mode), O(owner), O(group) (or the SELinux and attribute options)
+    say otherwise; they are applied whether or not the content changes. A new file is created C(0644). A hosts
+    file that cannot be replaced by a rename (a container's bind-mounted C(/etc/hosts)) needs O(unsafe_writes),
+    whose default comes from the E(ANSIBLE_UNSAFE_WRITES) environment variable.
   - Removing the last entry removes the block, and the file is byte for byte what it was before the block was
     added. A re-run that changes nothing leaves the bytes alone, even a block aligned by hand.
   - A BEGIN line without its END, an END before its BEGIN, or the block present twice is an error naming the
@@ -97,11 +101,6 @@ options:
     type: str
     choices: [warn, fail, ignore]
     default: warn
-  backup:
-    description:
-      - Keep a timestamped copy of the file before changing it.
-    type: bool
-    default: false
   flush_cache:
     description:
       - On macOS, after a change, flush the resolver caches (C(dscacheutil -flushcache), then
@@ -109,22 +108,13 @@ options:
       - On Linux nothing needs flushing (glibc reads the file on each lookup); the option does nothing.
     type: bool
     default: true
-  unsafe_writes:
-    description:
-      - Write in place when the file cannot be replaced by a rename - a container's C(/etc/hosts) is a bind
-        mount. Only then is the write not atomic.
-    type: bool
-    default: false
 extends_documentation_fragment:
-  - ansible.builtin.action_common_attributes
+  - dockermac.hostbridge._attributes
+  - ansible.builtin.files
+  - ansible.builtin.backup
 attributes:
-  check_mode:
-    support: full
   diff_mode:
-    support: full
     details: The whole file before and after.
-  platform:
-    platforms: [darwin, linux]
 notes:
   - Needs write access to the file's directory (C(become) for C(/etc/hosts)).
   - Lines inside the block are the module's; edits there are overwritten on the next run that changes the block.
@@ -224,29 +214,12 @@ backup_file:
 """
 
 # Imports follow the documentation, as ansible-test's validate-modules requires.
-import platform  # noqa: E402
-
-from ansible.module_utils.basic import AnsibleModule  # noqa: E402
-
-from ansible_collections.dockermac.hostbridge.plugins.module_utils._commands import CommandRunner  # noqa: E402
-from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError  # noqa: E402
-from ansible_collections.dockermac.hostbridge.plugins.module_utils._hosts import (  # noqa: E402
-    ARGUMENT_RULES,
-    ARGUMENT_SPEC,
-    manage,
-)
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._hosts import ARGUMENT_RULES, ARGUMENT_SPEC, manage
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._module import run_module
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, **ARGUMENT_RULES)
-    try:
-        result = manage(params=module.params, module=module, runner=CommandRunner(module),
-                        system=platform.system(), check_mode=module.check_mode, diff_mode=module._diff)
-    except HostbridgeError as exc:
-        module.fail_json(**exc.fail_json_kwargs())
-    for warning in result.pop("warnings"):
-        module.warn(warning)
-    module.exit_json(**result)
+    run_module(manage, ARGUMENT_SPEC, add_file_common_args=True, **ARGUMENT_RULES)
 
 
 if __name__ == "__main__":

@@ -86,15 +86,10 @@ options:
     type: bool
     default: false
 extends_documentation_fragment:
-  - ansible.builtin.action_common_attributes
+  - dockermac.hostbridge._attributes
 attributes:
-  check_mode:
-    support: full
   diff_mode:
-    support: full
     details: The diff shows the state, the two paths with their checksums, and the shim's text before and after.
-  platform:
-    platforms: [darwin, linux]
 notes:
   - Needs root (C(become)) unless the user owns the bundle. The shim gets the original binary's owner and mode
     (without group/other write).
@@ -184,24 +179,12 @@ backup_file:
 """
 
 # Imports follow the documentation, as ansible-test's validate-modules requires.
-import platform  # noqa: E402
-
-from ansible.module_utils.basic import AnsibleModule  # noqa: E402
-
-from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError  # noqa: E402
-from ansible_collections.dockermac.hostbridge.plugins.module_utils._hyperkit import ARGUMENT_SPEC, manage  # noqa: E402
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._hyperkit import ARGUMENT_SPEC, manage
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._module import run_module
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    try:
-        result = manage(params=module.params, system=platform.system(), check_mode=module.check_mode,
-                        diff_mode=module._diff)
-    except HostbridgeError as exc:
-        module.fail_json(**exc.fail_json_kwargs())
-    for warning in result.pop("warnings", []):
-        module.warn(warning)
-    module.exit_json(**result)
+    run_module(manage, ARGUMENT_SPEC)
 
 
 if __name__ == "__main__":

@@ -91,15 +91,10 @@ options:
     type: str
     default: com.dockermac.hostbridge.loopback
 extends_documentation_fragment:
-  - ansible.builtin.action_common_attributes
+  - dockermac.hostbridge._attributes
 attributes:
-  check_mode:
-    support: full
   diff_mode:
-    support: full
     details: The diff lists every address of the interface before and after, and the boot job's file.
-  platform:
-    platforms: [darwin, linux]
 notes:
   - Needs root (C(become)).
   - "Undo by hand on macOS: C(sudo launchctl bootout system/com.dockermac.hostbridge.loopback),
@@ -174,23 +169,12 @@ persistent_path:
 """
 
 # Imports follow the documentation, as ansible-test's validate-modules requires.
-import platform  # noqa: E402
-
-from ansible.module_utils.basic import AnsibleModule  # noqa: E402
-
-from ansible_collections.dockermac.hostbridge.plugins.module_utils._commands import CommandRunner  # noqa: E402
-from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError  # noqa: E402
-from ansible_collections.dockermac.hostbridge.plugins.module_utils._loopback import ARGUMENT_SPEC, manage  # noqa: E402
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._loopback import ARGUMENT_SPEC, manage
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._module import run_module
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    try:
-        result = manage(params=module.params, system=platform.system(), runner=CommandRunner(module),
-                        module=module, check_mode=module.check_mode, diff_mode=module._diff)
-    except HostbridgeError as exc:
-        module.fail_json(**exc.fail_json_kwargs())
-    module.exit_json(**result)
+    run_module(manage, ARGUMENT_SPEC)
 
 
 if __name__ == "__main__":

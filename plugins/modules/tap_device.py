@@ -22,11 +22,11 @@ description:
   - On macOS (tuntaposx), C(/dev/tapN) is a character device made by the C(net.sf.tuntaposx.tap) kernel extension.
     The owner is changed with C(chown) on the device node (the group stays C(wheel)). The network interface
     C(tapN) exists only while a process (hyperkit) holds C(/dev/tapN) open; while it is missing the address cannot
-    be set, and the module returns RV(interface_present=false) (or fails with O(require_interface=true)). When
-    present, C(ifconfig tapN) is parsed (flags, IPv4 addresses with hex netmasks, the holder's pid from
-    tuntaposx's C(open) status line); C(ifconfig tapN inet IP/len up) runs when the address is missing or has
-    another prefix length, and only C(ifconfig tapN up) when the address is there but the link is down. The
-    address is removed with C(-alias), the form Apple's ifconfig(8) documents, as
+    be set, and the module returns RV(interface_present=false) and warns that O(address) was not set (or fails with
+    O(require_interface=true)). When present, C(ifconfig tapN) is parsed (flags, IPv4 addresses with hex
+    netmasks, the holder's pid from tuntaposx's C(open) status line); C(ifconfig tapN inet IP/len up) runs when the
+    address is missing or has another prefix length, and only C(ifconfig tapN up) when the address is there but the
+    link is down. The address is removed with C(-alias), the form Apple's ifconfig(8) documents, as
     M(dockermac.hostbridge.lo0_alias) does.
   - On macOS, when C(/dev/tapN) is missing or is not a character device, the module fails and says why, after
     checking the kernel extension with C(kmutil showloaded --list-only -b net.sf.tuntaposx.tap) (macOS 11 and
@@ -85,15 +85,10 @@ options:
     type: bool
     default: false
 extends_documentation_fragment:
-  - ansible.builtin.action_common_attributes
+  - dockermac.hostbridge._attributes
 attributes:
-  check_mode:
-    support: full
   diff_mode:
-    support: full
     details: The diff shows the device's owner, and the interface's presence, link state and IPv4 addresses.
-  platform:
-    platforms: [darwin, linux]
 notes:
   - Needs root (C(become)).
   - On macOS devfs recreates C(/dev/tapN) as root:wheel 0660 at every boot, and the interface loses its address
@@ -188,23 +183,12 @@ actions:
 """
 
 # Imports follow the documentation, as ansible-test's validate-modules requires.
-import platform  # noqa: E402
-
-from ansible.module_utils.basic import AnsibleModule  # noqa: E402
-
-from ansible_collections.dockermac.hostbridge.plugins.module_utils._commands import CommandRunner  # noqa: E402
-from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError  # noqa: E402
-from ansible_collections.dockermac.hostbridge.plugins.module_utils._tap import ARGUMENT_RULES, ARGUMENT_SPEC, manage  # noqa: E402
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._module import run_module
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._tap import ARGUMENT_RULES, ARGUMENT_SPEC, manage
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, **ARGUMENT_RULES)
-    try:
-        result = manage(params=module.params, system=platform.system(), runner=CommandRunner(module),
-                        check_mode=module.check_mode, diff_mode=module._diff)
-    except HostbridgeError as exc:
-        module.fail_json(**exc.fail_json_kwargs())
-    module.exit_json(**result)
+    run_module(manage, ARGUMENT_SPEC, **ARGUMENT_RULES)
 
 
 if __name__ == "__main__":

@@ -19,13 +19,13 @@ import pytest
 
 from ansible_collections.dockermac.hostbridge.plugins.module_utils import _files, _hosts
 from ansible_collections.dockermac.hostbridge.plugins.modules import etc_hosts_entry, hyperkit_shim
+from ansible_collections.dockermac.hostbridge.tests.ansible_cli import ansible_env
 from ansible_collections.dockermac.hostbridge.tests.reliability._helpers import (
     ANSIBLE_BIN,
     FIGURES,
     ROOT,
     STOCK,
     Netns,
-    ansible_env,
     assert_real_binary_reachable,
     call_module,
     hide_systemd,

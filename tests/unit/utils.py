@@ -13,6 +13,7 @@ from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._commands import CommandResult, command_error
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._module import Context
 
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures")
 
@@ -54,6 +55,14 @@ class FakeRunner:
 
     def assert_done(self) -> None:
         assert not self.expected, f"commands expected but not run: {self.expected}"
+
+
+def context(system: str = "Linux", *, runner: t.Any = None, module: t.Any = None, check_mode: bool = False,
+            diff_mode: bool = False) -> Context:
+    """The ``Context`` a ``manage()`` gets from the harness (``_module``), for calling it directly."""
+    return Context(system=system, runner=runner if runner is not None else FakeRunner([]),
+                   module=module if module is not None else mock.Mock(check_mode=check_mode),
+                   check_mode=check_mode, diff_mode=diff_mode)
 
 
 class ModuleExit(Exception):

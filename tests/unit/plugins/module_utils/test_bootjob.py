@@ -16,7 +16,7 @@ from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.dockermac.hostbridge.plugins.module_utils import _bootjob, _launchd, _systemd
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError
-from ansible_collections.dockermac.hostbridge.tests.unit.utils import FakeRunner
+from ansible_collections.dockermac.hostbridge.tests.unit.utils import FakeRunner, context
 
 NAME = "com.dockermac.hostbridge.pull"
 ODD_ARGV = ["/opt/ansible venv/bin/ansible-pull", "-U", "https://git.example.internal/t/c.git?a=1&b=<2>",
@@ -59,8 +59,7 @@ def systemd(runner: FakeRunner, module: AnsibleModule, units, *, running: bool =
 
 def manage(backend: t.Any, params: dict[str, t.Any], *, check_mode: bool = False,
            diff_mode: bool = False) -> dict[str, t.Any]:
-    return _bootjob.manage(params=params, system="Linux", runner=None, module=None, check_mode=check_mode,
-                           diff_mode=diff_mode, backend=backend)
+    return _bootjob.manage(context("Linux", check_mode=check_mode, diff_mode=diff_mode), params, backend=backend)
 
 
 # --- rendering ---------------------------------------------------------------------------------------------
@@ -260,9 +259,9 @@ LOADED = (PRINT, 0, f"system/{NAME} = {{\n}}\n", "")
 
 
 def launchd(params: dict[str, t.Any], runner: FakeRunner, module, **kwargs: t.Any) -> dict[str, t.Any]:
-    return _bootjob.manage(params=params, system="Darwin", runner=runner, module=module,
-                           check_mode=kwargs.pop("check_mode", False), diff_mode=kwargs.pop("diff_mode", False),
-                           backend=_bootjob.LaunchdBackend(runner, module, sleep=lambda _s: None))
+    ctx = context("Darwin", runner=runner, module=module, check_mode=kwargs.pop("check_mode", False),
+                  diff_mode=kwargs.pop("diff_mode", False))
+    return _bootjob.manage(ctx, params, backend=_bootjob.LaunchdBackend(runner, module, sleep=lambda _s: None))
 
 
 def test_launchd_fresh_install_enables_then_bootstraps(module, daemons) -> None:
@@ -309,9 +308,9 @@ def test_launchd_absent_boots_out_waits_and_removes(module, daemons) -> None:
 
 
 def test_unknown_system_is_refused(module) -> None:
-    with pytest.raises(HostbridgeError, match=r"supports macOS .* and Linux .*, not 'FreeBSD'"):
-        _bootjob.manage(params=PULL, system="FreeBSD", runner=FakeRunner([]), module=module, check_mode=True,
-                        diff_mode=False)
+    with pytest.raises(HostbridgeError,
+                       match=r"boot_job does not support 'FreeBSD' \(only macOS \(Darwin\) and Linux\)"):
+        _bootjob.manage(context("FreeBSD", module=module, check_mode=True), PULL)
 
 
 def test_systemd_run_dir_default_is_the_one_lo0_alias_uses() -> None:

@@ -15,16 +15,16 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.dockermac.hostbridge.plugins.module_utils import _facts
+from ansible_collections.dockermac.hostbridge.plugins.module_utils import _facts, _strategy
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._darwin import kext_listed
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError
-from ansible_collections.dockermac.hostbridge.plugins.module_utils._facts import (
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._facts import DarwinFacts, LinuxFacts
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._strategy import (
     DOCKER_VMM,
     HYPERKIT,
     QEMU,
     UNKNOWN,
     VIRTUALIZATION_FRAMEWORK,
-    DarwinFacts,
-    LinuxFacts,
     Observed,
     VmChoice,
 )
@@ -73,15 +73,17 @@ def test_vm_manager_from_recorded_settings(sample: str, arch: str, want: VmChoic
     settings = _facts.parse_settings(darwin(sample))
     assert settings is not None
     filename = "settings.json" if sample.startswith("settings_json") else "settings-store.json"
-    assert _facts.vm_manager_from_settings(settings, filename=filename, architecture=arch) == want
+    assert _strategy.vm_manager_from_settings(settings, filename=filename, architecture=arch) == want
 
 
 def test_settings_keys_match_whatever_their_case() -> None:
     camel = {"useLibkrun": True}
-    assert _facts.vm_manager_from_settings(camel, filename="settings.json", architecture="arm64").manager == DOCKER_VMM
+    choice = _strategy.vm_manager_from_settings(camel, filename="settings.json", architecture="arm64")
+    assert choice is not None
+    assert choice.manager == DOCKER_VMM
     # a non-boolean value says nothing
-    assert _facts.vm_manager_from_settings({"UseVirtualizationFramework": "yes"}, filename="x",
-                                           architecture="x86_64") is None
+    assert _strategy.vm_manager_from_settings({"UseVirtualizationFramework": "yes"}, filename="x",
+                                              architecture="x86_64") is None
 
 
 @pytest.mark.parametrize("text", ["", "{", "[1, 2]", "null", '"text"'])
@@ -101,28 +103,28 @@ def test_settings_that_are_not_a_json_object(text: str) -> None:
     ("garbage", "x86_64", "13.0", UNKNOWN),
 ])
 def test_vm_manager_default_by_version(version: str | None, arch: str, macos: str | None, manager: str) -> None:
-    choice = _facts.vm_manager_default(version=version, architecture=arch, macos=macos)
+    choice = _strategy.vm_manager_default(version=version, architecture=arch, macos=macos)
     assert choice.manager == manager
     assert choice.source
 
 
 def test_settings_win_over_the_version_default() -> None:
     settings = _facts.parse_settings(darwin("settings_json_intel_hyperkit.json"))
-    choice = _facts.decide_vm_manager(settings=settings, settings_name="settings.json", version="4.20.0",
-                                      architecture="x86_64", macos="13.0")
+    choice = _strategy.decide_vm_manager(settings=settings, settings_name="settings.json", version="4.20.0",
+                                         architecture="x86_64", macos="13.0")
     assert choice.manager == HYPERKIT
     fresh = _facts.parse_settings(darwin("settings_store_fresh_install.json"))
-    choice = _facts.decide_vm_manager(settings=fresh, settings_name="settings-store.json", version="4.50.0",
-                                      architecture="arm64", macos="15.1")
+    choice = _strategy.decide_vm_manager(settings=fresh, settings_name="settings-store.json", version="4.50.0",
+                                         architecture="arm64", macos="15.1")
     assert choice == VmChoice(VIRTUALIZATION_FRAMEWORK, "default of Docker Desktop 4.50.0 (4.14 and later)")
 
 
 def test_kext_listings() -> None:
-    assert _facts.kext_loaded(darwin("kextstat_l_b_tuntap_tap.txt")) is True
-    assert _facts.kext_loaded(darwin("kextstat_l_b_tuntap_tun_only.txt")) is False
-    assert _facts.kext_loaded("") is False
+    assert kext_listed(darwin("kextstat_l_b_tuntap_tap.txt")) is True
+    assert kext_listed(darwin("kextstat_l_b_tuntap_tun_only.txt")) is False
+    assert kext_listed("") is False
     # kmutil prints a notice before the list on some versions; only kext lines count
-    assert _facts.kext_loaded("No variant specified, falling back to release\n") is False
+    assert kext_listed("No variant specified, falling back to release\n") is False
 
 
 def test_os_release() -> None:
@@ -142,9 +144,9 @@ def test_docker_host_and_tap_names() -> None:
 
 
 def test_version_tuple() -> None:
-    assert _facts.version_tuple("4.15.0") == (4, 15, 0)
-    assert _facts.version_tuple("18.03.1-ce-mac65") == (18, 3, 1)
-    assert _facts.version_tuple("") is None
+    assert _strategy.version_tuple("4.15.0") == (4, 15, 0)
+    assert _strategy.version_tuple("18.03.1-ce-mac65") == (18, 3, 1)
+    assert _strategy.version_tuple("") is None
 
 
 # --- the engine's /_ping on a real unix socket --------------------------------------------------------------
@@ -226,7 +228,7 @@ def intel(**kwargs: t.Any) -> Observed:
 
 
 def test_verdict_intel_hyperkit() -> None:
-    strategies = _facts.decide_strategies(intel())
+    strategies = _strategy.decide_strategies(intel())
     assert strategies["tap"] == {"possible": True, "needs": [],
                                  "reason": "Intel Mac, Docker Desktop on HyperKit (settings.json "
                                            "UseVirtualizationFramework=false)"}
@@ -236,21 +238,21 @@ def test_verdict_intel_hyperkit() -> None:
         "possible": False, "needs": [],
         "reason": "Docker Desktop runs on HyperKit (settings.json UseVirtualizationFramework=false): this collection "
                   "offers the routed strategy for the VM managers that replaced HyperKit; use the tap strategy there"}
-    assert _facts.recommend("darwin", strategies) == "tap"
-    assert _facts.recommendation("darwin", strategies)[1].startswith("the tap strategy is possible: Intel Mac")
+    assert _strategy.recommend("darwin", strategies) == "tap"
+    assert _strategy.recommendation("darwin", strategies)[1].startswith("the tap strategy is possible: Intel Mac")
 
 
 def test_verdict_intel_hyperkit_without_the_kext_is_possible_with_a_need() -> None:
-    tap = _facts.decide_strategies(intel(kext_loaded=False, tap_device_exists=False))["tap"]
+    tap = _strategy.decide_strategies(intel(kext_loaded=False, tap_device_exists=False))["tap"]
     assert tap["possible"] is True
-    assert tap["needs"] == [f"tuntaposx kext not loaded and /dev/tap1 missing: {_facts._TUNTAP_PKG_HINT}"]
+    assert tap["needs"] == [f"tuntaposx kext not loaded and /dev/tap1 missing: {_strategy._TUNTAP_PKG_HINT}"]
     # /dev/tap1 present without the kext listed (another tuntap build): nothing to install
-    assert _facts.decide_strategies(intel(kext_loaded=False))["tap"]["needs"] == []
+    assert _strategy.decide_strategies(intel(kext_loaded=False))["tap"]["needs"] == []
 
 
 def test_verdict_intel_virtualization_framework() -> None:
     seen = intel(vm=VmChoice(VIRTUALIZATION_FRAMEWORK, "settings-store.json UseVirtualizationFramework=true"))
-    strategies = _facts.decide_strategies(seen)
+    strategies = _strategy.decide_strategies(seen)
     assert strategies["tap"]["possible"] is False
     assert strategies["tap"]["reason"].startswith(
         "Docker Desktop uses Apple's Virtualization framework (settings-store.json UseVirtualizationFramework=true); "
@@ -262,23 +264,23 @@ def test_verdict_intel_virtualization_framework() -> None:
                                        "UseVirtualizationFramework=true): docker-mac-net-connect routes")
     assert routed["needs"] == ["Homebrew (brew at /opt/homebrew/bin/brew or /usr/local/bin/brew): the routed role "
                                "installs docker-mac-net-connect with it"]
-    assert _facts.recommendation("darwin", strategies) == (
+    assert _strategy.recommendation("darwin", strategies) == (
         "loopback", "the routed strategy would need Homebrew (brew at /opt/homebrew/bin/brew or /usr/local/bin/brew): "
                     "the routed role installs docker-mac-net-connect with it")
-    with_brew = _facts.decide_strategies(seen._replace(homebrew_path="/usr/local/bin/brew"))
+    with_brew = _strategy.decide_strategies(seen._replace(homebrew_path="/usr/local/bin/brew"))
     assert with_brew["routed"]["needs"] == []
-    assert _facts.recommend("darwin", with_brew) == "routed"
+    assert _strategy.recommend("darwin", with_brew) == "routed"
 
 
 def test_verdict_apple_silicon() -> None:
     seen = intel(architecture="arm64", vm=VmChoice(VIRTUALIZATION_FRAMEWORK, "x"), hyperkit_path=None)
-    strategies = _facts.decide_strategies(seen)
+    strategies = _strategy.decide_strategies(seen)
     assert strategies["tap"] == {"possible": False, "needs": [],
                                  "reason": "Apple Silicon: no HyperKit and no tuntaposx kext (both are x86_64 only)"}
     assert strategies["routed"]["possible"] is True
-    assert _facts.recommend("darwin", strategies) == "loopback"  # no Homebrew
-    strategies = _facts.decide_strategies(seen._replace(homebrew_path="/opt/homebrew/bin/brew"))
-    assert _facts.recommendation("darwin", strategies)[0] == "routed"
+    assert _strategy.recommend("darwin", strategies) == "loopback"  # no Homebrew
+    strategies = _strategy.decide_strategies(seen._replace(homebrew_path="/opt/homebrew/bin/brew"))
+    assert _strategy.recommendation("darwin", strategies)[0] == "routed"
 
 
 @pytest.mark.parametrize(("vm", "words"), [
@@ -287,20 +289,20 @@ def test_verdict_apple_silicon() -> None:
     (VmChoice(UNKNOWN, "no settings"), "an unknown VM manager (no settings)"),
 ])
 def test_verdict_other_vm_managers(vm: VmChoice, words: str) -> None:
-    strategies = _facts.decide_strategies(intel(vm=vm, homebrew_path="/usr/local/bin/brew"))
+    strategies = _strategy.decide_strategies(intel(vm=vm, homebrew_path="/usr/local/bin/brew"))
     tap = strategies["tap"]
     assert tap["possible"] is False
     assert f"Docker Desktop uses {words}" in tap["reason"]
     # every VM manager but HyperKit (an unknown one included) is the routed strategy's
     assert strategies["routed"]["possible"] is True
     assert strategies["routed"]["reason"].startswith(f"Docker Desktop on {words}: docker-mac-net-connect")
-    assert _facts.recommend("darwin", strategies) == "routed"
+    assert _strategy.recommend("darwin", strategies) == "routed"
 
 
 def test_verdict_no_docker_desktop() -> None:
     seen = Observed(platform="darwin", architecture="x86_64", tap_device="tap1",
                     apps_tried=("/Applications/Docker.app", "/Users/a/Applications/Docker.app"))
-    strategies = _facts.decide_strategies(seen)
+    strategies = _strategy.decide_strategies(seen)
     assert strategies["tap"]["possible"] is False
     assert strategies["tap"]["reason"] == (
         "Docker Desktop is not installed (looked at /Applications/Docker.app, /Users/a/Applications/Docker.app); "
@@ -310,30 +312,30 @@ def test_verdict_no_docker_desktop() -> None:
         "possible": False, "needs": [],
         "reason": "Docker Desktop is not installed (looked at /Applications/Docker.app, /Users/a/Applications/"
                   "Docker.app); the routed strategy tunnels into Docker Desktop's VM (docker-mac-net-connect)"}
-    assert _facts.recommendation("darwin", strategies)[0] == "loopback"
-    assert _facts.recommendation("darwin", strategies)[1].startswith(
+    assert _strategy.recommendation("darwin", strategies)[0] == "loopback"
+    assert _strategy.recommendation("darwin", strategies)[1].startswith(
         "neither the tap nor the routed strategy is possible: Docker Desktop is not installed")
 
 
 def test_verdict_hyperkit_selected_but_binary_missing_or_foreign() -> None:
-    tap = _facts.decide_strategies(intel(hyperkit_path=None))["tap"]
+    tap = _strategy.decide_strategies(intel(hyperkit_path=None))["tap"]
     assert (tap["possible"], tap["reason"]) == (False, "no hyperkit binary in /Applications/Docker.app: this Docker "
                                                        "Desktop cannot run HyperKit")
-    tap = _facts.decide_strategies(intel(shim_state="foreign_shim", shim_problem="undo it first"))["tap"]
+    tap = _strategy.decide_strategies(intel(shim_state="foreign_shim", shim_problem="undo it first"))["tap"]
     assert (tap["possible"], tap["reason"]) == (False, "the hyperkit binary is in state foreign_shim: undo it first")
-    assert _facts.decide_strategies(intel(shim_state="updated_by_docker"))["tap"]["possible"] is True
+    assert _strategy.decide_strategies(intel(shim_state="updated_by_docker"))["tap"]["possible"] is True
 
 
 def test_verdict_linux() -> None:
-    with_tun = _facts.decide_strategies(Observed(platform="linux", architecture="x86_64", tap_device="tap1",
-                                                 dev_net_tun=True))
+    with_tun = _strategy.decide_strategies(Observed(platform="linux", architecture="x86_64", tap_device="tap1",
+                                                    dev_net_tun=True))
     assert with_tun["tap"]["possible"] is True
     assert with_tun["loopback"]["possible"] is True
     assert with_tun["routed"]["possible"] is False
     assert "directly" in with_tun["routed"]["reason"]
-    assert _facts.recommend("linux", with_tun) == "loopback"  # tap is possible, loopback is still recommended
-    assert _facts.recommendation("linux", with_tun)[1].startswith("Linux reaches container IPs directly")
-    without = _facts.decide_strategies(Observed(platform="linux", architecture="aarch64", tap_device="tap1"))
+    assert _strategy.recommend("linux", with_tun) == "loopback"  # tap is possible, loopback is still recommended
+    assert _strategy.recommendation("linux", with_tun)[1].startswith("Linux reaches container IPs directly")
+    without = _strategy.decide_strategies(Observed(platform="linux", architecture="aarch64", tap_device="tap1"))
     assert without["tap"]["possible"] is False
     assert without["tap"]["reason"].startswith("/dev/net/tun is missing")
 

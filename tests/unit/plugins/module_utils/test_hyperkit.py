@@ -17,15 +17,16 @@ from ansible_collections.dockermac.hostbridge.plugins.module_utils._hyperkit imp
     detect,
     locate,
     manage,
-    shim_mode,
     validate,
 )
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._hyperkit_files import shim_mode
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._shim_template import SHIM_VERSION
 from ansible_collections.dockermac.hostbridge.tests.unit.plugins.module_utils.hyperkit_fakes import (
     FakeBundle,
     fake_binary,
     sha,
 )
+from ansible_collections.dockermac.hostbridge.tests.unit.utils import context
 
 PRESENT = Options(tap="tap1", slot="after_vpnkit", state="present", backup=False)
 
@@ -299,12 +300,12 @@ def test_linux_needs_app_path() -> None:
 
 def test_unsupported_system() -> None:
     with pytest.raises(HostbridgeError, match="does not support 'Windows'"):
-        manage(params={}, system="Windows", check_mode=False, diff_mode=False)
+        manage(context("Windows"), {})
 
 
 # --- leftovers ----------------------------------------------------------------------------------------------
 def run(bundle: FakeBundle, **params: t.Any) -> dict[str, t.Any]:
-    return manage(params=bundle.params(**params), system="Linux", check_mode=False, diff_mode=False)
+    return manage(context("Linux"), bundle.params(**params))
 
 
 def test_leftover_temp_files_of_ours_are_removed(tmp_path: Path) -> None:

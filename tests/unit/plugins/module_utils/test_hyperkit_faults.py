@@ -25,13 +25,15 @@ import pytest
 
 from ansible_collections.dockermac.hostbridge.plugins.module_utils import _hyperkit
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError
-from ansible_collections.dockermac.hostbridge.plugins.module_utils._hyperkit import FileOps, manage
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._hyperkit import manage
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._hyperkit_files import FileOps
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._shim_template import parse_marker
 from ansible_collections.dockermac.hostbridge.tests.unit.plugins.module_utils.hyperkit_fakes import (
     MACHO,
     FakeBundle,
     sha,
 )
+from ansible_collections.dockermac.hostbridge.tests.unit.utils import context
 
 
 class Crash(BaseException):
@@ -102,7 +104,7 @@ SCENARIOS: dict[str, tuple[t.Callable[[FakeBundle], bytes], dict[str, t.Any]]] =
 
 
 def run(bundle: FakeBundle, params: dict[str, t.Any], ops: FileOps | None = None) -> dict[str, t.Any]:
-    return manage(params=bundle.params(**params), system="Linux", check_mode=False, diff_mode=False, ops=ops)
+    return manage(context("Linux"), bundle.params(**params), ops=ops)
 
 
 def assert_safe(bundle: FakeBundle, real_bytes: bytes) -> None:
@@ -219,7 +221,10 @@ def test_disk_error_midway_cleans_up_and_keeps_the_binary(tmp_path: Path) -> Non
 # --- the same with a real SIGKILL -------------------------------------------------------------------------
 KILLER = textwrap.dedent("""
     import json, os, signal, sys
-    from ansible_collections.dockermac.hostbridge.plugins.module_utils._hyperkit import FileOps, manage
+    from unittest import mock
+    from ansible_collections.dockermac.hostbridge.plugins.module_utils._hyperkit import manage
+    from ansible_collections.dockermac.hostbridge.plugins.module_utils._hyperkit_files import FileOps
+    from ansible_collections.dockermac.hostbridge.plugins.module_utils._module import Context
 
     class Killer(FileOps):
         seen = 0
@@ -230,7 +235,7 @@ KILLER = textwrap.dedent("""
 
     params = dict({"app_path": sys.argv[1], "user": None, "tap_device": "tap1", "slot": "after_vpnkit",
                    "state": "present", "backup": False}, **json.loads(sys.argv[3]))
-    manage(params=params, system="Linux", check_mode=False, diff_mode=False, ops=Killer())
+    manage(Context("Linux", mock.Mock(), mock.Mock(), check_mode=False, diff_mode=False), params, ops=Killer())
     print("not killed")
 """)
 

@@ -15,11 +15,9 @@ from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.dockermac.hostbridge.plugins.module_utils import _launchd
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError
-from ansible_collections.dockermac.hostbridge.plugins.module_utils._loopback import (
-    manage,
-    parse_ifconfig,
-)
-from ansible_collections.dockermac.hostbridge.tests.unit.utils import FakeRunner, fixture_text
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._loopback import manage
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._netinfo import parse_ifconfig
+from ansible_collections.dockermac.hostbridge.tests.unit.utils import FakeRunner, context, fixture_text
 
 LO0 = ["ifconfig", "lo0"]
 ALL = ["ifconfig", "-a"]
@@ -39,8 +37,8 @@ def run(runner: FakeRunner, *, check_mode: bool = False, diff_mode: bool = False
         **params: t.Any) -> dict[str, t.Any]:
     params.setdefault("state", "present")
     params.setdefault("persistent", False)  # the default on macOS is persistent; those tests are below
-    result = manage(params=params, system="Darwin", runner=runner, module=module, check_mode=check_mode,
-                    diff_mode=diff_mode)
+    result = manage(context("Darwin", runner=runner, module=module, check_mode=check_mode, diff_mode=diff_mode),
+                    params)
     runner.assert_done()
     return result
 
@@ -93,7 +91,7 @@ def test_adds_many_in_one_call_with_host_prefixes() -> None:
         "changed": True, "interface": "lo0",
         "addresses": ["192.100.200.1/32", "192.100.200.2/24", "fd00:db8::1/128"],
         "added": ["192.100.200.1/32", "192.100.200.2/24", "fd00:db8::1/128"], "removed": [],
-        "persistent_path": None,
+        "persistent_path": None, "warnings": [],
     }
 
 

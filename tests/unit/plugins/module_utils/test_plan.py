@@ -25,12 +25,14 @@ from ansible_collections.dockermac.hostbridge.tests.unit.plugins.modules.test_lo
     ip_json,
 )
 from ansible_collections.dockermac.hostbridge.tests.unit.utils import FakeRunner
+from ansible_collections.dockermac.hostbridge.tests.unit.utils import context as module_context
 
 USER_LINES = b"127.0.0.1\tlocalhost\r\n# a user's comment\n10.1.2.3 printer.lan"
 
 
-def context(runner: t.Any = None, *, console_user: str | None = "alice") -> _plan.Context:
-    return _plan.Context(system="Linux", runner=runner or FakeRunner([]), module=mock.Mock(), console_user=console_user)
+def context(runner: t.Any = None, *, console_user: str | None = "alice") -> _plan.PlanContext:
+    return _plan.PlanContext(system="Linux", runner=runner or FakeRunner([]), module=mock.Mock(),
+                             console_user=console_user)
 
 
 def file_entry(path: Path, content: bytes, mode: str = "0644", **owner: int) -> dict[str, t.Any]:
@@ -84,8 +86,7 @@ def apply_hosts(hosts: Path) -> None:
     params = dict(hosts_entry(hosts)["params"], marker="dockermac.hostbridge", backup=False)
     with mock.patch("ansible_collections.dockermac.hostbridge.plugins.module_utils._hosts.write_atomic",
                     lambda module, path, data, **kw: Path(path).write_bytes(data)):
-        hosts_manage(params=params, module=mock.Mock(), runner=FakeRunner([]), system="Linux", check_mode=False,
-                     diff_mode=False)
+        hosts_manage(module_context("Linux"), params)
 
 
 def test_hosts_pending_until_applied_then_in_sync_and_the_file_is_never_touched(tmp_path: Path) -> None:
@@ -102,6 +103,21 @@ def test_hosts_pending_until_applied_then_in_sync_and_the_file_is_never_touched(
     assert b"192.100.200.1\tnginx.local\r\n" in hosts.read_bytes()
     plan = _plan.check({"names": hosts_entry(hosts)}, context())
     assert plan["names"] == {"pending": False, "reason": "in sync"}
+
+
+def test_hosts_file_arguments_leave_the_comparison_to_the_task(tmp_path: Path) -> None:
+    """mode/owner (add_file_common_args) can only be compared by AnsibleModule setting them: never in the plan."""
+    hosts = tmp_path / "hosts"
+    hosts.write_bytes(USER_LINES)
+    apply_hosts(hosts)
+    before = os.stat(hosts)
+    module = mock.Mock(check_mode=False)  # bridge_facts itself runs for real
+    ctx = _plan.PlanContext(system="Linux", runner=FakeRunner([]), module=module, console_user=None)
+    assert _plan.check({"names": hosts_entry(hosts)}, ctx)["names"] == {"pending": False, "reason": "in sync"}
+    plan = _plan.check({"names": hosts_entry(hosts, mode="0600")}, ctx)
+    assert plan["names"] == {"pending": True, "reason": "etc_hosts_entry: would change"}
+    module.set_fs_attributes_if_different.assert_not_called()
+    assert os.stat(hosts).st_mode == before.st_mode
 
 
 def test_a_check_with_a_warning_is_pending_so_that_the_task_gives_it(tmp_path: Path) -> None:
@@ -156,7 +172,7 @@ def test_loopback_drift_is_pending_with_what_would_change_and_nothing_is_run() -
 def test_owner_and_user_default_to_the_console_user_and_an_explicit_one_is_kept() -> None:
     seen: dict[str, dict[str, t.Any]] = {}
 
-    def fake_run(kind: str, params: dict[str, t.Any], ctx: _plan.Context) -> dict[str, t.Any]:
+    def fake_run(kind: str, params: dict[str, t.Any], ctx: _plan.PlanContext) -> dict[str, t.Any]:
         seen[kind + ("-explicit" if kind in seen else "")] = params
         return {"changed": False}
 
@@ -197,7 +213,7 @@ def test_invalid_parameters_are_pending_with_the_modules_own_message() -> None:
 ], ids=["expected", "unexpected"])
 def test_a_failing_check_is_pending_so_the_module_task_runs_and_reports(error: Exception, reason: str) -> None:
     """Whatever goes wrong in a check, the facts call does not fail: the part is pending, with the reason."""
-    def boom(kind: str, params: dict[str, t.Any], ctx: _plan.Context) -> dict[str, t.Any]:
+    def boom(kind: str, params: dict[str, t.Any], ctx: _plan.PlanContext) -> dict[str, t.Any]:
         raise error
 
     with mock.patch.object(_plan, "_run_module", boom):
@@ -259,7 +275,7 @@ def test_boot_job_on_darwin_runs_the_module_logic_in_check_mode(tmp_path: Path, 
         (["launchctl", "print", f"system/{label}"], 113, "", f'Could not find service "{label}" in domain for system'),
     ])
     entry = {"kind": "boot_job", "params": REAPPLY}
-    ctx = _plan.Context(system="Darwin", runner=runner, module=mock.Mock(), console_user="alice")
+    ctx = _plan.PlanContext(system="Darwin", runner=runner, module=mock.Mock(), console_user="alice")
     assert _plan.check({"job": entry}, ctx) == {"job": {"pending": False, "reason": "in sync"}}
     assert _plan.check({"job": entry}, ctx) == {
         "job": {"pending": True, "reason": f"boot_job: launchctl bootstrap system {plist}"}}

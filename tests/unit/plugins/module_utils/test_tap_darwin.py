@@ -14,20 +14,15 @@ import typing as t
 
 import pytest
 
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._darwin import TUNTAP_KEXT, kext_listed
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError
-from ansible_collections.dockermac.hostbridge.plugins.module_utils._loopback import parse_ifconfig
-from ansible_collections.dockermac.hostbridge.plugins.module_utils._tap import (
-    KEXT_BUNDLE_ID,
-    DarwinTap,
-    kext_listed,
-    manage,
-    parse_ifconfig_status,
-)
-from ansible_collections.dockermac.hostbridge.tests.unit.utils import FakeRunner, fixture_text
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._netinfo import parse_ifconfig, parse_ifconfig_status
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._tap import DarwinTap, manage
+from ansible_collections.dockermac.hostbridge.tests.unit.utils import FakeRunner, context, fixture_text
 
 IFCONFIG = ["ifconfig", "tap1"]
-KMUTIL = ["kmutil", "showloaded", "--list-only", "-b", KEXT_BUNDLE_ID]
-KEXTSTAT = ["kextstat", "-l", "-b", KEXT_BUNDLE_ID]
+KMUTIL = ["kmutil", "showloaded", "--list-only", "-b", TUNTAP_KEXT]
+KEXTSTAT = ["kextstat", "-l", "-b", TUNTAP_KEXT]
 ROOT = 0
 NOBODY = pwd.getpwnam("nobody")
 
@@ -77,7 +72,7 @@ def run(runner: FakeRunner, dev: FakeDev, *, check_mode: bool = False, diff_mode
     params.setdefault("name", "tap1")
     params.setdefault("state", "present")
     backend = DarwinTap(runner, stat_fn=dev.stat, chown_fn=dev.chown)
-    result = manage(params=params, system="Darwin", runner=runner, check_mode=check_mode, diff_mode=diff_mode,
+    result = manage(context("Darwin", runner=runner, check_mode=check_mode, diff_mode=diff_mode), params,
                     backend=backend)
     runner.assert_done()
     return result
@@ -115,7 +110,7 @@ def test_nothing_to_do_reads_once_and_reports() -> None:
     dev = FakeDev({"tap1": char_dev(NOBODY.pw_uid)})
     result = run(FakeRunner([(IFCONFIG, 0, OPEN, "")]), dev, owner="nobody", address="10.0.75.1/24")
     assert result == {"changed": False, "name": "tap1", "owner": "nobody", "address": "10.0.75.1/24",
-                      "interface_present": True, "holder_pid": 25606, "actions": []}
+                      "interface_present": True, "holder_pid": 25606, "actions": [], "warnings": []}
     assert dev.chowns == []
 
 
@@ -175,6 +170,11 @@ def test_interface_missing_sets_owner_and_leaves_the_address_for_later() -> None
     # Second run: only the read, nothing changed.
     again = run(FakeRunner([(IFCONFIG, 1, "", MISSING)]), dev, owner="nobody", address="10.0.75.1/24")
     assert again["changed"] is False
+    # The address that could not be set is said, not only implied by interface_present (the harness warns).
+    assert result["warnings"] == again["warnings"] == [
+        "tap1: the interface does not exist (no process holds /dev/tap1 open), so 10.0.75.1/24 was not set; run the "
+        "module again once hyperkit has opened the device, or set require_interface: true to fail instead."]
+    assert run(FakeRunner([(IFCONFIG, 1, "", MISSING)]), dev, owner="nobody")["warnings"] == []
 
 
 def test_require_interface_fails_before_any_change() -> None:

@@ -10,7 +10,7 @@ from unittest import mock
 
 import pytest
 
-from ansible_collections.dockermac.hostbridge.plugins.module_utils import _launchd, _systemd
+from ansible_collections.dockermac.hostbridge.plugins.module_utils import _launchd, _module, _systemd
 from ansible_collections.dockermac.hostbridge.plugins.modules import boot_job
 from ansible_collections.dockermac.hostbridge.tests.unit.utils import FakeRunner, run_module
 
@@ -26,8 +26,8 @@ def daemons(tmp_path, monkeypatch) -> t.Any:
 
 
 def module_run(runner: FakeRunner, args: dict[str, t.Any], *, system: str) -> dict[str, t.Any]:
-    with mock.patch.object(boot_job, "CommandRunner", return_value=runner), \
-            mock.patch.object(boot_job.platform, "system", return_value=system), \
+    with mock.patch.object(_module, "CommandRunner", return_value=runner), \
+            mock.patch.object(_module.platform, "system", return_value=system), \
             mock.patch.object(_systemd, "SYSTEMD_RUN_DIR", "/nonexistent/run/systemd/system"):
         result = run_module(boot_job.main, args)
     runner.assert_done()

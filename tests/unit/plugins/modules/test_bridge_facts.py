@@ -16,7 +16,7 @@ from unittest import mock
 import pytest
 from ansible.module_utils import basic
 
-from ansible_collections.dockermac.hostbridge.plugins.module_utils import _facts
+from ansible_collections.dockermac.hostbridge.plugins.module_utils import _facts, _module
 from ansible_collections.dockermac.hostbridge.plugins.modules import bridge_facts
 from ansible_collections.dockermac.hostbridge.tests.unit.utils import fixture_text, run_module
 
@@ -126,8 +126,8 @@ def test_a_fabricated_apple_silicon_mac_through_the_module(tmp_path: Path) -> No
     def rooted(**kwargs: t.Any) -> dict[str, t.Any]:
         return real_gather(root=str(root), home=str(home), machine="arm64", environ={}, **kwargs)
 
-    with mock.patch.object(bridge_facts.platform, "system", return_value="Darwin"), \
-            mock.patch.object(bridge_facts, "gather", rooted), \
+    with mock.patch.object(_module.platform, "system", return_value="Darwin"), \
+            mock.patch.object(_facts, "gather", rooted), \
             mock.patch.object(basic.AnsibleModule, "get_bin_path", return_value=None):
         result, warnings = module({"user": "nobody", "app_path": str(tmp_path / "missing.app")})
     facts = result["ansible_facts"]["hostbridge"]

@@ -12,7 +12,7 @@ import pytest
 from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.dockermac.hostbridge.plugins.module_utils import _hosts
+from ansible_collections.dockermac.hostbridge.plugins.module_utils import _hosts, _module
 from ansible_collections.dockermac.hostbridge.plugins.modules import etc_hosts_entry
 from ansible_collections.dockermac.hostbridge.tests.unit.utils import FakeRunner, fixture_text, run_module
 
@@ -23,8 +23,8 @@ def module(args: dict[str, t.Any], *, system: str = "Linux", runner: FakeRunner 
            ) -> tuple[dict[str, t.Any], list[str]]:
     """Run the module; returns its result and its warnings. ``runner`` replaces the command runner."""
     warnings: list[str] = []
-    with mock.patch.object(etc_hosts_entry.platform, "system", return_value=system), \
-            mock.patch.object(etc_hosts_entry, "CommandRunner", return_value=runner or FakeRunner()), \
+    with mock.patch.object(_module.platform, "system", return_value=system), \
+            mock.patch.object(_module, "CommandRunner", return_value=runner or FakeRunner()), \
             mock.patch.object(basic.AnsibleModule, "warn", lambda self, msg: warnings.append(msg)):
         result = run_module(etc_hosts_entry.main, args)
     return result, warnings
@@ -72,6 +72,36 @@ def test_keeps_mode_and_owner_and_makes_a_backup(hosts: Path) -> None:
         assert (hosts.stat().st_uid, hosts.stat().st_gid) == (1, 1)
     # No temp file is left beside it.
     assert sorted(p.name for p in hosts.parent.iterdir()) == sorted(["hosts", Path(result["backup_file"]).name])
+
+
+def test_file_arguments_mode_applied_with_or_without_a_content_change(hosts: Path) -> None:
+    """add_file_common_args: mode (and owner, group...) as the ansible.builtin.files fragment documents them."""
+    args = {"path": str(hosts), "ip": "192.100.200.1", "names": ["nginx.local"]}
+    module(args)
+    checked, _w = module(dict(args, mode="0600", _ansible_check_mode=True))
+    assert checked["changed"] is True
+    assert hosts.stat().st_mode & 0o7777 == 0o644  # check mode: nothing changed
+    result, _w = module(dict(args, mode="0600"))
+    assert result["changed"] is True  # the content was right already: only the mode changed
+    assert hosts.stat().st_mode & 0o7777 == 0o600
+    again, _w = module(dict(args, mode="0600"))
+    assert again["changed"] is False
+
+
+def test_unsafe_writes_defaults_to_ansible_unsafe_writes(hosts: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[bool] = []
+    real = _hosts.write_atomic
+
+    def spy(module: t.Any, path: str, data: bytes, **kwargs: t.Any) -> None:
+        seen.append(kwargs["unsafe_writes"])
+        real(module, path, data, **kwargs)
+
+    monkeypatch.setattr(_hosts, "write_atomic", spy)
+    module({"path": str(hosts), "ip": "192.100.200.1", "names": ["a.local"]})
+    monkeypatch.setenv("ANSIBLE_UNSAFE_WRITES", "1")
+    module({"path": str(hosts), "ip": "192.100.200.2", "names": ["b.local"]})
+    module({"path": str(hosts), "ip": "192.100.200.3", "names": ["c.local"], "unsafe_writes": False})
+    assert seen == [False, True, False]
 
 
 def test_missing_file_is_created_only_when_there_is_something_to_write(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from unittest import mock
 import pytest
 from ansible.module_utils import basic
 
+from ansible_collections.dockermac.hostbridge.plugins.module_utils import _module
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._shim_template import SHIM_VERSION, parse_marker
 from ansible_collections.dockermac.hostbridge.plugins.modules import hyperkit_shim
 from ansible_collections.dockermac.hostbridge.tests.unit.plugins.module_utils.hyperkit_fakes import (
@@ -26,7 +27,7 @@ from ansible_collections.dockermac.hostbridge.tests.unit.utils import fixture_te
 def module(args: dict[str, t.Any], *, system: str = "Darwin") -> tuple[dict[str, t.Any], list[str]]:
     """Run the module; returns its result and the warnings it gave."""
     warnings: list[str] = []
-    with mock.patch.object(hyperkit_shim.platform, "system", return_value=system), \
+    with mock.patch.object(_module.platform, "system", return_value=system), \
             mock.patch.object(basic.AnsibleModule, "warn", lambda self, msg: warnings.append(msg)):
         result = run_module(hyperkit_shim.main, args)
     return result, warnings

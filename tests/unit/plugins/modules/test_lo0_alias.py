@@ -8,7 +8,7 @@ from unittest import mock
 
 import pytest
 
-from ansible_collections.dockermac.hostbridge.plugins.module_utils import _loopback, _systemd
+from ansible_collections.dockermac.hostbridge.plugins.module_utils import _loopback, _module, _systemd
 from ansible_collections.dockermac.hostbridge.plugins.modules import lo0_alias
 from ansible_collections.dockermac.hostbridge.tests.unit.utils import FakeRunner, fixture_text, run_module
 
@@ -44,8 +44,8 @@ class SbinRunner(FakeRunner):
 
 def module_run(runner: FakeRunner, args: dict[str, t.Any], *, system: str = "Linux",
                systemd_dir: str | None = None) -> dict[str, t.Any]:
-    with mock.patch.object(lo0_alias, "CommandRunner", return_value=runner), \
-            mock.patch.object(lo0_alias.platform, "system", return_value=system), \
+    with mock.patch.object(_module, "CommandRunner", return_value=runner), \
+            mock.patch.object(_module.platform, "system", return_value=system), \
             mock.patch.object(_systemd, "SYSTEMD_RUN_DIR", systemd_dir or "/nonexistent/run/systemd/system"):
         result = run_module(lo0_alias.main, args)
     runner.assert_done()
@@ -154,7 +154,7 @@ def test_darwin_default_interface_is_lo0() -> None:
 def test_unsupported_platform() -> None:
     result = module_run(FakeRunner([]), {"addresses": ["192.100.200.1"]}, system="FreeBSD")
     assert result["failed"] is True
-    assert "not 'FreeBSD'" in result["msg"]
+    assert result["msg"] == "lo0_alias does not support 'FreeBSD' (only macOS (Darwin) and Linux)"
 
 
 def test_bad_state_is_refused_by_the_argument_spec() -> None:

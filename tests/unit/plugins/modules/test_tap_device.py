@@ -14,7 +14,7 @@ from unittest import mock
 
 import pytest
 
-from ansible_collections.dockermac.hostbridge.plugins.module_utils import _tap
+from ansible_collections.dockermac.hostbridge.plugins.module_utils import _module, _tap
 from ansible_collections.dockermac.hostbridge.plugins.modules import tap_device
 from ansible_collections.dockermac.hostbridge.tests.unit.utils import FakeRunner, fixture_text, run_module
 
@@ -85,9 +85,9 @@ def module_run(runner: FakeRunner, args: dict[str, t.Any], *, system: str = "Lin
     def linux(r: t.Any) -> _tap.LinuxTap:
         return real_linux(r, tun=tun or FakeTun())
 
-    with mock.patch.object(tap_device, "CommandRunner", return_value=runner), \
-            mock.patch.object(tap_device.platform, "system", return_value=system), \
-            mock.patch.object(_tap, "LinuxTap", linux):
+    with mock.patch.object(_module, "CommandRunner", return_value=runner), \
+            mock.patch.object(_module.platform, "system", return_value=system), \
+            mock.patch.dict(_tap.BACKENDS, Linux=linux):
         result = run_module(tap_device.main, args)
     runner.assert_done()
     return result
@@ -125,7 +125,7 @@ def test_bad_input_fails_before_any_command(sysfs, args: dict[str, t.Any], msg: 
 def test_unsupported_platform() -> None:
     result = module_run(FakeRunner([]), {"name": "tap1", "owner": "nobody"}, system="FreeBSD")
     assert result["failed"] is True
-    assert result["msg"] == "tap_device supports macOS (Darwin) and Linux, not 'FreeBSD'"
+    assert result["msg"] == "tap_device does not support 'FreeBSD' (only macOS (Darwin) and Linux)"
 
 
 # --- Linux -----------------------------------------------------------------------------------------------

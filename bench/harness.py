@@ -1,0 +1,227 @@
+"""The benchmark's harness: the containers, one timed ansible-playbook run (wall time, controller, container and
+engine CPU, the recap checked), the machine's description. ``run.py`` is the entry point."""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import json
+import os
+import platform
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import typing as t
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+BIN = os.path.join(ROOT, ".venv", "bin")
+IMAGE = "hostbridge-base:bookworm"
+SERVICES = 25
+USER, UID = "hbdev", 1501
+TAP, TAP_ADDRESS = "tap3", "10.0.75.1/24"
+LABEL = "dockermac.hostbridge.bench"
+RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+
+
+def team_vars() -> dict[str, t.Any]:
+    """The realistic team configuration: 25 services, the tap strategy without the Docker Desktop parts."""
+    services = [{"name": f"svc{n}.team.test", "ip": f"192.100.200.{n}"} for n in range(1, SERVICES + 1)]
+    services[1]["aliases"] = ["api.team.internal"]
+    return {
+        "ansible_connection": "community.docker.docker",
+        "ansible_python_interpreter": "/usr/bin/python3",
+        # The containers have no sudo and the connection is root already (as in the Molecule fleet scenario).
+        "ansible_become_method": "ansible.builtin.su",
+        "bridge_strategy": "tap",
+        "loopback_services": services,
+        "loopback_exclusive_within": "192.100.200.0/24",
+        "loopback_hosts_unsafe_writes": True,
+        "tap_bridge_user": USER,
+        "tap_bridge_device": TAP,
+        "tap_bridge_host_address": TAP_ADDRESS,
+        "tap_bridge_network_manage": False,
+        "tap_bridge_vm_link_manage": False,
+        "tap_bridge_restart_docker": False,
+    }
+
+
+class Bench:
+    def __init__(self, options: argparse.Namespace) -> None:
+        self.options = options
+        self.tmp = tempfile.mkdtemp(prefix="hostbridge-bench-")
+        self.prefix = f"hbb-{os.getpid()}"
+        self.containers: list[str] = []
+        self.cgroups: dict[str, str | None] = {}
+        self.netns: str | None = None
+        self.env = dict(os.environ)
+        self.env.update({
+            "ANSIBLE_COLLECTIONS_PATH": ":".join([os.path.join(ROOT, ".tmp", "collections"),
+                                                  os.path.join(ROOT, ".cache", "collections"),
+                                                  os.path.expanduser("~/.ansible/collections")]),
+            "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false",
+            "ANSIBLE_FORCE_COLOR": "false",
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_RETRY_FILES_ENABLED": "false",
+            "ANSIBLE_INJECT_FACT_VARS": "false",
+            "ANSIBLE_PIPELINING": "0",
+        })
+        for name in ("ANSIBLE_CONFIG", "ANSIBLE_CALLBACKS_ENABLED", "ANSIBLE_STDOUT_CALLBACK", "ANSIBLE_STRATEGY"):
+            self.env.pop(name, None)
+        self.results: dict[str, t.Any] = {"machine": machine(), "cases": {}, "fleet": {}, "notes": []}
+
+    # ---- containers -------------------------------------------------------------------------------------------
+    def start(self, names: list[str]) -> None:
+        def one(name: str) -> None:
+            subprocess.run(["docker", "run", "-d", "--name", name, "--label", f"{LABEL}={self.prefix}",
+                            "--network", "bridge", "--cap-add", "NET_ADMIN", "--device", "/dev/net/tun",
+                            IMAGE, "sleep", "infinity"], check=True, capture_output=True)
+            subprocess.run(["docker", "exec", name, "useradd", "-m", "-u", str(UID), USER], check=True,
+                           capture_output=True)
+
+        self.containers.extend(names)
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            list(pool.map(one, names))
+        for name in names:
+            cid = subprocess.run(["docker", "inspect", "-f", "{{.Id}}", name], check=True, capture_output=True,
+                                 text=True).stdout.strip()
+            self.cgroups[name] = cgroup_cpu_file(cid)
+
+    def cleanup(self) -> None:
+        if self.containers:
+            subprocess.run(["docker", "rm", "-f", *self.containers], check=False, capture_output=True)
+            self.containers = []
+        if self.netns:
+            subprocess.run(["ip", "netns", "del", self.netns], check=False, capture_output=True)
+            self.netns = None
+        if not self.options.keep:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def container_cpu(self, hosts: list[str]) -> float | None:
+        total = 0.0
+        for host in hosts:
+            path = self.cgroups.get(host)
+            if not path:
+                return None
+            with open(path, encoding="ascii") as handle:
+                total += cgroup_seconds(path, handle.read())
+        return total
+
+    # ---- files ------------------------------------------------------------------------------------------------
+    def write(self, name: str, text: str) -> str:
+        path = os.path.join(self.tmp, name)
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        return path
+
+    def inventory(self, name: str, hosts: list[str], **extra: t.Any) -> str:
+        variables = team_vars()
+        variables.update(extra)
+        return self.write(name, json.dumps({"all": {"hosts": {h: {} for h in hosts}, "vars": variables}}, indent=1))
+
+    # ---- runs -------------------------------------------------------------------------------------------------
+    def play(self, playbook: str, inventory: str, hosts: list[str], *, env: dict[str, str] | None = None,
+             binary: str | None = None, expect_changed: int | None = 0, args: t.Sequence[str] = ()) -> dict[str, t.Any]:
+        """Run ansible-playbook once; wall time, controller/container/engine CPU; check the recap (changed=0)."""
+        argv = [binary or os.path.join(BIN, "ansible-playbook"), "-i", inventory, "-f", str(len(hosts)), *args,
+                playbook]
+        run_env = dict(self.env, **(env or {}))
+        before_ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+        before_cg = self.container_cpu(hosts)
+        before_eng = engine_cpu()
+        start = time.perf_counter()
+        proc = subprocess.run(argv, check=False, env=run_env, capture_output=True, text=True, cwd=self.tmp)
+        wall = time.perf_counter() - start
+        after_ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+        after_cg = self.container_cpu(hosts)
+        after_eng = engine_cpu()
+        if proc.returncode != 0:
+            raise RuntimeError(f"{' '.join(argv)} failed (rc {proc.returncode}):\n{proc.stdout[-3000:]}\n"
+                               f"{proc.stderr[-2000:]}")
+        if proc.stdout.lstrip().startswith("{"):   # the ansible.posix.json stdout callback (profile run)
+            recap = json.loads(proc.stdout)["stats"]
+        else:
+            recap = {m[1]: {"ok": int(m[2]), "changed": int(m[3]), "unreachable": int(m[4]), "failed": int(m[5])}
+                     for m in RECAP.finditer(proc.stdout)}
+        if set(recap) != set(hosts) and not playbook.endswith("empty.yml"):   # a play without tasks has no recap
+            raise RuntimeError(f"recap has {sorted(recap)}, expected {sorted(hosts)}:\n{proc.stdout[-2000:]}")
+        if expect_changed is not None:
+            bad = {h: r["changed"] for h, r in recap.items() if r["changed"] != expect_changed}
+            if bad:
+                raise RuntimeError(f"{playbook}: expected changed={expect_changed}, got {bad}:\n{proc.stdout[-4000:]}")
+        self.log(f"  {wall:6.2f} s  {os.path.basename(playbook)} on {len(hosts)} host(s) "
+                 f"{' '.join(f'{k}={v}' for k, v in (env or {}).items() if 'PATH' not in k)}")
+        ctrl = (after_ru.ru_utime - before_ru.ru_utime) + (after_ru.ru_stime - before_ru.ru_stime)
+        cont = None if before_cg is None or after_cg is None else after_cg - before_cg
+        return {"wall": wall, "ctrl_cpu": ctrl, "container_cpu": cont, "engine_cpu": after_eng - before_eng,
+                "recap": recap, "stdout": proc.stdout}
+
+    def record(self, case: str, result: dict[str, t.Any]) -> None:
+        row = self.results["cases"].setdefault(case, {"wall": [], "ctrl_cpu": [], "container_cpu": [],
+                                                      "engine_cpu": []})
+        for key in ("wall", "ctrl_cpu", "container_cpu", "engine_cpu"):
+            if result[key] is not None:
+                row[key].append(result[key])
+
+    def log(self, text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
+
+def machine() -> dict[str, t.Any]:
+    model = "unknown"
+    with open("/proc/cpuinfo", encoding="utf-8") as handle:
+        for line in handle:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo", encoding="utf-8") as handle:
+        mem_kb = int(handle.readline().split()[1])
+    core = subprocess.run([os.path.join(BIN, "ansible"), "--version"], check=True, capture_output=True,
+                          text=True).stdout
+    docker = subprocess.run(["docker", "version", "-f", "{{.Server.Version}}"], check=False, capture_output=True,
+                            text=True)
+    return {"nproc": os.cpu_count(), "cpu": model, "memory_gib": round(mem_kb / 1024 / 1024, 1),
+            "python": platform.python_version(), "ansible_core": core.split("[core ", 1)[1].split("]")[0],
+            "docker": docker.stdout.strip(), "kernel": platform.release(), "load_before": os.getloadavg()}
+
+
+def cgroup_cpu_file(cid: str) -> str | None:
+    for path in (f"/sys/fs/cgroup/cpuacct/docker/{cid}/cpuacct.usage",            # v1, cgroupfs
+                 f"/sys/fs/cgroup/cpu,cpuacct/docker/{cid}/cpuacct.usage",
+                 f"/sys/fs/cgroup/docker/{cid}/cpu.stat",                           # v2, cgroupfs
+                 f"/sys/fs/cgroup/system.slice/docker-{cid}.scope/cpu.stat"):      # v2, systemd
+        if os.path.exists(path):
+            return path
+    return None
+
+
+def cgroup_seconds(path: str, text: str) -> float:
+    if path.endswith("cpuacct.usage"):
+        return int(text) / 1e9
+    for line in text.splitlines():
+        if line.startswith("usage_usec"):
+            return int(line.split()[1]) / 1e6
+    return 0.0
+
+
+def engine_cpu() -> float:
+    """CPU seconds used so far by dockerd and containerd themselves (each docker exec goes through them)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        if name in ("dockerd", "containerd"):
+            fields = stat[stat.rindex(")") + 2:].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
