@@ -11,7 +11,6 @@ import json
 import os
 import plistlib
 import pwd
-import re
 import shlex
 import stat
 import subprocess
@@ -24,7 +23,7 @@ import yaml
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.dockermac.hostbridge.plugins.module_utils import _bootjob, _launchd, _loopback
+from ansible_collections.dockermac.hostbridge.plugins.module_utils import _bootjob, _launchd, _loopback, _validation
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._commands import CommandResult, CommandRunner
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._systemd import render_oneshot
@@ -277,36 +276,37 @@ def test_reapply_program_runs_the_exact_commands(rendered: list[dict[str, t.Any]
                          ["link", "set", "dev", tap, "up"]]
 
 
-ROLE_PATTERNS = ("tap_bridge__tap_re", "tap_bridge__cidr_re", "tap_bridge__label_re", "tap_bridge__path_re",
-                 "tap_bridge__iface_re")
+# The values the tap_bridge role templates into sh, systemd units and XML, the rule its input check
+# (tap_bridge__problems, with the invalid_fields filter) applies to each before anything is rendered, and a good value.
+ROLE_RULES = {"tap_bridge_device": ("tap_name", "tap1"), "tap_bridge_host_address": ("ipv4_cidr", "10.0.75.1/24"),
+              "tap_bridge_reapply_label": ("launchd_label", "com.example.x"),
+              "tap_bridge_reapply_path": ("safe_path", "/usr/local/x"),
+              "tap_bridge_vm_interface": ("interface_name", "eth1")}
 
 
-def _role_patterns() -> dict[str, re.Pattern[str]]:
-    raw = yaml.safe_load((Path(ROOT) / "roles" / "tap_bridge" / "vars" / "main.yml").read_text())
-    octet = raw["tap_bridge__octet"]
-    return {name: re.compile(raw[name].replace("{{ tap_bridge__octet }}", octet)) for name in ROLE_PATTERNS}
+def _role_rules() -> dict[str, tuple[str, str]]:
+    problems = yaml.safe_load((Path(ROOT) / "roles" / "tap_bridge" / "vars" / "main.yml").read_text())[
+        "tap_bridge__problems"]
+    for field, (rule, _good) in ROLE_RULES.items():
+        assert f"'{field}': '{rule}'" in problems, (field, rule)
+    return ROLE_RULES
 
 
-def test_role_patterns_refuse_every_character_that_could_break_out() -> None:
-    """The strings the role templates into sh, systemd units and XML are checked with these patterns
-    (Jinja's ``match``, that is ``re.match``) before anything is rendered."""
-    samples = {"tap_bridge__tap_re": "tap1", "tap_bridge__cidr_re": "10.0.75.1/24",
-               "tap_bridge__label_re": "com.example.x", "tap_bridge__path_re": "/usr/local/x",
-               "tap_bridge__iface_re": "eth1"}
-    for name, pattern in _role_patterns().items():
-        good = samples[name]
-        assert pattern.match(good), name
+def _refused(field: str, rule: str, value: str) -> bool:
+    return bool(_validation.invalid_fields({field: value}, {field: rule}))
+
+
+def test_role_rules_refuse_every_character_that_could_break_out() -> None:
+    for field, (rule, good) in _role_rules().items():
+        assert not _refused(field, rule, good), field
         for bad in ";$`'\"\\ \t\n<>&|*?(){}[]%!#~=":
             for value in (good[:2] + bad + good[2:], bad + good):
-                assert not pattern.match(value), (name, value)
+                assert _refused(field, rule, value), (field, value)
 
 
-def test_role_patterns_refuse_a_trailing_newline() -> None:
-    samples = {"tap_bridge__tap_re": "tap1", "tap_bridge__cidr_re": "10.0.75.1/24",
-               "tap_bridge__label_re": "com.example.x", "tap_bridge__path_re": "/usr/local/x",
-               "tap_bridge__iface_re": "eth1"}
-    for name, pattern in _role_patterns().items():
-        assert not pattern.match(samples[name] + "\n"), name
+def test_role_rules_refuse_a_trailing_newline() -> None:
+    for field, (rule, good) in _role_rules().items():
+        assert _refused(field, rule, good + "\n"), field
 
 
 # --- systemd units and LaunchDaemons written by lo0_alias ----------------------------------------------------
