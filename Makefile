@@ -72,7 +72,7 @@ test: bootstrap  ## Run every test (what .ci/run runs)
 	@echo "make test: every stage passed"
 
 no-skips:  ## After `make test`: no test skipped in any report of .tmp/junit, and every test file of the tree ran
-	$(BIN)/python tools/no-skips --tree .tmp/junit
+	$(BIN)/python tools/no_skips.py --tree .tmp/junit
 
 lint:  ## ruff, yamllint, shellcheck, ansible-lint (production), changelog lint, module docs lint and drift check
 	$(BIN)/ruff check .
@@ -100,7 +100,7 @@ units-matrix:  ## ansible-test units on each target Python (TARGET_PYTHONS)
 	for py in $(TARGET_PYTHONS); do \
 	  rm -f .tmp/junit/python$$py-*-units.xml; \
 	  tools/ansible-test units --venv --python $$py --color no; \
-	  if [ "$(NO_SKIP)" = 1 ]; then $(BIN)/python tools/no-skips .tmp/junit/python$$py-*-units.xml; fi; \
+	  if [ "$(NO_SKIP)" = 1 ]; then $(BIN)/python tools/no_skips.py .tmp/junit/python$$py-*-units.xml; fi; \
 	done
 
 oldest:  ## The oldest ansible-core requires_ansible names (.venv-oldest): sanity, units, bridge.yml and ansible-pull for real
@@ -126,7 +126,7 @@ molecule:  ## Molecule scenarios (docker driver, local base image)
 	  rm -f $(ROOT)/.tmp/junit/molecule-$$s.xml; \
 	  HOSTBRIDGE_JUNIT=$(ROOT)/.tmp/junit/molecule-$$s.xml $(BIN)/molecule test -s $$s 2>&1 | tee $(ROOT)/.tmp/molecule-$$s.log; \
 	  $(NO_DEPRECATIONS) $(ROOT)/.tmp/molecule-$$s.log; \
-	  if [ "$(NO_SKIP)" = 1 ] && [ -d molecule/$$s/tests ]; then $(BIN)/python $(ROOT)/tools/no-skips $(ROOT)/.tmp/junit/molecule-$$s.xml; fi; \
+	  if [ "$(NO_SKIP)" = 1 ] && [ -d molecule/$$s/tests ]; then $(BIN)/python $(ROOT)/tools/no_skips.py $(ROOT)/.tmp/junit/molecule-$$s.xml; fi; \
 	done
 
 ee:  ## Execution Environment: build it air-gapped (tools/ee build), run bridge.yml from it over SSH + sudo (tests/ee)

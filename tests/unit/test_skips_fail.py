@@ -1,4 +1,4 @@
-""""Skip means failure": tests/conftest.py under HOSTBRIDGE_NO_SKIP=1 and tools/no-skips on JUnit reports.
+""""Skip means failure": tests/conftest.py under HOSTBRIDGE_NO_SKIP=1 and tools/no_skips.py on JUnit reports.
 
 Each case runs pytest in a child process on a small test file, with a copy of this suite's conftest.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-NO_SKIPS = ROOT / "tools" / "no-skips"
+NO_SKIPS = ROOT / "tools" / "no_skips.py"
 
 CASES = {
     "runtime_skip": "import pytest\ndef test_a():\n    pytest.skip('no tool')\n",

@@ -29,8 +29,8 @@ def test_hosts_names_in_one_managed_block(host) -> None:
     assert lines[begin].startswith("# BEGIN dockermac.hostbridge")
     assert lines[end] == "# END dockermac.hostbridge"
     # The block holds exactly the two entries, in order; nothing of ours outside it.
-    assert [line.split() for line in lines[begin + 1:end]] == [["192.100.200.1", "nginx.local"],
-                                                              ["192.100.200.2", "api.local", "api.internal"]]
+    want = [["192.100.200.1", "nginx.local"], ["192.100.200.2", "api.local", "api.internal"]]
+    assert [line.split() for line in lines[begin + 1:end]] == want
     outside = [line.split() for line in lines[:begin] + lines[end + 1:] if line.strip() and not line.startswith("#")]
     assert ["127.0.0.1", "localhost"] in outside  # Docker's own lines are kept
     assert not [f for f in outside if f[0].startswith("192.100.200.") or "nginx.local" in f or "api.local" in f]

@@ -70,8 +70,8 @@ def test_write_atomic_failure_keeps_original_and_cleans_temp(module, tmp_path, m
     assert sorted(os.listdir(tmp_path)) == ["hosts"]
 
 
-def test_write_atomic_fsyncs_the_data_before_the_rename_and_the_directory_after(module, tmp_path,
-                                                                               monkeypatch) -> None:
+def test_write_atomic_fsyncs_the_data_before_the_rename_and_the_directory_after(
+        module, tmp_path, monkeypatch) -> None:
     """Durability, which a SIGKILL test cannot see (the page cache survives a killed process, not a power cut)."""
     target = tmp_path / "hosts"
     target.write_bytes(b"the old content\n")

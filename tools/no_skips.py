@@ -1,8 +1,7 @@
-#!/usr/bin/env python3
 """Fail when a test run left a test out: read pytest's JUnit XML reports.
 
-    tools/no-skips REPORT.xml...      every report: no skipped test, no expected failure, no error, some tests
-    tools/no-skips --tree DIR         the same for DIR/*.xml, and every test file of the tree ran in some report
+    tools/no_skips.py REPORT.xml...      every report: no skipped test, no expected failure, no error, some tests
+    tools/no_skips.py --tree DIR         the same for DIR/*.xml, and every test file of the tree ran in some report
 
 A test file of the tree is tests/**/test_*.py or extensions/molecule/<scenario>/tests/test_*.py (a report named
 molecule-<scenario>.xml holds that scenario's testinfra run). pytest writes a skip, an xfail and an xpass of a
