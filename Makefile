@@ -16,7 +16,8 @@ export ANSIBLE_FORCE_COLOR := false
 # Facts are never injected as top-level variables (the coming ansible-core default): the roles read ansible_facts.
 export ANSIBLE_INJECT_FACT_VARS := false
 export PATH := $(BIN):$(PATH)
-PYTEST := HOSTBRIDGE_NO_SKIP=$(NO_SKIP) $(BIN)/pytest -q
+# Each pytest stage writes .tmp/junit/<target>.xml: `make test` checks there that every test file ran (no-skips).
+PYTEST = HOSTBRIDGE_NO_SKIP=$(NO_SKIP) $(BIN)/pytest -q --junitxml=$(ROOT)/.tmp/junit/$@.xml
 # The controller Python of .venv runs the full sanity and pytest; these target Pythons (3.9 is macOS's own) run
 # the compile and import sanity tests and ansible-test units. OLDEST_PYTHON runs the oldest ansible-core.
 CONTROLLER_PYTHON ?= 3.12
@@ -38,7 +39,7 @@ PLAYBOOK = $(CONTROLLER_BIN)/ansible-playbook -i '$(INVENTORY)' $(LOCAL_CONNECTI
 # A log of a run: fail when it holds a deprecation warning (`make test` allows none).
 NO_DEPRECATIONS = ! grep -n -A3 'DEPRECATION WARNING'
 
-.PHONY: help bootstrap controller bridge verify unbridge test lint docs docs-generate sanity units units-matrix oldest system e2e reliability integration molecule ee package bench changelog clean
+.PHONY: help bootstrap controller bridge verify unbridge test no-skips lint docs docs-generate sanity units units-matrix oldest system e2e reliability integration molecule ee package bench changelog clean
 
 help:  ## Show the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -61,12 +62,17 @@ unbridge: controller  ## Undo everything bridge.yml did on INVENTORY
 # Every stage of `make test`, in order; each prints how long it took (docs/development.md lists the figures).
 TEST_STAGES ?= lint docs sanity units units-matrix oldest system e2e reliability integration molecule ee package
 test: bootstrap  ## Run every test (what .ci/run runs)
+	@rm -rf .tmp/junit
 	@for stage in $(TEST_STAGES); do \
 	  start=$$(date +%s); \
-	  $(MAKE) --no-print-directory NO_SKIP=1 $$stage; \
+	  PYTEST_ADDOPTS="--junitxml=$(ROOT)/.tmp/junit/$$stage.xml" $(MAKE) --no-print-directory NO_SKIP=1 $$stage; \
 	  echo "make test: stage $$stage passed in $$(( $$(date +%s) - start )) s"; \
 	done
+	@$(MAKE) --no-print-directory no-skips
 	@echo "make test: every stage passed"
+
+no-skips:  ## After `make test`: no test skipped in any report of .tmp/junit, and every test file of the tree ran
+	$(BIN)/python tools/no_skips.py --tree .tmp/junit
 
 lint:  ## ruff, yamllint, shellcheck, ansible-lint (production), changelog lint, module docs lint and drift check
 	$(BIN)/ruff check .
@@ -92,7 +98,11 @@ units:  ## pytest unit tests (the controller Python; includes property tests)
 	$(PYTEST) tests/unit
 
 units-matrix:  ## ansible-test units on each target Python (TARGET_PYTHONS)
-	for py in $(TARGET_PYTHONS); do tools/ansible-test units --venv --python $$py --color no; done
+	for py in $(TARGET_PYTHONS); do \
+	  rm -f .tmp/junit/python$$py-*-units.xml; \
+	  tools/ansible-test units --venv --python $$py --color no; \
+	  if [ "$(NO_SKIP)" = 1 ]; then $(BIN)/python tools/no_skips.py .tmp/junit/python$$py-*-units.xml; fi; \
+	done
 
 oldest:  ## The oldest ansible-core requires_ansible names (.venv-oldest): sanity, units, bridge.yml and ansible-pull for real
 	HOSTBRIDGE_ANSIBLE_BIN=$(OLDEST_BIN) tools/ansible-test sanity --venv --python $(OLDEST_PYTHON) --color no
@@ -112,10 +122,12 @@ integration:  ## ansible-test integration targets
 	tools/ansible-test integration --venv --python $(CONTROLLER_PYTHON) --color no
 
 molecule:  ## Molecule scenarios (docker driver, local base image)
-	mkdir -p .tmp
+	mkdir -p .tmp/junit
 	cd extensions && for s in $(MOLECULE_SCENARIOS); do \
-	  $(BIN)/molecule test -s $$s 2>&1 | tee $(ROOT)/.tmp/molecule-$$s.log; \
+	  rm -f $(ROOT)/.tmp/junit/molecule-$$s.xml; \
+	  HOSTBRIDGE_JUNIT=$(ROOT)/.tmp/junit/molecule-$$s.xml $(BIN)/molecule test -s $$s 2>&1 | tee $(ROOT)/.tmp/molecule-$$s.log; \
 	  $(NO_DEPRECATIONS) $(ROOT)/.tmp/molecule-$$s.log; \
+	  if [ "$(NO_SKIP)" = 1 ] && [ -d molecule/$$s/tests ]; then $(BIN)/python $(ROOT)/tools/no_skips.py $(ROOT)/.tmp/junit/molecule-$$s.xml; fi; \
 	done
 
 ee:  ## Execution Environment: build it air-gapped (tools/ee build), run bridge.yml from it over SSH + sudo (tests/ee)

@@ -69,7 +69,39 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> object:
     outcome = yield
     report = outcome.get_result()
-    # `make test` sets HOSTBRIDGE_NO_SKIP=1: every test must really run there.
-    if _NO_SKIP and report.skipped and not hasattr(report, "wasxfail"):
+    # `make test` sets HOSTBRIDGE_NO_SKIP=1: every test must really run there, and pass - an expected failure
+    # (strict or not) or an unexpected pass is not a test that ran.
+    if _NO_SKIP and (report.skipped or hasattr(report, "wasxfail")):
+        kind = "an expected failure" if hasattr(report, "wasxfail") else "skipped"
+        if hasattr(report, "wasxfail"):
+            del report.wasxfail  # else reporters (JUnit, the summary) still count it as xfailed/xpassed
         report.outcome = "failed"
-        report.longrepr = f"skipped, but HOSTBRIDGE_NO_SKIP=1 requires every test to run: {report.longrepr}"
+        report.longrepr = f"{kind}, but HOSTBRIDGE_NO_SKIP=1 requires every test to run: {report.longrepr}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> object:
+    outcome = yield
+    report = outcome.get_result()
+    # A skip at collection time (pytest.skip(allow_module_level=True), importorskip) drops a whole module.
+    if _NO_SKIP and report.skipped:
+        report.outcome = "failed"
+        report.longrepr = f"skipped at collection, but HOSTBRIDGE_NO_SKIP=1 requires every test to run: " \
+                          f"{report.longrepr}"
+
+
+_DESELECTED: list[str] = []
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    _DESELECTED.extend(item.nodeid for item in items)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # -k/-m leave tests out without a trace in the results: under HOSTBRIDGE_NO_SKIP=1 that fails the run.
+    if _NO_SKIP and _DESELECTED:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"HOSTBRIDGE_NO_SKIP=1: {len(_DESELECTED)} test(s) deselected, the first: "
+                                f"{_DESELECTED[0]}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -213,14 +213,54 @@ class SimulatedMac:
         return sh("ip", "netns", "exec", self.netns, *argv, check=check, timeout=timeout)
 
     def http_get(self, url: str, timeout: float = 3) -> int | str:
-        """Status code of GET ``url`` from the Mac's side, or the error text."""
-        code = ("import sys, urllib.request\n"
-                "try:\n"
-                f"    print(urllib.request.urlopen({url!r}, timeout={timeout}).status)\n"
-                "except Exception as exc:\n"
-                "    print(exc)\n")
-        out = self.in_mac(sys.executable, "-c", code).stdout.strip()
-        return int(out) if out.isdigit() else out
+        """Status code of GET ``url`` from the Mac's side, or ``"NETERR <kind> <message>"`` (:func:`probe_code`)."""
+        proc = self.in_mac(sys.executable, "-c", probe_code(url, timeout))
+        return parse_probe(proc)
+
+
+# A GET that tells a network failure from a broken probe: "STATUS <code>", or "NETERR <kind> <message>" where
+# kind is "timeout" or the errno name (EHOSTUNREACH, ECONNREFUSED, ...). Anything else is the probe failing.
+_PROBE = """
+import errno, socket, urllib.error, urllib.request
+try:
+    print("STATUS", urllib.request.urlopen({url!r}, timeout={timeout}).status)
+except urllib.error.HTTPError as exc:
+    print("STATUS", exc.code)
+except (urllib.error.URLError, OSError) as exc:
+    reason = getattr(exc, "reason", exc)
+    if isinstance(reason, socket.timeout):
+        kind = "timeout"
+    elif isinstance(reason, OSError) and reason.errno:
+        kind = errno.errorcode.get(reason.errno, str(reason.errno))
+    else:
+        kind = type(reason).__name__
+    print("NETERR", kind, reason)
+"""
+# What a missing bridge looks like: nothing answers ARP on the link, so the GET times out or has no route to the
+# host (a tap interface without its address gives ENETUNREACH instead: no route to the network).
+UNREACHABLE = ("timeout", "EHOSTUNREACH")
+
+
+def probe_code(url: str, timeout: float) -> str:
+    return _PROBE.format(url=url, timeout=timeout)
+
+
+def parse_probe(proc: subprocess.CompletedProcess) -> int | str:
+    """The probe's answer; an AssertionError when the probe itself did not run to its verdict."""
+    lines = proc.stdout.strip().splitlines()
+    last = lines[-1] if lines else ""
+    if proc.returncode != 0 or not last.startswith(("STATUS ", "NETERR ")):
+        raise AssertionError(f"the HTTP probe failed (rc={proc.returncode}): {proc.stdout!r} {proc.stderr!r}")
+    if last.startswith("STATUS "):
+        return int(last.split()[1])
+    return last
+
+
+def assert_unreachable(answer: int | str, what: str, kinds: tuple[str, ...] = UNREACHABLE) -> None:
+    """A negative control: the GET failed because the network did not carry it (not a refusal, not a probe bug)."""
+    assert isinstance(answer, str), f"{what}: got HTTP {answer}"
+    kind = answer.split()[1]
+    assert kind in kinds, f"{what}: expected one of {kinds}, got {answer!r}"
 
 
 def _alive(pid: int) -> bool:

@@ -47,6 +47,7 @@ _sim = importlib.util.module_from_spec(_spec)
 sys.modules[_spec.name] = _sim
 _spec.loader.exec_module(_sim)
 SimulatedMac, have_tools, sh = _sim.SimulatedMac, _sim.have_tools, _sim.sh
+probe_code, parse_probe, assert_unreachable = _sim.probe_code, _sim.parse_probe, _sim.assert_unreachable
 
 pytestmark = [pytest.mark.root, pytest.mark.docker]
 
@@ -113,14 +114,8 @@ def get(mac: SimulatedMac, url: str, *, want: int | None = 200, wait: float = 10
 
 
 def docker_get(container: str, url: str, timeout: float = 2) -> int | str:
-    """GET from inside a container (the base image has python3)."""
-    code = ("import urllib.request\n"
-            "try:\n"
-            f"    print(urllib.request.urlopen({url!r}, timeout={timeout}).status)\n"
-            "except Exception as exc:\n"
-            "    print(exc)\n")
-    out = sh("docker", "exec", container, "python3", "-c", code, check=False).stdout.strip()
-    return int(out) if out.isdigit() else out
+    """GET from inside a container (the base image has python3); the answer as :func:`sim.parse_probe` gives it."""
+    return parse_probe(sh("docker", "exec", container, "python3", "-c", probe_code(url, timeout), check=False))
 
 
 class Playbooks:
@@ -261,14 +256,14 @@ def test_tap_bridge_end_to_end(mac: SimulatedMac) -> None:
 
     mac.start_hyperkit(real, original_argv)  # what Docker Desktop runs without the shim
     reapply_now()
-    assert get(mac, url, want=None) != 200
-    assert docker_get(web, f"http://{GATEWAY}:8081/") != 200
+    assert_unreachable(get(mac, url, want=None), "Mac -> container, hyperkit without the shim")
+    assert_unreachable(docker_get(web, f"http://{GATEWAY}:8081/"), "container -> Mac, hyperkit without the shim")
 
     sh("ip", "-n", mac.netns, "tuntap", "add", "dev", "tap2", "mode", "tap", "user", mac.user)
     sh("ip", "-n", mac.netns, "link", "set", "tap2", "up")
     mac.start_hyperkit(real, with_tap(original_argv, "tap2"))  # a shim for the wrong device
     reapply_now()
-    assert get(mac, url, want=None) != 200
+    assert_unreachable(get(mac, url, want=None), "Mac -> container, a shim for tap2")
     mac.stop_docker_desktop()
     sh("ip", "-n", mac.netns, "link", "del", "tap2")
 
@@ -288,7 +283,7 @@ def test_tap_bridge_end_to_end(mac: SimulatedMac) -> None:
     # brings the bridge back without the playbook. A second run has nothing to do.
     mac.restart_docker_desktop()
     assert ipv4(mac, mac.tap) == []
-    assert get(mac, url, want=None) != 200
+    assert_unreachable(get(mac, url, want=None), "Mac -> container, tap1 without its address", ("ENETUNREACH",))
     reapply_now()
     assert get(mac, url) == 200
     traced = mac.in_mac("/bin/sh", "-x", str(reapply))

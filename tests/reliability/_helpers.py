@@ -145,6 +145,7 @@ class Outcome(t.NamedTuple):
     ops: int  # operations counted (kill_at=0 runs only)
     step: int  # index of the step running when the child died (or the number of steps when it finished)
     error: str  # a step that failed or raised, with the reason
+    kinds: tuple[str, ...] = ()  # kill_at=0 runs: the kind of each operation, in order (kill point N is kinds[N-1])
 
 
 def run_forked(steps: t.Sequence[t.Callable[[], t.Any]], *, kill_at: int, chunk: int,
@@ -189,7 +190,8 @@ def run_forked(steps: t.Sequence[t.Callable[[], t.Any]], *, kill_at: int, chunk:
     step = max((int(line.split()[1]) for line in lines if line.startswith("S ")), default=-1)
     ops = next((int(line.split()[1]) for line in lines if line.startswith("D ")), 0)
     error = " ".join(line[2:] for line in lines if line.startswith("E "))
-    return Outcome(killed=killed, ops=ops, step=step, error=error)
+    kinds = next((tuple(line.split()[2:]) for line in lines if line.startswith("D ")), ())
+    return Outcome(killed=killed, ops=ops, step=step, error=error, kinds=kinds)
 
 
 def kill_points(total: int, limit: int) -> list[int]:

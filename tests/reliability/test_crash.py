@@ -110,11 +110,26 @@ class Campaign:
         self.kills = 0
         self.steps_hit: set[int] = set()
         self.crash_temps = 0
+        self.points = 0  # kill points tried
+        self.mid_write = 0  # kills just before a chunk of a temp file's content, proven by the temp file left
+
+    def killed_at(self, kind: str, temps_left: int, where: str) -> None:
+        """One kill survived, just before an operation of ``kind``, leaving ``temps_left`` temp files."""
+        self.kills += 1
+        self.crash_temps += temps_left
+        if kind == "write":
+            assert temps_left >= 1, f"{where}: killed while writing, but no temp file is left"
+            self.mid_write += 1
 
     def record(self, total_ops: int) -> None:
         FIGURES[self.name] = {"file_operations": total_ops, "kills": self.kills,
+                              "kills_mid_write": self.mid_write,
                               "steps_interrupted": sorted(self.steps_hit),
                               "temp_files_left_by_kills": self.crash_temps}
+        # Every kill point was a kill, and kills landed in the middle of writes.
+        assert self.kills == self.points, (self.kills, self.points)
+        assert self.mid_write >= 1, FIGURES[self.name]
+        assert self.crash_temps >= self.mid_write, FIGURES[self.name]
 
 
 def _hosts_campaign(directory: Path, *, initial: bytes | None, steps_args: list[dict[str, t.Any]], name: str,
@@ -151,15 +166,15 @@ def _hosts_campaign(directory: Path, *, initial: bytes | None, steps_args: list[
         for point in kill_points(counted.ops, limit):
             where = f"step {k}, kill point {point}/{counted.ops}"
             reset(snaps[k])
+            campaign.points += 1
             outcome = run_forked([step], kill_at=point, chunk=chunk)
             assert outcome.killed, f"{where}: the child was not killed: {outcome}"
-            campaign.kills += 1
             campaign.steps_hit.add(k)
             now = read(path)
             assert now in (snaps[k], snaps[k + 1]), f"{where}: partial or foreign content"
             if now is not None:
                 assert stat.S_IMODE(path.stat().st_mode) == 0o644, f"{where}: mode {path.stat().st_mode:o}"
-            campaign.crash_temps += len(temps(directory))
+            campaign.killed_at(counted.kinds[point - 1], len(temps(directory)), where)
             # The interrupted step again converges; the run after it changes nothing.
             with quiet_stdio():
                 again = step()
@@ -187,9 +202,11 @@ def test_new_hosts_file_survives_sigkill(tmp_path: Path) -> None:
     (tmp_path / "etc").mkdir()
     path = str(tmp_path / "etc" / "hosts")
     entries = [{"ip": f"192.100.220.{i + 1}", "names": [f"n{i}.local"]} for i in range(40)]
-    _hosts_campaign(tmp_path / "etc", initial=None, name="etc_hosts_entry (new file)", chunk=64,
-                    steps_args=[{"path": path, "entries": entries},
-                                {"path": path, "entries": [], "state": "absent", "exclusive": True}])
+    campaign = _hosts_campaign(tmp_path / "etc", initial=None, name="etc_hosts_entry (new file)", chunk=64,
+                               steps_args=[{"path": path, "entries": entries},
+                                           {"path": path, "entries": [], "state": "absent", "exclusive": True}])
+    assert campaign.steps_hit == {0, 1}
+    assert campaign.kills >= 20
 
 
 # --- hyperkit shim ----------------------------------------------------------------------------------------
@@ -244,15 +261,15 @@ def test_hyperkit_shim_survives_sigkill_at_every_file_operation(tmp_path: Path) 
     for point in kill_points(counted.ops, MAX_POINTS):
         bundle = fresh()
         steps = steps_for(bundle)
+        campaign.points += 1
         outcome = run_forked(steps, kill_at=point, chunk=8 * 1024)
         assert outcome.killed, f"kill point {point}: {outcome}"
         k = outcome.step
-        campaign.kills += 1
         campaign.steps_hit.add(k)
         where = f"kill point {point} (step {k})"
         assert bundle_state(bundle).binary in (snaps[k].binary, snaps[k + 1].binary), where
         assert_real_binary_reachable(bundle, original_sha, where)
-        campaign.crash_temps += len(bundle.temps())
+        campaign.killed_at(counted.kinds[point - 1], len(bundle.temps()), where)
         with quiet_stdio():
             again = steps[k]()
             assert not again.get("failed"), (where, again)
@@ -324,20 +341,23 @@ def test_launchdaemon_plist_survives_sigkill_at_every_file_operation(tmp_path: P
     campaign = Campaign("LaunchDaemon plist via _launchd (5 changes, 2 labels)")
     for point in kill_points(counted.ops, MAX_POINTS):
         reset()
+        campaign.points += 1
         outcome = run_forked(steps_for(LaunchctlStub()), kill_at=point, chunk=64)
         assert outcome.killed, f"kill point {point}: {outcome}"
         k = outcome.step
-        campaign.kills += 1
         campaign.steps_hit.add(k)
         for index, plist in enumerate(plists):
             now = read(plist)
             assert now in (snaps[k][index], snaps[k + 1][index]), f"kill point {point}: {plist.name} is partial"
             if now:
                 plistlib.loads(now)
-        campaign.crash_temps += len(temps(directory))
-        runner = LaunchctlStub()
+        campaign.killed_at(counted.kinds[point - 1], len(temps(directory)), f"kill point {point}")
+        runner = LaunchctlStub()  # a launchd where nothing is loaded
         steps = steps_for(runner)
-        assert steps[k]() in (True, False)
+        # ensure (steps 0-2, 4) must load its job, so it changes something; remove (step 3) changes something
+        # exactly when the plist is still there.
+        expected = plists[0].exists() if k == 3 else True
+        assert steps[k]() is expected, f"kill point {point}: the re-run should report changed={expected}"
         assert tuple(read(p) for p in plists) == snaps[k + 1], f"kill point {point}: did not converge"
         assert steps[k]() is False, f"kill point {point}: second run changed something"
         for plist in plists:
@@ -350,28 +370,77 @@ def test_launchdaemon_plist_survives_sigkill_at_every_file_operation(tmp_path: P
 
 
 # --- random delays, a separately exec'd interpreter ---------------------------------------------------------
+# The child's stdout goes to /dev/null once it is ready (each run's JSON result would otherwise fill a pipe that
+# nobody reads, and the child would block there instead of writing the file); it logs "B n" before and "E n"
+# after run n to a progress file, with unbuffered writes, so the test knows how far it got.
 FLIP = textwrap.dedent("""
-    import sys
+    import os, sys
     sys.path[:0] = [{root!r} + "/.tmp/collections", {root!r} + "/.cache/collections"]
     from ansible.module_utils.testing import patch_module_args
     from ansible_collections.dockermac.hostbridge.plugins.modules import etc_hosts_entry
     entries = [{{"ip": "192.100.230.%d" % (i + 1), "names": ["flip%d.local" % i]}} for i in range(200)]
+    progress = os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     print("ready", flush=True)
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)
     n = 0
     while True:
         args = {{"path": sys.argv[1], "entries": entries, "exclusive": True, "flush_cache": False,
                  "state": "present" if n % 2 == 0 else "absent"}}
-        n += 1
+        os.write(progress, b"B %d\\n" % n)
         with patch_module_args(args):
             try:
                 etc_hosts_entry.main()
             except SystemExit:
                 pass
+        os.write(progress, b"E %d\\n" % n)
+        n += 1
 """)
+FLIP_KILLS = 6  # kills proven to land mid-write
+FLIP_ATTEMPTS = 30
+FLIP_MAX_RUNS = 24  # each kill comes after a random number of completed runs below this
+
+
+def _runs_done(progress: Path) -> int:
+    return progress.read_text().split().count("E")
+
+
+def _kill_during_a_write(path: Path, progress: Path, after_runs: int, delay: float) -> tuple[bool, int, str]:
+    """Start the interpreter, wait until it has completed ``after_runs`` runs of the module, then ``delay``
+    seconds, then SIGKILL it as soon as a temp file of a write exists. Returns (a temp file was left, so the kill
+    landed between mkstemp and rename; runs completed; the last progress line)."""
+    progress.write_bytes(b"")
+    proc = subprocess.Popen([sys.executable, "-c", FLIP.format(root=ROOT), str(path), str(progress)],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == b"ready\n"
+        deadline = time.monotonic() + 30
+        while _runs_done(progress) < after_runs:
+            assert proc.poll() is None, "the interpreter died by itself"
+            assert time.monotonic() < deadline, (
+                f"the interpreter is stuck after {_runs_done(progress)} runs (waiting for {after_runs})")
+            time.sleep(0.002)
+        time.sleep(delay)
+        while not temps(path.parent):
+            assert proc.poll() is None, "the interpreter died by itself"
+            assert time.monotonic() < deadline, "no write started: the interpreter is stuck"
+        proc.send_signal(signal.SIGKILL)
+        assert proc.wait() == -signal.SIGKILL
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()  # type: ignore[union-attr]
+    log = progress.read_text().splitlines()
+    return bool(temps(path.parent)), _runs_done(progress), log[-1] if log else ""
 
 
 def test_hosts_file_survives_sigkill_at_random_moments_of_a_real_interpreter(tmp_path: Path) -> None:
-    path = tmp_path / "hosts"
+    directory = tmp_path / "etc"
+    directory.mkdir()
+    path = directory / "hosts"
+    progress = tmp_path / "progress"
     initial = big_hosts()
     path.write_bytes(initial)
     entries = [{"ip": f"192.100.230.{i + 1}", "names": [f"flip{i}.local"]} for i in range(200)]
@@ -380,23 +449,36 @@ def test_hosts_file_survives_sigkill_at_random_moments_of_a_real_interpreter(tmp
     with_block = path.read_bytes()
     path.write_bytes(initial)
     rng = random.Random(8)  # noqa: S311 - reproducible delays, not cryptography
-    kills = 0
-    for _kill in range(6):
-        proc = subprocess.Popen([sys.executable, "-c", FLIP.format(root=ROOT), str(path)],
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        assert proc.stdout is not None
-        assert proc.stdout.readline() == b"ready\n"
-        time.sleep(rng.uniform(0.01, 0.4))
-        proc.send_signal(signal.SIGKILL)
-        assert proc.wait() == -signal.SIGKILL
-        proc.stdout.close()
-        kills += 1
-        assert path.read_bytes() in (initial, with_block)
-    FIGURES["etc_hosts_entry, exec'd interpreter killed at random moments"] = {"kills": kills}
+    mid_write = attempts = 0
+    completed = []
+    while mid_write < FLIP_KILLS and attempts < FLIP_ATTEMPTS:
+        attempts += 1
+        for leftover in temps(directory):  # the previous kill's; else the next poll would find it at once
+            (directory / leftover).unlink()
+        after_runs = rng.randrange(FLIP_MAX_RUNS)
+        left_temp, runs_done, last = _kill_during_a_write(path, progress, after_runs, rng.uniform(0, 0.05))
+        assert runs_done >= after_runs
+        # The kill landed inside a run of the module, not between runs or in a blocked print.
+        assert last.startswith("B "), f"attempt {attempts}: killed outside a run (last progress line {last!r})"
+        assert path.read_bytes() in (initial, with_block), f"attempt {attempts}: partial content"
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644
+        if left_temp:
+            mid_write += 1
+            completed.append(runs_done)
+    assert mid_write == FLIP_KILLS, f"only {mid_write} of {attempts} kills landed during a write"
+    # Each child got as far as asked; a child that blocks (a full stdout pipe, a lock) fails above.
+    assert max(completed) >= FLIP_MAX_RUNS // 2, completed
+    FIGURES["etc_hosts_entry, exec'd interpreter killed at random moments"] = {
+        "kills_mid_write": mid_write, "attempts": attempts, "runs_completed_before_each": completed}
+    assert temps(directory), "the last kill's temp file"
+    # The next run that writes the file removes it (a run that changes nothing does not look: reported).
+    state = "present" if path.read_bytes() == initial else "absent"
+    with quiet_stdio():
+        assert hosts_module({"path": str(path), "entries": entries, "exclusive": True, "state": state})()["changed"]
+    assert temps(directory) == []
     with quiet_stdio():
         hosts_module({"path": str(path), "entries": [], "exclusive": True, "state": "absent"})()
     assert path.read_bytes() == initial
-    assert temps(tmp_path) == []
 
 
 # --- full disk -------------------------------------------------------------------------------------------------

@@ -13,6 +13,8 @@ The number of examples each test really ran is recorded in the figures (docs/rel
 from __future__ import annotations
 
 import ipaddress
+import os
+import tempfile
 import typing as t
 
 import pytest
@@ -28,7 +30,8 @@ from ansible_collections.dockermac.hostbridge.plugins.module_utils._hosts import
     entries_from_params,
     plan,
 )
-from ansible_collections.dockermac.hostbridge.tests.reliability._helpers import FIGURES
+from ansible_collections.dockermac.hostbridge.plugins.modules import etc_hosts_entry
+from ansible_collections.dockermac.hostbridge.tests.reliability._helpers import FIGURES, call_module, quiet_stdio
 
 MARKERS = ["dockermac.hostbridge", "team-a", "proj@b"]
 COUNTS: dict[str, int] = {}
@@ -146,6 +149,19 @@ def _block(data: bytes, marker: str) -> dict[tuple[str, int], str]:
     return found
 
 
+def _module_run(data: bytes, params: dict[str, t.Any]) -> bytes:
+    """The bytes of a hosts file holding ``data`` after a run of the module that must fail."""
+    with tempfile.TemporaryDirectory() as directory:
+        path = os.path.join(directory, "hosts")
+        with open(path, "wb") as handle:
+            handle.write(data)
+        with quiet_stdio():
+            result = call_module(etc_hosts_entry.main, dict(params, path=path, flush_cache=False))
+        assert result.get("failed"), result
+        with open(path, "rb") as handle:
+            return handle.read()
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(initial=arbitrary_files, ops=st.lists(_op, min_size=1, max_size=15))
 def test_random_operation_sequences_match_the_model(initial: bytes, ops: list[t.Any]) -> None:
@@ -163,8 +179,17 @@ def test_random_operation_sequences_match_the_model(initial: bytes, ops: list[t.
         except HostbridgeError as exc:  # one name given two addresses of a family: refused, nothing changes
             refusal = exc.msg
             wanted = None
+        # The model's own verdict: a set is invalid when one name gets two addresses of one family.
+        given_to: dict[tuple[str, int], set[str]] = {}
+        for ip, names in raw:
+            for n in names if kind != "absent_address" else ():
+                given_to.setdefault((n.lower(), _family(ip)), set()).add(ip)
+        invalid = any(len(ips) > 1 for ips in given_to.values())
+        assert (wanted is None) is invalid, (raw, refusal)
         if wanted is None:
             assert "a name can have one address per family" in refusal
+            COUNTS["refused operations, file compared"] = COUNTS.get("refused operations, file compared", 0) + 1
+            assert _module_run(data, dict(params, marker=marker, exclusive=kind.endswith("exclusive"))) == data
             continue
         exclusive = kind.endswith("exclusive")
         result = plan(data, wanted, marker=marker, state=state, exclusive=exclusive)

@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 import typing as t
 from pathlib import Path
 
@@ -55,14 +56,41 @@ def _worker_args(i: int, path: str) -> list[dict[str, t.Any]]:
     return [dict(base, ip=_ip(i), names=[f"new{i}.local"]), dict(base, ip=_ip(i), names=[f"new{i}.local"])]
 
 
-def _hosts_writer(i: int, path: str, barrier: t.Any) -> None:
+def _hosts_writer(i: int, path: str, barrier: t.Any, times: str) -> None:
     with quiet_stdio():
         barrier.wait(60)
         for number, args in enumerate(_worker_args(i, path)):
+            start = time.monotonic()
             result = call_module(etc_hosts_entry.main, args)
+            with open(os.path.join(times, f"main.{i}.{number}"), "w", encoding="ascii") as handle:
+                handle.write(f"{start} {time.monotonic()}")
             if result.get("failed") or result["changed"] != (number == 0):
                 os._exit(3)
     os._exit(0)
+
+
+# The Python interpreter of the command-line writers' module runs: it says it has arrived, waits for the gate,
+# runs the real interpreter on AnsiballZ and records when that ran (CLOCK_MONOTONIC is one clock for all).
+GATED_PYTHON = """#!{python}
+import os, subprocess, sys, time
+times = {times!r}
+open(os.path.join(times, "arrived.%d" % os.getpid()), "w").close()
+while not os.path.exists(os.path.join(times, "go")):
+    time.sleep(0.002)
+start = time.monotonic()
+rc = subprocess.call([{python!r}] + sys.argv[1:])
+with open(os.path.join(times, "cli.%d" % os.getpid()), "w") as handle:
+    handle.write("%r %r" % (start, time.monotonic()))
+sys.exit(rc)
+"""
+
+
+def _intervals(times: Path, prefix: str) -> list[tuple[float, float]]:
+    found = []
+    for entry in sorted(times.glob(f"{prefix}.*")):
+        start, end = entry.read_text().split()
+        found.append((float(start), float(end)))
+    return found
 
 
 def _seed(path: Path, writers: int) -> None:
@@ -79,25 +107,47 @@ def _seed(path: Path, writers: int) -> None:
 
 def test_sixty_concurrent_writers_with_five_markers_lose_nothing(tmp_path: Path) -> None:
     path = tmp_path / "hosts"
+    times = tmp_path / "times"
+    times.mkdir()
+    gated = tmp_path / "gated-python"
+    gated.write_text(GATED_PYTHON.format(python=sys.executable, times=str(times)))
+    gated.chmod(0o755)
     _seed(path, MODULE_WRITERS)
     ctx = multiprocessing.get_context("fork")
-    barrier = ctx.Barrier(MODULE_WRITERS)
-    procs = [ctx.Process(target=_hosts_writer, args=(i, str(path), barrier)) for i in range(MODULE_WRITERS)]
-    # Writers through the real `ansible` command line (AnsiballZ, a module process per run) at the same time.
+    barrier = ctx.Barrier(MODULE_WRITERS + 1)  # + this process, which opens the gate of the command lines too
+    procs = [ctx.Process(target=_hosts_writer, args=(i, str(path), barrier, str(times)))
+             for i in range(MODULE_WRITERS)]
+    # Writers through the real `ansible` command line (AnsiballZ, a module process per run), held at a gate in
+    # their module interpreter until every one of them is there.
     cli = []
     for i in range(MODULE_WRITERS, MODULE_WRITERS + CLI_WRITERS):
         args = _worker_args(i, str(path))[0]
         cli.append(subprocess.Popen(hide_systemd([ANSIBLE_BIN, "localhost", "-c", "local", "-i", "localhost,", "-m",
                                                   "dockermac.hostbridge.etc_hosts_entry", "-a", json.dumps(args)]),
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                    env=ansible_env(ANSIBLE_STDOUT_CALLBACK="minimal")))
+                                    env=ansible_env(ANSIBLE_STDOUT_CALLBACK="minimal",
+                                                    ANSIBLE_PYTHON_INTERPRETER=str(gated))))
     for proc in procs:
         proc.start()
+    deadline = time.monotonic() + 120
+    while len(list(times.glob("arrived.*"))) < CLI_WRITERS:
+        assert time.monotonic() < deadline, f"command lines at the gate: {len(list(times.glob('arrived.*')))}"
+        assert all(proc.poll() is None for proc in cli), [proc.communicate() for proc in cli]
+        time.sleep(0.01)
+    (times / "go").touch()
+    barrier.wait(60)  # releases the in-process writers at the moment the gate opens
     for proc in procs:
         proc.join(120)
     outputs = [proc.communicate(timeout=180) for proc in cli]
     assert [proc.exitcode for proc in procs] == [0] * MODULE_WRITERS
     assert [proc.returncode for proc in cli] == [0] * CLI_WRITERS, outputs
+    # At the same time: every command-line module run overlapped some in-process run.
+    main_runs = _intervals(times, "main")
+    cli_runs = _intervals(times, "cli")
+    assert len(main_runs) == len([a for i in range(MODULE_WRITERS) for a in _worker_args(i, "")])
+    assert len(cli_runs) == CLI_WRITERS
+    overlapping = [any(start < m_end and m_start < end for m_start, m_end in main_runs) for start, end in cli_runs]
+    assert all(overlapping), (cli_runs, min(s for s, _e in main_runs), max(e for _s, e in main_runs))
 
     data = path.read_bytes()
     assert data.startswith(STOCK)
@@ -120,8 +170,10 @@ def test_sixty_concurrent_writers_with_five_markers_lose_nothing(tmp_path: Path)
                                                "exclusive": True, "marker": marker})
     assert path.read_bytes() == STOCK
     runs = sum(len(_worker_args(i, "")) for i in range(MODULE_WRITERS)) + CLI_WRITERS
-    FIGURES["concurrent hosts writers"] = {"module_main_processes": MODULE_WRITERS,
-                                           "ansible_cli_processes": CLI_WRITERS, "markers": len(MARKERS), "runs": runs}
+    FIGURES["concurrent hosts writers"] = {
+        "module_main_processes": MODULE_WRITERS, "ansible_cli_processes": CLI_WRITERS, "markers": len(MARKERS),
+        "runs": runs, "in_process_runs_overlapping_a_command_line_run": sum(
+            any(start < c_end and c_start < end for c_start, c_end in cli_runs) for start, end in main_runs)}
 
 
 # --- lo0_alias in one network namespace --------------------------------------------------------------------

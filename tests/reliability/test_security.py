@@ -276,6 +276,74 @@ def test_reapply_program_runs_the_exact_commands(rendered: list[dict[str, t.Any]
                          ["link", "set", "dev", tap, "up"]]
 
 
+# The macOS branch: /sbin/ifconfig is called by its absolute path, so it is replaced in a private mount namespace
+# (a tmpfs over /usr/sbin, which /sbin points to on Debian); `uname -s` answers Darwin from PATH. The fake
+# ifconfig records each argv as a JSON line and answers a query with the state file's text (a recorded macOS
+# output, tests/fixtures/darwin), or with the "does not exist" error when there is none.
+FAKE_IFCONFIG = """#!{python}
+import json, os, sys
+with open(os.environ["HB_RECORD"], "a") as handle:
+    handle.write(json.dumps(sys.argv[1:]) + "\\n")
+if len(sys.argv) == 2:
+    try:
+        with open(os.environ["HB_STATE"]) as handle:
+            sys.stdout.write(handle.read())
+    except FileNotFoundError:
+        sys.stderr.write("ifconfig: interface %s does not exist\\n" % sys.argv[1])
+        sys.exit(1)
+"""
+IN_MAC = 'mount -t tmpfs tmpfs /usr/sbin && cp "$0" /usr/sbin/ifconfig && exec "$@"'
+
+
+def _mac_states(tap: str, ip: str) -> dict[str, tuple[str | None, bool]]:
+    """state name -> (what `ifconfig TAP` prints or None for a missing interface, whether the program must set
+    the address): from the recorded outputs, renamed to this tap and address."""
+    fixtures = Path(ROOT) / "tests" / "fixtures" / "darwin"
+    configured = (fixtures / "ifconfig_tap1_open.txt").read_text().replace("tap1", tap)
+    configured = configured.replace("inet 10.0.75.1 ", f"inet {ip} ")
+    fresh = (fixtures / "ifconfig_tap1_open_unconfigured.txt").read_text().replace("tap1", tap)
+    prefix_of_ours = configured.replace(f"inet {ip} ", f"inet {ip}0 ") if "." in ip else configured
+    return {
+        "missing": (None, False),
+        "fresh (hyperkit just opened it)": (fresh, True),
+        "configured": (configured, False),
+        "address set but down": (configured.replace("flags=8943<UP,", "flags=8942<"), True),
+        "another address that starts like ours": (prefix_of_ours, True),
+    }
+
+
+@pytest.mark.root
+def test_reapply_program_macos_branch_runs_the_exact_commands(rendered: list[dict[str, t.Any]],
+                                                              tmp_path: Path) -> None:
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "uname").write_text("#!/bin/sh\necho Darwin\n")
+    (bindir / "uname").chmod(0o755)
+    fake = tmp_path / "ifconfig"
+    fake.write_text(FAKE_IFCONFIG.format(python=sys.executable))
+    fake.chmod(0o755)
+    ran = 0
+    for n, variant in enumerate(rendered):
+        v = variant["vars"]
+        tap, address = v["tap_bridge_device"], v["tap_bridge_host_address"]
+        script = tmp_path / f"{n}.sh"
+        script.write_text(variant["files"]["tap-reapply.sh"])
+        for name, (output, sets) in _mac_states(tap, address.split("/")[0]).items():
+            record, state = tmp_path / f"{n}-{ran}.record", tmp_path / f"{n}-{ran}.state"
+            if output is not None:
+                state.write_text(output)
+            proc = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", IN_MAC, str(fake),
+                                   "env", f"PATH={bindir}:/usr/bin:/bin", f"HB_RECORD={record}", f"HB_STATE={state}",
+                                   "/bin/sh", str(script)], capture_output=True, text=True, check=False)
+            assert proc.returncode == 0, (name, proc.stderr)
+            calls = [json.loads(line) for line in record.read_text().splitlines()]
+            want = [[tap]] + ([[tap, "inet", address, "up"]] if sets else [])
+            assert calls == want, (n, name)
+            ran += 1
+    assert ran == 5 * len(rendered)
+    assert os.path.exists("/usr/sbin/ip")  # the tmpfs lived only in the children's mount namespaces
+
+
 # The values the tap_bridge role templates into sh, systemd units and XML, the rule its input check
 # (tap_bridge__problems, with the invalid_fields filter) applies to each before anything is rendered, and a good value.
 ROLE_RULES = {"tap_bridge_device": ("tap_name", "tap1"), "tap_bridge_host_address": ("ipv4_cidr", "10.0.75.1/24"),

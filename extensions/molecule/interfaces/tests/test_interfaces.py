@@ -7,10 +7,11 @@ import json
 
 def test_loopback_aliases(host) -> None:
     addrs = json.loads(host.check_output("ip -j addr show dev lo"))
-    inet = {(a["local"], a["prefixlen"]) for a in addrs[0]["addr_info"] if a["family"] == "inet"}
-    assert ("192.100.200.1", 32) in inet
-    assert ("192.100.200.2", 32) in inet
-    assert ("127.0.0.1", 8) in inet  # the interface's own address is left alone
+    inet = sorted((a["local"], a["prefixlen"]) for a in addrs[0]["addr_info"] if a["family"] == "inet")
+    # Exactly the two aliases (each once) and the interface's own address, left alone.
+    assert inet == [("127.0.0.1", 8), ("192.100.200.1", 32), ("192.100.200.2", 32)]
+    inet6 = sorted((a["local"], a["prefixlen"]) for a in addrs[0]["addr_info"] if a["family"] == "inet6")
+    assert inet6 in ([], [("::1", 128)])  # nothing added; ::1 when the container has IPv6
 
 
 def test_tap_device_owned_by_developer(host) -> None:
@@ -22,9 +23,14 @@ def test_tap_device_owned_by_developer(host) -> None:
 
 def test_hosts_names_in_one_managed_block(host) -> None:
     lines = host.file("/etc/hosts").content_string.splitlines()
-    fields = [line.split() for line in lines if line.strip() and not line.startswith("#")]
-    assert ["192.100.200.1", "nginx.local"] in fields
-    assert ["192.100.200.2", "api.local", "api.internal"] in fields
-    assert ["127.0.0.1", "localhost"] in fields  # Docker's own lines are kept
-    markers = [line for line in lines if "dockermac.hostbridge" in line]
+    markers = [n for n, line in enumerate(lines) if "dockermac.hostbridge" in line]
     assert len(markers) == 2, markers  # one BEGIN and one END marker
+    begin, end = markers
+    assert lines[begin].startswith("# BEGIN dockermac.hostbridge")
+    assert lines[end] == "# END dockermac.hostbridge"
+    # The block holds exactly the two entries, in order; nothing of ours outside it.
+    want = [["192.100.200.1", "nginx.local"], ["192.100.200.2", "api.local", "api.internal"]]
+    assert [line.split() for line in lines[begin + 1:end]] == want
+    outside = [line.split() for line in lines[:begin] + lines[end + 1:] if line.strip() and not line.startswith("#")]
+    assert ["127.0.0.1", "localhost"] in outside  # Docker's own lines are kept
+    assert not [f for f in outside if f[0].startswith("192.100.200.") or "nginx.local" in f or "api.local" in f]

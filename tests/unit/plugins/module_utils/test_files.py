@@ -70,6 +70,35 @@ def test_write_atomic_failure_keeps_original_and_cleans_temp(module, tmp_path, m
     assert sorted(os.listdir(tmp_path)) == ["hosts"]
 
 
+def test_write_atomic_fsyncs_the_data_before_the_rename_and_the_directory_after(
+        module, tmp_path, monkeypatch) -> None:
+    """Durability, which a SIGKILL test cannot see (the page cache survives a killed process, not a power cut)."""
+    target = tmp_path / "hosts"
+    target.write_bytes(b"the old content\n")
+    events: list[tuple[str, str]] = []
+    real_fsync, real_rename, real_replace = os.fsync, os.rename, os.replace
+
+    def fsync(fd: int) -> None:
+        st = os.fstat(fd)
+        events.append(("fsync", "dir" if stat.S_ISDIR(st.st_mode) else f"file of {st.st_size} bytes"))
+        real_fsync(fd)
+
+    def rename(src: str, dst: str, **kwargs: object) -> None:
+        events.append(("rename", os.path.basename(os.fsdecode(dst))))
+        real_rename(src, dst, **kwargs)
+
+    def replace(src: str, dst: str, **kwargs: object) -> None:
+        events.append(("rename", os.path.basename(os.fsdecode(dst))))
+        real_replace(src, dst, **kwargs)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "rename", rename)
+    monkeypatch.setattr(os, "replace", replace)
+    _files.write_atomic(module, str(target), b"new\n")
+    assert events == [("fsync", "file of 4 bytes"), ("rename", "hosts"), ("fsync", "dir")]
+    assert target.read_bytes() == b"new\n"
+
+
 def test_resolve_inside(tmp_path) -> None:
     bundle = tmp_path / "Docker.app"
     (bundle / "bin").mkdir(parents=True)

@@ -180,11 +180,23 @@ def valid_entries(raw) -> list[Entry]:
         raise
 
 
+def pairs(entries: list[Entry]) -> set[tuple[str, str]]:
+    return {(entry.ip, name) for entry in entries for name in entry.names}
+
+
+def block_pairs(data: bytes) -> set[tuple[str, str]]:
+    """(address, name) of every entry in our block of ``data``."""
+    return pairs(list(HostsFile(data, marker="dockermac.hostbridge").entries))
+
+
 @SETTINGS
 @given(data=hosts_files, raw=entry_sets, exclusive=st.booleans())
 def test_applying_twice_equals_applying_once(data: bytes, raw, exclusive: bool) -> None:
     wanted = valid_entries(raw)
     once = plan(data, wanted, exclusive=exclusive)
+    # The first run did the work (a plan that does nothing would pass the rest): the block holds exactly them.
+    assert once.changed
+    assert block_pairs(once.after) == pairs(wanted)
     twice = plan(once.after, wanted, exclusive=exclusive)
     assert twice.after == once.after
     assert not twice.changed
@@ -195,6 +207,7 @@ def test_applying_twice_equals_applying_once(data: bytes, raw, exclusive: bool) 
 def test_apply_then_remove_restores_the_bytes(data: bytes, raw) -> None:
     wanted = valid_entries(raw)
     once = plan(data, wanted).after
+    assert block_pairs(once) == pairs(wanted)
     assert plan(once, [], state="absent", exclusive=True).after == data
     assert plan(once, wanted, state="absent").after == data
 
@@ -204,6 +217,7 @@ def test_apply_then_remove_restores_the_bytes(data: bytes, raw) -> None:
 def test_lines_outside_the_block_are_never_altered(data: bytes, first, second) -> None:
     once = plan(data, valid_entries(first)).after
     twice = plan(once, valid_entries(second), exclusive=True).after
+    assert block_pairs(twice) == pairs(valid_entries(second))  # exclusive: the second set replaced the first
     outside = HostsFile(twice, marker="dockermac.hostbridge")
     assert outside.span is not None
     kept = outside.lines[:outside.span[0]] + outside.lines[outside.span[1] + 1:]

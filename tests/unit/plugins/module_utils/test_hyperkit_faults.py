@@ -114,13 +114,26 @@ def assert_safe(bundle: FakeBundle, real_bytes: bytes) -> None:
     assert sha(real_bytes) in {sha(data) for key, data in files.items() if key in (name, real_name)}, files.keys()
     current = files[name]
     if current.startswith(MACHO):
-        return  # the real binary (or an earlier one Docker put there): starts without the shim
+        # A binary: exactly the real one, whole (not a truncated or another copy): starts without the shim.
+        assert current == real_bytes, f"{name} holds {len(current)} bytes of a binary that is not the real one"
+        return
     marker = parse_marker(current)
     assert marker is not None, "the hyperkit path holds neither a binary nor our shim"
     assert real_name in files, "our shim without .real: Docker Desktop would not start"
     assert sha(files[real_name]) == marker.real_sha256
     assert files[real_name] == real_bytes
     assert os.access(bundle.hyperkit, os.X_OK)
+
+
+def test_assert_safe_refuses_a_partial_or_foreign_binary(tmp_path: Path) -> None:
+    """The check itself: a Mach-O header is not enough, the binary at the hyperkit path must be the real one."""
+    bundle = FakeBundle(tmp_path)
+    assert_safe(bundle, bundle.original)
+    bundle.real.write_bytes(bundle.original)
+    for wrong in (bundle.original[:5000], MACHO + b"\0" * 100):
+        bundle.hyperkit.write_bytes(wrong)
+        with pytest.raises(AssertionError, match="not the real one"):
+            assert_safe(bundle, bundle.original)
 
 
 def assert_converged(bundle: FakeBundle, real_bytes: bytes, state: str) -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import platform
 import pwd
 import shutil
 import stat
 import subprocess
+import sys
 import typing as t
 from pathlib import Path
 from unittest import mock
@@ -53,8 +55,17 @@ def engine_answers() -> bool:
 
 
 @pytest.mark.skipif(platform.system() != "Linux", reason="asserts this Linux machine's facts")
-def test_real_run_on_this_linux_machine() -> None:
-    result, warnings = module({})
+@pytest.mark.parametrize(("docker_host", "socket_path"), [
+    (None, "/var/run/docker.sock"),
+    ("unix:///run/user/1000/docker.sock", "/run/user/1000/docker.sock"),
+    ("tcp://192.0.2.7:2376", "/var/run/docker.sock"),
+])
+def test_real_run_on_this_linux_machine(docker_host: str | None, socket_path: str) -> None:
+    environ = {key: value for key, value in os.environ.items() if key != "DOCKER_HOST"}
+    if docker_host is not None:
+        environ["DOCKER_HOST"] = docker_host
+    with mock.patch.dict(os.environ, environ, clear=True):
+        result, warnings = module({})
     assert result["changed"] is False
     assert warnings == []
     facts = result["ansible_facts"]["hostbridge"]
@@ -65,10 +76,10 @@ def test_real_run_on_this_linux_machine() -> None:
     user = expected_user()
     assert facts["console_user"] == {"name": user.pw_name, "uid": user.pw_uid, "home": user.pw_dir}
 
-    socket_path = _facts.docker_host_socket(os.environ.get("DOCKER_HOST")) or "/var/run/docker.sock"
+    # The expected socket is written out above, not computed by the code under test.
     assert facts["docker"]["socket"] == socket_path
     assert facts["docker"]["socket_exists"] == os.path.exists(socket_path)
-    if socket_path == "/var/run/docker.sock" and shutil.which("docker"):
+    if socket_path == "/var/run/docker.sock":
         assert facts["docker"]["engine_reachable"] == engine_answers()
 
     try:
@@ -87,19 +98,40 @@ def test_real_run_on_this_linux_machine() -> None:
     assert facts["tuntap"]["tap_device"] == "tap1"
 
 
+# The module run in a network namespace of the test's own (never the machine's): its JSON result on stdout.
+_IN_NETNS = """
+import sys
+from ansible.module_utils.testing import patch_module_args
+from ansible_collections.dockermac.hostbridge.plugins.modules import bridge_facts
+with patch_module_args({"tap_device": sys.argv[1], "_ansible_check_mode": True}):
+    bridge_facts.main()
+"""
+
+
 @pytest.mark.root
 @pytest.mark.skipif(platform.system() != "Linux", reason="creates a real TAP interface")
 def test_a_real_tap_interface_is_listed() -> None:
     name = "tap213"
-    subprocess.run(["ip", "tuntap", "add", "dev", name, "mode", "tap"], check=True)
+    netns = f"hb-facts-{os.urandom(3).hex()}"
+    subprocess.run(["ip", "netns", "add", netns], check=True)
     try:
-        result, _w = module({"tap_device": name, "_ansible_check_mode": True})
+        subprocess.run(["ip", "-n", netns, "tuntap", "add", "dev", name, "mode", "tap"], check=True)
+        runs = {}
+        for device in (name, "tap214"):  # the one that exists, and one that does not
+            proc = subprocess.run(["ip", "netns", "exec", netns, sys.executable, "-c", _IN_NETNS, device],
+                                  capture_output=True, text=True, check=False,
+                                  env=dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p)))
+            assert proc.returncode == 0, proc.stderr
+            runs[device] = json.loads(proc.stdout.strip().splitlines()[-1])
     finally:
-        subprocess.run(["ip", "link", "del", name], check=False)
-    tuntap = result["ansible_facts"]["hostbridge"]["tuntap"]
+        subprocess.run(["ip", "netns", "del", netns], check=False)
+    tuntap = runs[name]["ansible_facts"]["hostbridge"]["tuntap"]
     assert name in tuntap["devices"]
     assert (tuntap["tap_device"], tuntap["tap_device_exists"]) == (name, True)
-    assert result["changed"] is False
+    assert runs[name]["changed"] is False
+    other = runs["tap214"]["ansible_facts"]["hostbridge"]["tuntap"]
+    assert (other["tap_device"], other["tap_device_exists"]) == ("tap214", False)
+    assert name in other["devices"]
 
 
 def test_invalid_options_fail() -> None:
