@@ -214,7 +214,8 @@ class LaunchdBackend:
         return Outcome(actions, diffs, [plan.path], deferred)
 
     def apply(self) -> None:
-        assert self._plan is not None
+        if self._plan is None:
+            raise HostbridgeError("boot_job: apply() before plan() (a bug in the module)")
         self._daemon.apply(self._plan)
 
 
