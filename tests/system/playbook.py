@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import secrets
+import subprocess
 import typing as t
 
 import pytest
@@ -33,3 +36,14 @@ def run_module_in_netns(netns: str, tmp: str, module: str, args: dict[str, t.Any
     except ValueError:
         pytest.fail(f"ansible-playbook gave no JSON (rc={proc.returncode}): {proc.stdout}\n{proc.stderr}")
     return output["plays"][0]["tasks"][0]["hosts"]["localhost"]
+
+
+@contextlib.contextmanager
+def new_netns(prefix: str) -> t.Iterator[str]:
+    """A network namespace of the test's own (``hb-<prefix>-<random>``), deleted with everything in it."""
+    name = f"hb-{prefix}-{secrets.token_hex(3)}"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False)

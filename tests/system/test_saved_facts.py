@@ -5,8 +5,6 @@ from the saved facts. Real ansible-playbook runs in a network namespace of the t
 from __future__ import annotations
 
 import json
-import secrets
-import subprocess
 import typing as t
 from pathlib import Path
 
@@ -14,18 +12,15 @@ import pytest
 
 from ansible_collections.dockermac.hostbridge.tests import ansible_cli
 from ansible_collections.dockermac.hostbridge.tests.ansible_cli import ROOT
+from ansible_collections.dockermac.hostbridge.tests.system.playbook import new_netns
 
 pytestmark = pytest.mark.root
 
 
 @pytest.fixture
 def netns() -> t.Iterator[str]:
-    name = f"hb-facts-{secrets.token_hex(3)}"
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    try:
+    with new_netns("facts") as name:
         yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], check=False)
 
 
 def playbook(netns: str, *argv: str) -> list[tuple[str, dict[str, t.Any]]]:

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
-import subprocess
 import typing as t
 from pathlib import Path
 
 import pytest
 
 from ansible_collections.dockermac.hostbridge.tests import ansible_cli
-from ansible_collections.dockermac.hostbridge.tests.system.playbook import PLAYBOOK_BIN
+from ansible_collections.dockermac.hostbridge.tests.system.playbook import PLAYBOOK_BIN, new_netns
 
 pytestmark = pytest.mark.root
 
@@ -37,12 +35,8 @@ def run_role(netns: str, tmp: str, program: str) -> dict[str, dict[str, t.Any]]:
 
 @pytest.fixture
 def netns() -> t.Iterator[str]:
-    name = f"hb-reapply-{secrets.token_hex(3)}"
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    try:
+    with new_netns("reapply") as name:
         yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], check=False)
 
 
 def test_program_is_written_once_skipped_when_current_and_repaired_after_drift(netns: str, tmp_path) -> None:

@@ -14,7 +14,7 @@ import pytest
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.dockermac.hostbridge.plugins.module_utils import _bootjob, _launchd, _systemd
+from ansible_collections.dockermac.hostbridge.plugins.module_utils import _bootjob, _systemd
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError
 from ansible_collections.dockermac.hostbridge.tests.unit.utils import FakeRunner, context
 
@@ -245,14 +245,6 @@ def test_a_symlinked_unit_is_refused(module, units, tmp_path_factory) -> None:
 
 
 # --- launchd -----------------------------------------------------------------------------------------------
-@pytest.fixture
-def daemons(tmp_path, monkeypatch) -> t.Any:
-    monkeypatch.setattr(_launchd, "LAUNCH_DAEMONS_DIR", str(tmp_path))
-    monkeypatch.setattr(_launchd, "PLIST_OWNER", pwd.getpwuid(os.geteuid()).pw_name)  # root:wheel on a Mac
-    monkeypatch.setattr(_launchd, "PLIST_GROUP", grp.getgrgid(os.getegid()).gr_name)
-    return tmp_path
-
-
 PRINT = ["launchctl", "print", f"system/{NAME}"]
 NOT_LOADED = (PRINT, 113, "", f'Could not find service "{NAME}" in domain for system\n')
 LOADED = (PRINT, 0, f"system/{NAME} = {{\n}}\n", "")

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import grp
 import ipaddress
-import os
 import plistlib
-import pwd
 import typing as t
 
 import pytest
@@ -265,14 +262,6 @@ def test_bad_input_fails_naming_the_value_before_any_command(params: dict[str, t
 def module() -> AnsibleModule:
     with patch_module_args({}):
         return AnsibleModule(argument_spec={})
-
-
-@pytest.fixture
-def daemons(tmp_path, monkeypatch) -> t.Any:
-    monkeypatch.setattr(_launchd, "LAUNCH_DAEMONS_DIR", str(tmp_path))
-    monkeypatch.setattr(_launchd, "PLIST_OWNER", pwd.getpwuid(os.geteuid()).pw_name)  # root:wheel on a Mac
-    monkeypatch.setattr(_launchd, "PLIST_GROUP", grp.getgrgid(os.getegid()).gr_name)
-    return tmp_path
 
 
 LABEL = "com.dockermac.hostbridge.loopback"

@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-import grp
-import os
-import pwd
 import typing as t
 from unittest import mock
 
-import pytest
-
-from ansible_collections.dockermac.hostbridge.plugins.module_utils import _launchd, _module, _systemd
+from ansible_collections.dockermac.hostbridge.plugins.module_utils import _module, _systemd
 from ansible_collections.dockermac.hostbridge.plugins.modules import boot_job
 from ansible_collections.dockermac.hostbridge.tests.unit.utils import FakeRunner, run_module
 
 NAME = "com.dockermac.hostbridge.tap-reapply"
-
-
-@pytest.fixture
-def daemons(tmp_path, monkeypatch) -> t.Any:
-    monkeypatch.setattr(_launchd, "LAUNCH_DAEMONS_DIR", str(tmp_path))
-    monkeypatch.setattr(_launchd, "PLIST_OWNER", pwd.getpwuid(os.geteuid()).pw_name)  # root:wheel on a Mac
-    monkeypatch.setattr(_launchd, "PLIST_GROUP", grp.getgrgid(os.getegid()).gr_name)
-    return tmp_path
 
 
 def module_run(runner: FakeRunner, args: dict[str, t.Any], *, system: str) -> dict[str, t.Any]:
