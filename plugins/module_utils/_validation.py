@@ -246,6 +246,19 @@ def is_valid(rule: str, value: t.Any, **options: t.Any) -> bool:
     return True
 
 
+def jinja_tests(*rules: str) -> dict[str, t.Callable[..., bool]]:
+    """The Jinja tests of the named rules (``plugins/test/<rule>.py``; options as each test documents them)."""
+
+    def test_of(rule: str) -> t.Callable[..., bool]:
+        def passes(value: t.Any, **options: t.Any) -> bool:
+            return is_valid(rule, value, **options)
+
+        passes.__name__ = rule
+        return passes
+
+    return {rule: test_of(rule) for rule in rules}
+
+
 def _rule_specs(spec: t.Any, field: str) -> list[tuple[str, dict[str, t.Any]]]:
     """``"rule"``, ``{"rule": "name", option: value, ...}``, or a list of those, as (name, options) pairs."""
     out = []
