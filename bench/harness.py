@@ -30,7 +30,7 @@ RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s
 
 def team_vars() -> dict[str, t.Any]:
     """The realistic team configuration: 25 services, the tap strategy without the Docker Desktop parts."""
-    services = [{"name": f"svc{n}.team.test", "ip": f"192.100.200.{n}"} for n in range(1, SERVICES + 1)]
+    services = [{"name": f"svc{n}.team.test", "ip": f"198.51.100.{n}"} for n in range(1, SERVICES + 1)]
     services[1]["aliases"] = ["api.team.internal"]
     return {
         "ansible_connection": "community.docker.docker",
@@ -39,7 +39,7 @@ def team_vars() -> dict[str, t.Any]:
         "ansible_become_method": "ansible.builtin.su",
         "bridge_strategy": "tap",
         "loopback_services": services,
-        "loopback_exclusive_within": "192.100.200.0/24",
+        "loopback_exclusive_within": "198.51.100.0/24",
         "loopback_hosts_unsafe_writes": True,
         "tap_bridge_user": USER,
         "tap_bridge_device": TAP,

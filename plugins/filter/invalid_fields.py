@@ -62,7 +62,7 @@ EXAMPLES = r"""
 
 - name: Every item of a list
   ansible.builtin.debug:
-    msg: "{{ {'names': ['web.local', 'bad name']} | dockermac.hostbridge.invalid_fields({'names': 'hostname[]'}) }}"
+    msg: "{{ {'names': ['web.test', 'bad name']} | dockermac.hostbridge.invalid_fields({'names': 'hostname[]'}) }}"
   # ["names[1]: 'bad name' is not a valid RFC 1123 host name (letters, digits, hyphens and dots only) (rule hostname)"]
 """
 

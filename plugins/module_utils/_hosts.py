@@ -5,8 +5,8 @@
 A block looks like this (the file's own line ending is used, CRLF included)::
 
     # BEGIN dockermac.hostbridge (managed by Ansible; edits inside are overwritten)
-    192.100.200.1	nginx.local
-    192.100.200.2	api.local api.team.internal
+    198.51.100.1	nginx.test
+    198.51.100.2	api.test api.team.internal
     # END dockermac.hostbridge
 
 ``HostsFile`` splits the bytes into the text before the block, the block and the text after it, so that

@@ -54,7 +54,7 @@ def ip_address(value: t.Any, *, field: str) -> IPAddress:
 
 
 def host_interface(value: t.Any, *, field: str, allow_loopback: bool = True) -> IPInterface:
-    """An address with an optional prefix length (``192.100.200.1/24``) usable as an interface alias.
+    """An address with an optional prefix length (``198.51.100.1/24``) usable as an interface alias.
 
     Rejects multicast, unspecified, the limited broadcast, link-local-only oddities are allowed.
     Without a prefix the address gets a host prefix (/32 or /128).
@@ -90,7 +90,7 @@ def network(value: t.Any, *, field: str) -> ipaddress.IPv4Network | ipaddress.IP
     try:
         return ipaddress.ip_network(str(value), strict=False)
     except ValueError:
-        raise bad(field, value, "is not a valid CIDR network such as 192.100.200.0/24") from None
+        raise bad(field, value, "is not a valid CIDR network such as 198.51.100.0/24") from None
 
 
 def hostname(value: t.Any, *, field: str) -> str:

@@ -12,7 +12,7 @@ author:
   - dockermac.hostbridge contributors (!UNKNOWN)
 description:
   - Maps host names to addresses in C(/etc/hosts) (on macOS C(/private/etc/hosts)), so a service published on a
-    loopback alias (C(docker run -p 192.100.200.1:80:80 nginx)) is reachable by name (C(nginx.local)).
+    loopback alias (C(docker run -p 198.51.100.1:80:80 nginx)) is reachable by name (C(nginx.test)).
   - The module owns one marked block per O(marker) and nothing else - a line C(# BEGIN <marker>) (followed by a
     remark that the block is managed by Ansible and edits inside are overwritten), one line per address (the
     address, a tab, its names separated by spaces), and C(# END <marker>); the examples show one. Several
@@ -136,23 +136,23 @@ seealso:
 EXAMPLES = r"""
 # The second task leaves this block in /etc/hosts (a tab between an address and its names):
 #   # BEGIN team-services (managed by Ansible; edits inside are overwritten)
-#   192.100.200.1  nginx.local
-#   192.100.200.2  api.local api.team.internal
-#   fd00:db8:100::1  api.local
+#   198.51.100.1  nginx.test
+#   198.51.100.2  api.test api.team.internal
+#   fd00:db8:100::1  api.test
 #   # END team-services
 
 - name: One name
   dockermac.hostbridge.etc_hosts_entry:
-    ip: 192.100.200.1
-    names: [nginx.local]
+    ip: 198.51.100.1
+    names: [nginx.test]
   become: true
 
 - name: Every service of the team in one write; names of earlier runs that are gone are removed
   dockermac.hostbridge.etc_hosts_entry:
     entries:
-      - {ip: 192.100.200.1, names: [nginx.local]}
-      - {ip: 192.100.200.2, names: [api.local, api.team.internal]}
-      - {ip: "fd00:db8:100::1", names: [api.local]}
+      - {ip: 198.51.100.1, names: [nginx.test]}
+      - {ip: 198.51.100.2, names: [api.test, api.team.internal]}
+      - {ip: "fd00:db8:100::1", names: [api.test]}
     exclusive: true
     marker: team-services
     on_conflict: fail
@@ -186,7 +186,7 @@ entries:
       description: Its names.
       type: list
       elements: str
-  sample: [{ip: 192.100.200.1, names: [nginx.local]}]
+  sample: [{ip: 198.51.100.1, names: [nginx.test]}]
 conflicts:
   description: Names also mapped to another address of the same family by lines outside the block.
   returned: success
@@ -205,7 +205,7 @@ conflicts:
     line_number:
       description: The other line's number in the file (before the change).
       type: int
-  sample: [{name: nginx.local, ip: 192.100.200.1, other_ip: 127.0.0.1, line_number: 12}]
+  sample: [{name: nginx.test, ip: 198.51.100.1, other_ip: 127.0.0.1, line_number: 12}]
 backup_file:
   description: The copy made before the change, with O(backup=true).
   returned: changed and O(backup=true)

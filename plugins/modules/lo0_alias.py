@@ -12,7 +12,7 @@ author:
   - dockermac.hostbridge contributors (!UNKNOWN)
 description:
   - Adds and removes alias addresses on the loopback interface, so that Docker ports can be published on one
-    address per service (C(docker run -p 192.100.200.1:80:80 ...)).
+    address per service (C(docker run -p 198.51.100.1:80:80 ...)).
   - The interface is read once; the module then adds or removes only what differs, in one call for any number
     of addresses, removals first.
   - On macOS it parses C(ifconfig lo0) (hex netmasks such as C(0xffffff00), trailing spaces, aliases after the
@@ -49,7 +49,7 @@ description:
 options:
   addresses:
     description:
-      - IPv4 or IPv6 addresses, each with an optional prefix length (C(192.100.200.1/24), C(fd00:db8::1/64)).
+      - IPv4 or IPv6 addresses, each with an optional prefix length (C(198.51.100.1/24), C(fd00:db8::1/64)).
       - Without a prefix an IPv4 address gets C(/32) and an IPv6 address C(/128), never the classful default
         that C(ifconfig lo0 alias 10.1.2.3) would pick on macOS (C(/8) for C(10.x)).
       - Multicast, unspecified, broadcast and network addresses, prefix lengths out of range, C(127.0.0.1)
@@ -99,10 +99,10 @@ notes:
   - Needs root (C(become)).
   - "Undo by hand on macOS: C(sudo launchctl bootout system/com.dockermac.hostbridge.loopback),
     C(sudo rm /Library/LaunchDaemons/com.dockermac.hostbridge.loopback.plist), then per alias
-    C(sudo ifconfig lo0 -alias 192.100.200.1) (IPv4) or C(sudo ifconfig lo0 inet6 fd00:db8:100::1 -alias) (IPv6)."
+    C(sudo ifconfig lo0 -alias 198.51.100.1) (IPv4) or C(sudo ifconfig lo0 inet6 fd00:db8:100::1 -alias) (IPv6)."
   - "Undo by hand on Linux: C(sudo systemctl disable com.dockermac.hostbridge.loopback.service),
     C(sudo rm /etc/systemd/system/com.dockermac.hostbridge.loopback.service && sudo systemctl daemon-reload), then
-    per alias, with its prefix, C(sudo ip addr del 192.100.200.1/32 dev lo)."
+    per alias, with its prefix, C(sudo ip addr del 198.51.100.1/32 dev lo)."
   - Tested with recorded C(ifconfig) outputs of macOS (C(tests/fixtures/darwin/), sources in C(SOURCES.md)) in and
     the exact C(ifconfig) and C(launchctl) argv out (C(tests/unit/plugins/module_utils/test_loopback_darwin.py),
     C(test_launchd.py)), through AnsibleModule (C(tests/unit/plugins/modules/test_lo0_alias.py)), and as root on
@@ -118,9 +118,9 @@ EXAMPLES = r"""
 - name: One loopback address per service, re-applied at boot
   dockermac.hostbridge.lo0_alias:
     addresses:
-      - 192.100.200.1
-      - 192.100.200.2
-    exclusive_within: 192.100.200.0/24
+      - 198.51.100.1
+      - 198.51.100.2
+    exclusive_within: 198.51.100.0/24
     persistent: true
   become: true
 
@@ -131,7 +131,7 @@ EXAMPLES = r"""
 
 - name: Remove the aliases and their boot job
   dockermac.hostbridge.lo0_alias:
-    addresses: [192.100.200.1, 192.100.200.2]
+    addresses: [198.51.100.1, 198.51.100.2]
     persistent: true
     state: absent
   become: true
@@ -148,19 +148,19 @@ addresses:
   returned: success
   type: list
   elements: str
-  sample: [192.100.200.1/32, 192.100.200.2/32]
+  sample: [198.51.100.1/32, 198.51.100.2/32]
 added:
   description: Addresses added (or to be added in check mode), as C(ip/prefix).
   returned: success
   type: list
   elements: str
-  sample: [192.100.200.2/32]
+  sample: [198.51.100.2/32]
 removed:
   description: Addresses removed (prefix corrections, O(exclusive_within), O(state=absent)), as C(ip/prefix).
   returned: success
   type: list
   elements: str
-  sample: [192.100.200.9/32]
+  sample: [198.51.100.9/32]
 persistent_path:
   description: The LaunchDaemon plist or systemd unit path when O(persistent=true), otherwise null.
   returned: success

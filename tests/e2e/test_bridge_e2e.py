@@ -57,7 +57,7 @@ PLAYBOOK_BIN = ansible_cli.cli("ansible-playbook")
 IMAGE = "hostbridge-base:bookworm"
 GATEWAY = "10.0.75.1"
 HOST_ADDRESS = f"{GATEWAY}/24"
-SERVICE = {"name": "web.hostbridge-e2e.test", "ip": "192.100.200.77"}
+SERVICE = {"name": "web.hostbridge-e2e.test", "ip": "198.51.100.77"}
 RECAP = re.compile(r"^localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.MULTILINE)
 
 # A Mac's /etc/hosts: the stock header and Docker Desktop's block (background.md), which must survive untouched.

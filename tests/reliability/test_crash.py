@@ -88,12 +88,12 @@ def big_hosts() -> bytes:
 
 def hosts_steps(path: Path) -> list[dict[str, t.Any]]:
     p = str(path)
-    team = [{"ip": f"192.100.{200 + i // 250}.{i % 250 + 1}", "names": [f"svc{i}.local", f"svc{i}.team.internal"]}
+    team = [{"ip": f"198.18.{0 + i // 250}.{i % 250 + 1}", "names": [f"svc{i}.test", f"svc{i}.team.internal"]}
             for i in range(120)]
-    team2 = [{"ip": f"192.100.210.{i + 1}", "names": [f"new{i}.local"]} for i in range(60)]
+    team2 = [{"ip": f"198.18.10.{i + 1}", "names": [f"new{i}.test"]} for i in range(60)]
     return [
         {"path": p, "entries": team, "marker": "team"},
-        {"path": p, "ip": "fd00:db8::1", "names": ["v6.local", "api.local"], "marker": "project-b"},
+        {"path": p, "ip": "fd00:db8::1", "names": ["v6.test", "api.test"], "marker": "project-b"},
         {"path": p, "entries": [{"ip": e["ip"], "names": e["names"][:1]} for e in team[::6]], "marker": "team",
          "state": "absent"},
         {"path": p, "entries": team2, "marker": "team", "exclusive": True},
@@ -201,7 +201,7 @@ def test_new_hosts_file_survives_sigkill(tmp_path: Path) -> None:
     """A hosts file the module creates: absent or whole, and 0644 once it exists."""
     (tmp_path / "etc").mkdir()
     path = str(tmp_path / "etc" / "hosts")
-    entries = [{"ip": f"192.100.220.{i + 1}", "names": [f"n{i}.local"]} for i in range(40)]
+    entries = [{"ip": f"198.18.20.{i + 1}", "names": [f"n{i}.test"]} for i in range(40)]
     campaign = _hosts_campaign(tmp_path / "etc", initial=None, name="etc_hosts_entry (new file)", chunk=64,
                                steps_args=[{"path": path, "entries": entries},
                                            {"path": path, "entries": [], "state": "absent", "exclusive": True}])
@@ -313,7 +313,7 @@ def test_launchdaemon_plist_survives_sigkill_at_every_file_operation(tmp_path: P
     directory = tmp_path / "LaunchDaemons"
     directory.mkdir()
     plists = [directory / f"{LABEL}.plist", directory / f"{LABEL2}.plist"]
-    script = "; ".join(f"/sbin/ifconfig lo0 alias 192.100.200.{n}/32" for n in range(1, 40))
+    script = "; ".join(f"/sbin/ifconfig lo0 alias 198.51.100.{n}/32" for n in range(1, 40))
 
     def steps_for(runner: LaunchctlStub) -> list[t.Callable[[], t.Any]]:
         daemon = _launchd.LaunchDaemon(runner, module, directory=str(directory), owner="root", group="root")
@@ -378,7 +378,7 @@ FLIP = textwrap.dedent("""
     sys.path[:0] = [{root!r} + "/.tmp/collections", {root!r} + "/.cache/collections"]
     from ansible.module_utils.testing import patch_module_args
     from ansible_collections.dockermac.hostbridge.plugins.modules import etc_hosts_entry
-    entries = [{{"ip": "192.100.230.%d" % (i + 1), "names": ["flip%d.local" % i]}} for i in range(200)]
+    entries = [{{"ip": "198.18.30.%d" % (i + 1), "names": ["flip%d.test" % i]}} for i in range(200)]
     progress = os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     print("ready", flush=True)
     null = os.open(os.devnull, os.O_WRONLY)
@@ -443,7 +443,7 @@ def test_hosts_file_survives_sigkill_at_random_moments_of_a_real_interpreter(tmp
     progress = tmp_path / "progress"
     initial = big_hosts()
     path.write_bytes(initial)
-    entries = [{"ip": f"192.100.230.{i + 1}", "names": [f"flip{i}.local"]} for i in range(200)]
+    entries = [{"ip": f"198.18.30.{i + 1}", "names": [f"flip{i}.test"]} for i in range(200)]
     with quiet_stdio():
         hosts_module({"path": str(path), "entries": entries, "exclusive": True})()
     with_block = path.read_bytes()
@@ -540,7 +540,7 @@ FULL_DISK = textwrap.dedent("""
     report = {{
         "etc_hosts_entry": outcome(lambda: call_module(etc_hosts_entry.main, {{
             "path": str(hosts), "flush_cache": False,
-            "entries": [{{"ip": "192.100.200.%d" % (i + 1), "names": ["svc%d.local" % i]}} for i in range(200)]}})),
+            "entries": [{{"ip": "198.51.100.%d" % (i + 1), "names": ["svc%d.test" % i]}} for i in range(200)]}})),
         "launchdaemon": outcome(lambda: _launchd.LaunchDaemon(Runner(), module, directory=str(daemons),
                                 owner="root", group="root").ensure(label="com.example.full",
                                 program_arguments=["/bin/sh", "-c", "x" * 4000])),

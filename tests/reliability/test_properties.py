@@ -52,8 +52,8 @@ def count(name: str) -> None:
 _ODD = [b"\x00", b"\xff", b"\xfe\xfd", b"\x85", b"\xc2\x85", b"\xe2\x80\xa8", b"\x0b", b"\x0c", b"\x1c", b"\t",
         b"\xc3\xa9", b"#", b" ", b"\r"]
 _words = st.one_of(
-    st.sampled_from([b"127.0.0.1", b"::1", b"192.100.200.1", b"fe80::1%lo0", b"localhost", b"nginx.local",
-                     b"# comment", b"broadcasthost", b"10.0.0.1\tx.local # note"]),
+    st.sampled_from([b"127.0.0.1", b"::1", b"198.51.100.1", b"fe80::1%lo0", b"localhost", b"nginx.test",
+                     b"# comment", b"broadcasthost", b"10.0.0.1\tx.test # note"]),
     st.sampled_from(_ODD),
     st.binary(max_size=6),
 )
@@ -63,10 +63,10 @@ arbitrary_files = st.one_of(
     st.binary(max_size=300),
     st.lists(st.tuples(_line, _ending), max_size=12).map(lambda parts: b"".join(a + b for a, b in parts)),
 )
-_v4 = [f"192.100.200.{n}" for n in (1, 2, 3, 4)]
+_v4 = [f"198.51.100.{n}" for n in (1, 2, 3, 4)]
 _v6 = ["fd00::1", "fd00::2", "fd00:db8::3"]
 IPS = _v4 + _v6
-NAMES = ["nginx.local", "api.local", "db.test", "a", "x-1.example", "svc.team.internal", "b.local", "c"]
+NAMES = ["nginx.test", "api.test", "db.test", "a", "x-1.example", "svc.team.internal", "b.test", "c"]
 _name = st.tuples(st.sampled_from(NAMES), st.booleans()).map(lambda p: p[0].upper() if p[1] else p[0])
 SETTINGS = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -76,7 +76,7 @@ def _no_marker_lines(data: bytes) -> bool:
     return not any(tag in text for m in MARKERS for tag in (BEGIN.format(marker=m), END.format(marker=m)))
 
 
-WANTED = [Entry("192.100.200.1", ("nginx.local", "web.local")), Entry("fd00::1", ("api.local",))]
+WANTED = [Entry("198.51.100.1", ("nginx.test", "web.test")), Entry("fd00::1", ("api.test",))]
 
 
 @SETTINGS

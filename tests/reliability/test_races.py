@@ -44,7 +44,7 @@ CLI_WRITERS = 6
 
 
 def _ip(i: int) -> str:
-    return f"192.100.{240 + i % 5}.{i + 1}"
+    return f"198.18.{40 + i % 5}.{i + 1}"
 
 
 def _worker_args(i: int, path: str) -> list[dict[str, t.Any]]:
@@ -52,8 +52,8 @@ def _worker_args(i: int, path: str) -> list[dict[str, t.Any]]:
     the second run must find it and change nothing)."""
     base = {"path": path, "marker": MARKERS[i % len(MARKERS)], "flush_cache": False}
     if i % 3 == 0:
-        return [dict(base, ip=_ip(i), names=[f"drop{i}.local"], state="absent")]
-    return [dict(base, ip=_ip(i), names=[f"new{i}.local"]), dict(base, ip=_ip(i), names=[f"new{i}.local"])]
+        return [dict(base, ip=_ip(i), names=[f"drop{i}.test"], state="absent")]
+    return [dict(base, ip=_ip(i), names=[f"new{i}.test"]), dict(base, ip=_ip(i), names=[f"new{i}.test"])]
 
 
 def _hosts_writer(i: int, path: str, barrier: t.Any, times: str) -> None:
@@ -97,8 +97,8 @@ def _seed(path: Path, writers: int) -> None:
     """The Mac's stock file with a block per marker: a name each remover takes out, and one that stays."""
     data = STOCK
     for m, marker in enumerate(MARKERS):
-        entries = [_hosts.Entry(f"192.100.250.{m + 1}", (f"keep-{m}.local",))]
-        entries += [_hosts.Entry(_ip(i), (f"drop{i}.local", f"stay{i}.local"))
+        entries = [_hosts.Entry(f"198.18.50.{m + 1}", (f"keep-{m}.test",))]
+        entries += [_hosts.Entry(_ip(i), (f"drop{i}.test", f"stay{i}.test"))
                     for i in range(0, MODULE_WRITERS + CLI_WRITERS, 3) if i % len(MARKERS) == m]
         data = _hosts.plan(data, entries, marker=marker).after
     path.write_bytes(data)
@@ -153,14 +153,14 @@ def test_sixty_concurrent_writers_with_five_markers_lose_nothing(tmp_path: Path)
     assert data.startswith(STOCK)
     for m, marker in enumerate(MARKERS):
         block = {(e.ip, n) for e in _hosts.HostsFile(data, marker=marker).entries for n in e.names}
-        want = {(f"192.100.250.{m + 1}", f"keep-{m}.local")}
+        want = {(f"198.18.50.{m + 1}", f"keep-{m}.test")}
         for i in range(MODULE_WRITERS + CLI_WRITERS):
             if i % len(MARKERS) != m:
                 continue
             if i % 3 == 0:
-                want.add((_ip(i), f"stay{i}.local"))
+                want.add((_ip(i), f"stay{i}.test"))
             else:
-                want.add((_ip(i), f"new{i}.local"))
+                want.add((_ip(i), f"new{i}.test"))
         assert block == want, marker
     assert not [p for p in os.listdir(tmp_path) if p.endswith(_files.TEMP_SUFFIX)]
     # Removing every block gives back the stock file, byte for byte.
@@ -187,10 +187,10 @@ LO_CHILD = textwrap.dedent("""
     def args(i):
         # persistent false: a host where systemd runs must never get a boot unit from a test
         if i % 4 == 0:
-            return {{"addresses": ["192.100.201.%d/32" % (i + 1)], "state": "absent", "persistent": False}}
+            return {{"addresses": ["198.18.01.%d/32" % (i + 1)], "state": "absent", "persistent": False}}
         if i % 4 == 1:
-            return {{"addresses": ["fd00:db8:99::%x" % (i + 1), "192.100.202.%d/24" % (i + 1)], "persistent": False}}
-        return {{"addresses": ["192.100.202.%d/24" % (i + 1)], "persistent": False}}
+            return {{"addresses": ["fd00:db8:99::%x" % (i + 1), "198.18.02.%d/24" % (i + 1)], "persistent": False}}
+        return {{"addresses": ["198.18.02.%d/24" % (i + 1)], "persistent": False}}
 
     def work(i, barrier, queue):
         with quiet_stdio():
@@ -216,8 +216,8 @@ LO_CHILD = textwrap.dedent("""
 def test_forty_concurrent_lo0_alias_runs_in_one_namespace_lose_nothing() -> None:
     with Netns("races") as ns:
         for i in range(0, LO_WORKERS, 4):  # what the removers remove
-            ns.ip("addr", "add", f"192.100.201.{i + 1}/32", "dev", "lo")
-        ns.ip("addr", "add", "192.100.203.1/32", "dev", "lo")  # somebody else's, never touched
+            ns.ip("addr", "add", f"198.18.01.{i + 1}/32", "dev", "lo")
+        ns.ip("addr", "add", "198.18.03.1/32", "dev", "lo")  # somebody else's, never touched
         proc = subprocess.run(hide_systemd(ns.exec_argv(sys.executable, "-c",
                                                         LO_CHILD.format(root=ROOT, n=LO_WORKERS))),
                               capture_output=True, text=True, check=False, timeout=240)
@@ -230,12 +230,12 @@ def test_forty_concurrent_lo0_alias_runs_in_one_namespace_lose_nothing() -> None
             assert second["changed"] is False, (i, second)
         links = json.loads(ns.ip("-j", "addr", "show", "dev", "lo"))
         have = {f"{a['local']}/{a['prefixlen']}" for link in links for a in link.get("addr_info", [])}
-    want = {"127.0.0.1/8", "::1/128", "192.100.203.1/32"}
+    want = {"127.0.0.1/8", "::1/128", "198.18.03.1/32"}
     for i in range(LO_WORKERS):
         if i % 4 == 1:
-            want |= {f"fd00:db8:99::{i + 1:x}/128", f"192.100.202.{i + 1}/24"}
+            want |= {f"fd00:db8:99::{i + 1:x}/128", f"198.18.02.{i + 1}/24"}
         elif i % 4 != 0:
-            want.add(f"192.100.202.{i + 1}/24")
+            want.add(f"198.18.02.{i + 1}/24")
     assert have == want
     FIGURES["concurrent lo0_alias runs"] = {"processes": LO_WORKERS, "runs": 2 * LO_WORKERS,
                                             "addresses_at_end": len(want)}

@@ -102,9 +102,9 @@ def test_the_command_runner_hands_run_command_a_list_and_no_shell() -> None:
             seen.append((args, kwargs))
             return 0, "", ""
 
-    CommandRunner(Module()).run(["ifconfig", "lo0", "alias", "192.100.200.1/32"])
+    CommandRunner(Module()).run(["ifconfig", "lo0", "alias", "198.51.100.1/32"])
     args, kwargs = seen[0]
-    assert args == ["/usr/sbin/ifconfig", "lo0", "alias", "192.100.200.1/32"]
+    assert args == ["/usr/sbin/ifconfig", "lo0", "alias", "198.51.100.1/32"]
     assert "use_unsafe_shell" not in kwargs
 
 
@@ -384,14 +384,14 @@ class Which:
 
 
 def test_boot_commands_of_lo0_alias_are_quoted_and_parse() -> None:
-    addresses = [_loopback.host_interface(a, field="a") for a in ("192.100.200.1/24", "fd00:db8::1", "10.0.0.1")]
+    addresses = [_loopback.host_interface(a, field="a") for a in ("198.51.100.1/24", "fd00:db8::1", "10.0.0.1")]
     darwin = _loopback.DarwinLoopback(Which())
     script = "; ".join(shlex.join(darwin.boot_argv("lo0", a)) for a in addresses)
     subprocess.run(["sh", "-n", "-c", script], check=True)
     assert [shlex.split(part) for part in script.split("; ")] == [darwin.boot_argv("lo0", a) for a in addresses]
     linux = _loopback.LinuxLoopback(Which())
     unit = render_oneshot(description="x", commands=[linux.boot_argv("lo", a) for a in addresses]).decode()
-    want = ("192.100.200.1/24", "fd00:db8::1/128", "10.0.0.1/32")
+    want = ("198.51.100.1/24", "fd00:db8::1/128", "10.0.0.1/32")
     assert [line for line in unit.splitlines() if line.startswith("ExecStart=")] == [
         f"ExecStart=/usr/sbin/ip addr replace {a} dev lo" for a in want]
     # Whatever reaches a unit line is escaped for systemd; a newline never does.

@@ -1,6 +1,6 @@
 """ansible-pull for real: a laptop pulls the team's configuration repository and applies it.
 
-A local git repository is made from docs/examples/pull-repo (a test service on 192.100.200.x, the hosts file
+A local git repository is made from docs/examples/pull-repo (a test service on 198.51.100.x, the hosts file
 pointed at a temp file, become by su); the project's own ``ansible-pull`` runs inside a network namespace
 (``hb-pull-<random>``, loopback up; a running systemd hidden as in test_lo0_alias_linux.py) with
 ``-U file:///...``. The aliases land on the namespace's ``lo``, the names in the temp hosts file; the host's
@@ -127,12 +127,12 @@ def changed(proc: subprocess.CompletedProcess[str], recap: tuple[int, ...] | Non
 
 
 def test_pull_applies_then_changes_nothing_then_applies_a_new_commit(laptop: Laptop) -> None:
-    laptop.make_repo([{"name": "pull-one.test", "ip": "192.100.200.71"}])
+    laptop.make_repo([{"name": "pull-one.test", "ip": "198.51.100.71"}])
 
     first, recap = laptop.pull()
     assert changed(first, recap) > 0
-    assert laptop.addresses() == ["192.100.200.71/32"]
-    assert laptop.block() == ["192.100.200.71 pull-one.test"]
+    assert laptop.addresses() == ["198.51.100.71/32"]
+    assert laptop.block() == ["198.51.100.71 pull-one.test"]
     # The pull role of local.yml: no systemd in the namespace, so no job, and it says how to schedule it.
     assert "pull: no scheduler on this host (linux without a running systemd)" in first.stdout, explain(first)
     assert f"ansible-pull -U file://{laptop.repo} -d /var/lib/dockermac-hostbridge/pull" in first.stdout
@@ -141,13 +141,13 @@ def test_pull_applies_then_changes_nothing_then_applies_a_new_commit(laptop: Lap
     assert changed(second, recap) == 0, explain(second)
 
     # The team adds a service; the next pull (only if changed: it did) applies it.
-    laptop.write_vars([{"name": "pull-one.test", "ip": "192.100.200.71"},
-                       {"name": "pull-two.test", "ip": "192.100.200.72", "aliases": ["pull-two.team.test"]}])
+    laptop.write_vars([{"name": "pull-one.test", "ip": "198.51.100.71"},
+                       {"name": "pull-two.test", "ip": "198.51.100.72", "aliases": ["pull-two.team.test"]}])
     laptop.commit("Add pull-two")
     third, recap = laptop.pull("--only-if-changed")
     assert changed(third, recap) > 0
-    assert laptop.addresses() == ["192.100.200.71/32", "192.100.200.72/32"]
-    assert laptop.block() == ["192.100.200.71 pull-one.test", "192.100.200.72 pull-two.test pull-two.team.test"]
+    assert laptop.addresses() == ["198.51.100.71/32", "198.51.100.72/32"]
+    assert laptop.block() == ["198.51.100.71 pull-one.test", "198.51.100.72 pull-two.test pull-two.team.test"]
 
     # Nothing new in the repository: --only-if-changed does not even run the playbook.
     fourth, recap = laptop.pull("--only-if-changed")
@@ -156,12 +156,12 @@ def test_pull_applies_then_changes_nothing_then_applies_a_new_commit(laptop: Lap
     assert "Repository has not changed, quitting" in fourth.stdout, explain(fourth)
 
     # The team drops a service: loopback_exclusive_within removes its alias; the hosts block follows.
-    laptop.write_vars([{"name": "pull-two.test", "ip": "192.100.200.72", "aliases": ["pull-two.team.test"]}])
+    laptop.write_vars([{"name": "pull-two.test", "ip": "198.51.100.72", "aliases": ["pull-two.team.test"]}])
     laptop.commit("Drop pull-one")
     fifth, recap = laptop.pull()
     assert changed(fifth, recap) > 0
-    assert laptop.addresses() == ["192.100.200.72/32"]
-    assert laptop.block() == ["192.100.200.72 pull-two.test pull-two.team.test"]
+    assert laptop.addresses() == ["198.51.100.72/32"]
+    assert laptop.block() == ["198.51.100.72 pull-two.test pull-two.team.test"]
 
 
 # --- the job files the pull role writes on a Mac and on a Linux laptop with systemd ---------------------------

@@ -19,7 +19,7 @@ from ansible_collections.dockermac.hostbridge.tests.system.playbook import PLAYB
 
 pytestmark = pytest.mark.root
 
-SERVICES = [{"name": f"svc{n}.plan.test", "ip": f"192.100.201.{n}"} for n in (1, 2, 3)]
+SERVICES = [{"name": f"svc{n}.plan.test", "ip": f"198.18.201.{n}"} for n in (1, 2, 3)]
 USER_LINES = b"127.0.0.1\tlocalhost\n# a user's comment\n10.9.9.9 mine.example mine  # keep me\n"
 BEGIN, END = b"# BEGIN dockermac.hostbridge", b"# END dockermac.hostbridge"
 # The plan entries that apply here (no persistent re-apply job, so its boot_job entry is compared but not used).
@@ -156,7 +156,7 @@ def _append_to_program(host: Host) -> None:
 
 DRIFTS: dict[str, tuple[t.Callable[[Host], t.Any], str, set[str]]] = {
     # drift, the plan entry it makes pending, the remote actions the repair run runs besides bridge_facts
-    "alias_removed": (lambda h: h.ip("addr", "del", "192.100.201.2/32", "dev", "lo"), "lo0_alias",
+    "alias_removed": (lambda h: h.ip("addr", "del", "198.18.201.2/32", "dev", "lo"), "lo0_alias",
                       {"dockermac.hostbridge.lo0_alias"}),
     "hosts_block_edited": (_delete_hosts_name, "etc_hosts_entry", {"dockermac.hostbridge.etc_hosts_entry"}),
     "tap_owner_changed": (_tap_owned_by_root, "tap_device", {"dockermac.hostbridge.tap_device"}),

@@ -17,7 +17,7 @@ from ansible_collections.dockermac.hostbridge.tests.system.playbook import run_m
 
 pytestmark = pytest.mark.root
 
-MANY_V4 = [f"192.100.200.{n}" for n in range(1, 21)]
+MANY_V4 = [f"198.51.100.{n}" for n in range(1, 21)]
 MANY_V6 = [f"fd00:db8:77::{n:x}" for n in range(1, 6)]
 
 
@@ -69,7 +69,7 @@ def test_add_many_check_mode_then_real_then_idempotent(netns: Netns) -> None:
     checked = netns.play(args, check=True, diff=True)
     assert checked["changed"] is True
     assert len(checked["added"]) == 25
-    assert "lo 192.100.200.20/32\n" in checked["diff"][0]["after"]
+    assert "lo 198.51.100.20/32\n" in checked["diff"][0]["after"]
     assert netns.addresses() == sorted(STOCK)  # check mode changed nothing
 
     first = netns.play(args)
@@ -84,66 +84,66 @@ def test_add_many_check_mode_then_real_then_idempotent(netns: Netns) -> None:
 
 
 def test_prefix_is_corrected(netns: Netns) -> None:
-    netns.ip("addr", "add", "192.100.200.5/24", "dev", "lo")
+    netns.ip("addr", "add", "198.51.100.5/24", "dev", "lo")
     netns.ip("addr", "add", "fd00:db8:77::5/64", "dev", "lo")
-    result = netns.play({"addresses": ["192.100.200.5/32", "fd00:db8:77::5"]})
+    result = netns.play({"addresses": ["198.51.100.5/32", "fd00:db8:77::5"]})
     assert result["changed"] is True
-    assert result["removed"] == ["192.100.200.5/24", "fd00:db8:77::5/64"]
-    assert netns.addresses() == sorted([*STOCK, "192.100.200.5/32", "fd00:db8:77::5/128"])
-    assert netns.play({"addresses": ["192.100.200.5/32", "fd00:db8:77::5"]})["changed"] is False
+    assert result["removed"] == ["198.51.100.5/24", "fd00:db8:77::5/64"]
+    assert netns.addresses() == sorted([*STOCK, "198.51.100.5/32", "fd00:db8:77::5/128"])
+    assert netns.play({"addresses": ["198.51.100.5/32", "fd00:db8:77::5"]})["changed"] is False
 
 
 def test_exclusive_within_removes_only_inside_and_never_the_loopbacks_own(netns: Netns) -> None:
-    for extra in ("192.100.200.50/32", "10.77.0.1/32", "127.0.0.2/8", "fd00:db8:77::99/128", "fd00:9::1/128"):
+    for extra in ("198.51.100.50/32", "10.77.0.1/32", "127.0.0.2/8", "fd00:db8:77::99/128", "fd00:9::1/128"):
         netns.ip("addr", "add", extra, "dev", "lo")
-    result = netns.play({"addresses": ["192.100.200.1", "fd00:db8:77::1"], "exclusive_within": "192.100.200.0/24"})
-    assert result["removed"] == ["192.100.200.50/32"]
+    result = netns.play({"addresses": ["198.51.100.1", "fd00:db8:77::1"], "exclusive_within": "198.51.100.0/24"})
+    assert result["removed"] == ["198.51.100.50/32"]
     result = netns.play({"addresses": ["fd00:db8:77::1"], "exclusive_within": "fd00:db8:77::/64"})
     assert result["removed"] == ["fd00:db8:77::99/128"]
     # 127.0.0.0/8 covers 127.0.0.1 and ::/1 covers ::1: only 127.0.0.2 goes.
     assert netns.play({"addresses": [], "exclusive_within": "127.0.0.0/8"})["removed"] == ["127.0.0.2/8"]
     assert netns.play({"addresses": [], "exclusive_within": "::/1"})["changed"] is False
-    assert netns.addresses() == sorted([*STOCK, "192.100.200.1/32", "10.77.0.1/32", "fd00:db8:77::1/128",
+    assert netns.addresses() == sorted([*STOCK, "198.51.100.1/32", "10.77.0.1/32", "fd00:db8:77::1/128",
                                         "fd00:9::1/128"])
 
 
 def test_absent_removes_exactly_what_present_made(netns: Netns) -> None:
-    netns.ip("addr", "add", "192.100.200.200/32", "dev", "lo")  # somebody else's alias in the same range
+    netns.ip("addr", "add", "198.51.100.200/32", "dev", "lo")  # somebody else's alias in the same range
     before = netns.everything()
-    args = {"addresses": ["192.100.200.1", "192.100.200.2/24", "fd00:db8:77::1"]}
+    args = {"addresses": ["198.51.100.1", "198.51.100.2/24", "fd00:db8:77::1"]}
     assert netns.play(args)["changed"] is True
     gone = netns.play({**args, "state": "absent"}, diff=True)
     assert gone["changed"] is True
-    assert gone["removed"] == ["192.100.200.1/32", "192.100.200.2/24", "fd00:db8:77::1/128"]
+    assert gone["removed"] == ["198.51.100.1/32", "198.51.100.2/24", "fd00:db8:77::1/128"]
     assert gone["addresses"] == []
     assert netns.everything() == before
     assert netns.play({**args, "state": "absent"})["changed"] is False
 
 
 def test_address_on_another_interface_fails_and_changes_nothing(netns: Netns) -> None:
-    netns.ip("addr", "add", "192.100.200.77/24", "dev", "hbv0")
+    netns.ip("addr", "add", "198.51.100.77/24", "dev", "hbv0")
     before = netns.everything()
-    result = netns.play({"addresses": ["192.100.200.1", "192.100.200.77"]})
+    result = netns.play({"addresses": ["198.51.100.1", "198.51.100.77"]})
     assert result["failed"] is True
-    assert result["msg"].startswith("addresses: cannot add to lo: 192.100.200.77 is on hbv0.")
+    assert result["msg"].startswith("addresses: cannot add to lo: 198.51.100.77 is on hbv0.")
     assert netns.everything() == before
 
 
 def test_unknown_interface_and_bad_input_fail_and_change_nothing(netns: Netns) -> None:
     before = netns.everything()
-    result = netns.play({"addresses": ["192.100.200.1"], "interface": "hb-nope0"})
+    result = netns.play({"addresses": ["198.51.100.1"], "interface": "hb-nope0"})
     assert result["failed"] is True
     assert result["msg"] == "interface: 'hb-nope0' does not exist on this host"
-    result = netns.play({"addresses": ["192.100.200.1", "224.0.0.9"]})
+    result = netns.play({"addresses": ["198.51.100.1", "224.0.0.9"]})
     assert result["failed"] is True
     assert result["msg"] == "addresses[1]: '224.0.0.9' is a multicast address"
-    result = netns.play({"addresses": ["192.100.200.1"], "persistent": True})  # no systemd here
+    result = netns.play({"addresses": ["198.51.100.1"], "persistent": True})  # no systemd here
     assert result["failed"] is True
     assert "persistence needs systemd or launchd; not available on this host" in result["msg"]
     # IPv6 switched off (as Docker does in containers): refused before the IPv4 address is added.
     sh("ip", "netns", "exec", netns.name, "sysctl", "-q", "-w", "net.ipv6.conf.lo.disable_ipv6=1")
     before = netns.everything()
-    result = netns.play({"addresses": ["192.100.200.1", "fd00:db8:77::1"]})
+    result = netns.play({"addresses": ["198.51.100.1", "fd00:db8:77::1"]})
     assert result["failed"] is True
     assert result["msg"].startswith("addresses: IPv6 is disabled on lo")
     assert netns.everything() == before

@@ -43,7 +43,7 @@ def test_saved_facts_plan_without_gathering(netns: str, tmp_path: Path) -> None:
     (tmp_path / "localhost.json").write_text(json.dumps(saved), encoding="utf-8")
     (tmp_path / "vars.json").write_text(json.dumps({
         "bridge_strategy": "loopback", "loopback_services": [{"name": "saved.hostbridge-test.test",
-                                                              "ip": "192.100.200.62"}],
+                                                              "ip": "198.51.100.62"}],
         "loopback_persistent": False, "loopback_hosts_path": str(tmp_path / "hosts")}), encoding="utf-8")
     tasks = playbook(netns, "dockermac.hostbridge.bridge", "-e", f"@{tmp_path / 'localhost.json'}",
                      "-e", f"@{tmp_path / 'vars.json'}", "--check")

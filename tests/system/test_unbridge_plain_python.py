@@ -22,7 +22,7 @@ from ansible_collections.dockermac.hostbridge.tests import ansible_cli
 pytestmark = [pytest.mark.root, pytest.mark.docker]
 
 PLAIN_PYTHON = "/usr/bin/python3"
-SERVICE = {"name": "plain.hostbridge-test.test", "ip": "192.100.200.61"}
+SERVICE = {"name": "plain.hostbridge-test.test", "ip": "198.51.100.61"}
 STOCK_HOSTS = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n"
 RECAP = re.compile(r"^localhost\s*:\s*ok=\d+\s+changed=(\d+)\s+unreachable=0\s+failed=(\d+)\s+skipped=\d+\s+"
                    r"rescued=(\d+)", re.MULTILINE)

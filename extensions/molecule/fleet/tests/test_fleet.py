@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-TEAM = {"192.100.200.1": ["nginx.local"], "192.100.200.2": ["api.local", "api.team.internal"],
-        "192.100.200.3": ["db.local"]}
+TEAM = {"198.51.100.1": ["nginx.test"], "198.51.100.2": ["api.test", "api.team.internal"],
+        "198.51.100.3": ["db.test"]}
 # host_vars of hb-molecule-fleet-3 replace the list.
-OVERRIDE = {"192.100.200.1": ["nginx.local"], "192.100.200.9": ["grafana.local"]}
+OVERRIDE = {"198.51.100.1": ["nginx.test"], "198.51.100.9": ["grafana.test"]}
 
 
 def expected(host) -> dict[str, list[str]]:

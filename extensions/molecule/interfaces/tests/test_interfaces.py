@@ -9,7 +9,7 @@ def test_loopback_aliases(host) -> None:
     addrs = json.loads(host.check_output("ip -j addr show dev lo"))
     inet = sorted((a["local"], a["prefixlen"]) for a in addrs[0]["addr_info"] if a["family"] == "inet")
     # Exactly the two aliases (each once) and the interface's own address, left alone.
-    assert inet == [("127.0.0.1", 8), ("192.100.200.1", 32), ("192.100.200.2", 32)]
+    assert inet == [("127.0.0.1", 8), ("198.51.100.1", 32), ("198.51.100.2", 32)]
     inet6 = sorted((a["local"], a["prefixlen"]) for a in addrs[0]["addr_info"] if a["family"] == "inet6")
     assert inet6 in ([], [("::1", 128)])  # nothing added; ::1 when the container has IPv6
 
@@ -29,8 +29,8 @@ def test_hosts_names_in_one_managed_block(host) -> None:
     assert lines[begin].startswith("# BEGIN dockermac.hostbridge")
     assert lines[end] == "# END dockermac.hostbridge"
     # The block holds exactly the two entries, in order; nothing of ours outside it.
-    want = [["192.100.200.1", "nginx.local"], ["192.100.200.2", "api.local", "api.internal"]]
+    want = [["198.51.100.1", "nginx.test"], ["198.51.100.2", "api.test", "api.internal"]]
     assert [line.split() for line in lines[begin + 1:end]] == want
     outside = [line.split() for line in lines[:begin] + lines[end + 1:] if line.strip() and not line.startswith("#")]
     assert ["127.0.0.1", "localhost"] in outside  # Docker's own lines are kept
-    assert not [f for f in outside if f[0].startswith("192.100.200.") or "nginx.local" in f or "api.local" in f]
+    assert not [f for f in outside if f[0].startswith("198.51.100.") or "nginx.test" in f or "api.test" in f]

@@ -19,7 +19,7 @@ TESTS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path
 TEST_NAMES = sorted(name[:-4] for name in os.listdir(TESTS_DIR) if name.endswith(".yml"))
 
 GOOD: dict[str, list[t.Any]] = {
-    "hostname": ["web.local", "a", "a-b.example.com.", "x" * 63 + ".local"],
+    "hostname": ["web.test", "a", "a-b.example.com.", "x" * 63 + ".local"],
     "tap_name": ["tap0", "tap1", "tap99", "tap255"],
     "ipv4_address": ["10.0.75.1", "0.0.0.0", "255.255.255.255"],
     "ipv4_cidr": ["10.0.75.1/24", "10.0.75.0/0", "10.0.75.128/32"],
@@ -32,7 +32,7 @@ GOOD: dict[str, list[t.Any]] = {
     "brew_tap": ["chipmk/tap", "homebrew/core"],
 }
 BAD: dict[str, list[t.Any]] = {
-    "hostname": ["web.local\n", "bad name", "-a", "a..b", "a#b", "", "x" * 64, None, 5],
+    "hostname": ["web.test\n", "bad name", "-a", "a..b", "a#b", "", "x" * 64, None, 5],
     "tap_name": ["tap1\n", "tap256", "tap01", "../x", "tap1;reboot", "TAP1", None],
     "ipv4_address": ["10.0.75.1\n", "10.0.75.1/24", "256.1.1.1", "01.2.3.4", "fd00::1", ""],
     "ipv4_cidr": ["10.0.75.1/24\n", "10.0.75.1", "10.0.75.1/33", "10.0.75.1/024", "fd00::1/64", None],
@@ -79,7 +79,7 @@ def test_interface_name_allows_a_colon_only_when_asked() -> None:
 def test_the_filter_reports_every_bad_field_at_once_in_order() -> None:
     invalid_fields = FilterModule().filters()["invalid_fields"]
     problems = invalid_fields(
-        {"dev": "tap999", "ok": "tap1", "names": ["a.local", "b c", "d\n"], "env": {"A": "x\ty"}, "opt": None,
+        {"dev": "tap999", "ok": "tap1", "names": ["a.test", "b c", "d\n"], "env": {"A": "x\ty"}, "opt": None,
          "n": 5, "both": None},
         {"dev": "tap_name", "ok": "tap_name", "names": "hostname[]", "env": "no_control_chars[]", "opt": "ipv4_cidr?",
          "n": {"rule": "integer_at_least", "minimum": 60}, "both": ["non_empty", "abs_path"]})

@@ -18,7 +18,7 @@ from ansible_collections.dockermac.hostbridge.plugins.module_utils._hosts import
 from ansible_collections.dockermac.hostbridge.tests.unit.utils import fixture_text
 
 MAC_HOSTS = fixture_text("darwin", "hosts_docker_desktop.txt").encode()
-NGINX = [Entry("192.100.200.1", ("nginx.local",))]
+NGINX = [Entry("198.51.100.1", ("nginx.test",))]
 BEGIN = b"# BEGIN dockermac.hostbridge (managed by Ansible; edits inside are overwritten)"
 
 
@@ -27,10 +27,10 @@ def apply(data: bytes, entries: list[Entry], **kwargs) -> bytes:
 
 
 def test_adds_a_block_after_docker_desktops_section_and_keeps_every_other_byte() -> None:
-    after = apply(MAC_HOSTS, [*NGINX, Entry("192.100.200.2", ("api.local", "api.team.internal"))])
+    after = apply(MAC_HOSTS, [*NGINX, Entry("198.51.100.2", ("api.test", "api.team.internal"))])
     assert after.startswith(MAC_HOSTS)
-    assert after[len(MAC_HOSTS):] == (BEGIN + b"\n192.100.200.1\tnginx.local\n"
-                                      b"192.100.200.2\tapi.local api.team.internal\n# END dockermac.hostbridge\n")
+    assert after[len(MAC_HOSTS):] == (BEGIN + b"\n198.51.100.1\tnginx.test\n"
+                                      b"198.51.100.2\tapi.test api.team.internal\n# END dockermac.hostbridge\n")
 
 
 def test_no_change_keeps_the_same_bytes_and_says_unchanged() -> None:
@@ -57,7 +57,7 @@ def test_removing_the_last_entry_restores_the_original_bytes() -> None:
 def test_round_trip_keeps_file_style(original: bytes) -> None:
     once = apply(original, NGINX)
     if original.startswith(b"127.0.0.1\tlocalhost\r\n"):
-        assert b"nginx.local\r\n" in once
+        assert b"nginx.test\r\n" in once
     if original and not original.endswith(b"\n"):
         assert not once.endswith(b"\n"), "a file without a final newline keeps that"
     assert apply(once, [], state="absent", exclusive=True) == original
@@ -66,51 +66,51 @@ def test_round_trip_keeps_file_style(original: bytes) -> None:
 def test_a_block_in_the_middle_is_edited_in_place() -> None:
     once = apply(b"a 1.2.3.4\n", NGINX)
     with_tail = once + b"10.0.0.1 later.example\n"
-    twice = apply(with_tail, [Entry("192.100.200.1", ("web.local",))])
+    twice = apply(with_tail, [Entry("198.51.100.1", ("web.test",))])
     assert twice.endswith(b"# END dockermac.hostbridge\n10.0.0.1 later.example\n")
-    assert b"192.100.200.1\tnginx.local web.local\n" in twice
+    assert b"198.51.100.1\tnginx.test web.test\n" in twice
     assert apply(twice, [], state="absent", exclusive=True) == b"a 1.2.3.4\n10.0.0.1 later.example\n"
 
 
 def test_present_moves_a_name_between_addresses_of_the_same_family_only() -> None:
-    once = apply(b"", [Entry("192.100.200.1", ("web.local", "nginx.local")), Entry("fd00::1", ("web.local",))])
-    moved = plan(once, [Entry("192.100.200.9", ("web.local",))])
-    assert moved.entries == [Entry("192.100.200.1", ("nginx.local",)), Entry("fd00::1", ("web.local",)),
-                             Entry("192.100.200.9", ("web.local",))]
+    once = apply(b"", [Entry("198.51.100.1", ("web.test", "nginx.test")), Entry("fd00::1", ("web.test",))])
+    moved = plan(once, [Entry("198.51.100.9", ("web.test",))])
+    assert moved.entries == [Entry("198.51.100.1", ("nginx.test",)), Entry("fd00::1", ("web.test",)),
+                             Entry("198.51.100.9", ("web.test",))]
 
 
 def test_present_merges_names_and_exclusive_replaces_the_block() -> None:
-    once = apply(b"", [Entry("192.100.200.1", ("nginx.local",)), Entry("192.100.200.2", ("db.local",))])
-    merged = plan(once, [Entry("192.100.200.1", ("NGINX.local", "www.local"))])
-    assert merged.entries[0] == Entry("192.100.200.1", ("nginx.local", "www.local"))
+    once = apply(b"", [Entry("198.51.100.1", ("nginx.test",)), Entry("198.51.100.2", ("db.test",))])
+    merged = plan(once, [Entry("198.51.100.1", ("NGINX.test", "www.test"))])
+    assert merged.entries[0] == Entry("198.51.100.1", ("nginx.test", "www.test"))
     assert len(merged.entries) == 2
-    exclusive = plan(once, [Entry("192.100.200.3", ("x.local",))], exclusive=True)
-    assert exclusive.entries == [Entry("192.100.200.3", ("x.local",))]
+    exclusive = plan(once, [Entry("198.51.100.3", ("x.test",))], exclusive=True)
+    assert exclusive.entries == [Entry("198.51.100.3", ("x.test",))]
 
 
 def test_absent_removes_names_or_whole_entries() -> None:
-    once = apply(b"", [Entry("192.100.200.1", ("a.local", "b.local")), Entry("192.100.200.2", ("c.local",))])
-    assert plan(once, [Entry("192.100.200.1", ("b.local",))], state="absent").entries == [
-        Entry("192.100.200.1", ("a.local",)), Entry("192.100.200.2", ("c.local",))]
-    assert plan(once, [Entry("192.100.200.1", ())], state="absent").entries == [Entry("192.100.200.2", ("c.local",))]
-    assert not plan(once, [Entry("192.100.200.7", ("c.local",))], state="absent").changed
+    once = apply(b"", [Entry("198.51.100.1", ("a.test", "b.test")), Entry("198.51.100.2", ("c.test",))])
+    assert plan(once, [Entry("198.51.100.1", ("b.test",))], state="absent").entries == [
+        Entry("198.51.100.1", ("a.test",)), Entry("198.51.100.2", ("c.test",))]
+    assert plan(once, [Entry("198.51.100.1", ())], state="absent").entries == [Entry("198.51.100.2", ("c.test",))]
+    assert not plan(once, [Entry("198.51.100.7", ("c.test",))], state="absent").changed
 
 
 def test_two_markers_keep_independent_blocks() -> None:
     one = apply(MAC_HOSTS, NGINX, marker="team")
-    two = apply(one, [Entry("192.100.200.5", ("proj.local",))], marker="project-x")
+    two = apply(one, [Entry("198.51.100.5", ("proj.test",))], marker="project-x")
     assert HostsFile(two, marker="team").entries == NGINX
     assert apply(apply(two, [], state="absent", exclusive=True, marker="team"), [], state="absent",
                  exclusive=True, marker="project-x") == MAC_HOSTS
 
 
 def test_conflicts_with_unmanaged_lines_of_the_same_family() -> None:
-    data = MAC_HOSTS + b"10.1.1.1 nginx.local\n::1 api.local\n"
-    result = plan(data, [*NGINX, Entry("192.100.200.2", ("api.local",))])
+    data = MAC_HOSTS + b"10.1.1.1 nginx.test\n::1 api.test\n"
+    result = plan(data, [*NGINX, Entry("198.51.100.2", ("api.test",))])
     assert [(c.name, c.ip, c.other_ip, c.line_number) for c in result.conflicts] == [
-        ("nginx.local", "192.100.200.1", "10.1.1.1", 14)]
+        ("nginx.test", "198.51.100.1", "10.1.1.1", 14)]
     # The same name on the same address is no conflict.
-    assert not plan(MAC_HOSTS + b"192.100.200.1 nginx.local\n", NGINX).conflicts
+    assert not plan(MAC_HOSTS + b"198.51.100.1 nginx.test\n", NGINX).conflicts
 
 
 @pytest.mark.parametrize("damage", [
@@ -125,13 +125,13 @@ def test_a_damaged_block_is_an_error_naming_the_lines(damage) -> None:
 
 
 @pytest.mark.parametrize(("params", "message"), [
-    ({"ip": "192.100.200.300", "names": ["a.local"]}, "ip: '192.100.200.300' is not a valid"),
-    ({"ip": " 192.100.200.1", "names": ["a.local"]}, "ip: ' 192.100.200.1'"),
-    ({"ip": "192.100.200.1", "names": ["bad name"]}, "names[0]: 'bad name' is not a valid RFC 1123"),
-    ({"ip": "192.100.200.1", "names": ["a#b"]}, "names[0]: 'a#b'"),
-    ({"ip": "192.100.200.1", "names": ["-a.local"]}, "names[0]: '-a.local'"),
-    ({"ip": "192.100.200.1", "names": [""]}, "names[0]: ''"),
-    ({"ip": "192.100.200.1", "names": []}, "names: [] must be a non-empty list"),
+    ({"ip": "198.51.100.300", "names": ["a.test"]}, "ip: '198.51.100.300' is not a valid"),
+    ({"ip": " 198.51.100.1", "names": ["a.test"]}, "ip: ' 198.51.100.1'"),
+    ({"ip": "198.51.100.1", "names": ["bad name"]}, "names[0]: 'bad name' is not a valid RFC 1123"),
+    ({"ip": "198.51.100.1", "names": ["a#b"]}, "names[0]: 'a#b'"),
+    ({"ip": "198.51.100.1", "names": ["-a.test"]}, "names[0]: '-a.test'"),
+    ({"ip": "198.51.100.1", "names": [""]}, "names[0]: ''"),
+    ({"ip": "198.51.100.1", "names": []}, "names: [] must be a non-empty list"),
     ({"entries": [{"ip": "::g", "names": ["a"]}]}, "entries[0].ip: '::g'"),
     ({"entries": [{"ip": "10.0.0.1", "names": ["ok", "x\ny"]}]}, "entries[0].names[1]: 'x\\ny'"),
     ({"entries": [{"ip": "10.0.0.1", "names": ["a"]}, {"ip": "10.0.0.2", "names": ["A"]}]},
@@ -153,8 +153,8 @@ def test_entries_with_the_same_address_are_merged() -> None:
 _word = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-.#\t :", min_size=0, max_size=30)
 _line = st.one_of(
     _word,
-    st.builds(lambda ip, n: f"{ip}\t{n}", st.sampled_from(["127.0.0.1", "::1", "10.0.0.1", "192.100.200.1"]),
-              st.sampled_from(["localhost", "nginx.local", "x.local"])),
+    st.builds(lambda ip, n: f"{ip}\t{n}", st.sampled_from(["127.0.0.1", "::1", "10.0.0.1", "198.51.100.1"]),
+              st.sampled_from(["localhost", "nginx.test", "x.test"])),
     st.just("# End of section"), st.just(""),
     st.just("# BEGIN other (managed by Ansible; edits inside are overwritten)"),
 )
@@ -165,7 +165,7 @@ hosts_files = st.builds(
 _label = st.from_regex(re.compile(r"[a-z][a-z0-9]{0,8}"), fullmatch=True)
 _names = st.lists(st.builds(lambda a, b: f"{a}.{b}", _label, st.sampled_from(["local", "test"])), min_size=1,
                   max_size=3, unique=True)
-_ips = st.one_of(st.integers(1, 254).map(lambda n: f"192.100.200.{n}"),
+_ips = st.one_of(st.integers(1, 254).map(lambda n: f"198.51.100.{n}"),
                  st.integers(1, 0xFFFF).map(lambda n: f"fd00::{n:x}"))
 entry_sets = st.lists(st.builds(lambda ip, names: {"ip": ip, "names": names}, _ips, _names), min_size=1, max_size=8)
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -49,7 +49,7 @@ def run(runner: FakeRunner, *, check_mode: bool = False, diff_mode: bool = False
         ("ifconfig_lo0_trailing_space.txt", ["127.0.0.1/8", "::1/128", "fe80::1/64", "127.0.0.2/32"]),
         ("ifconfig_lo0_stock_old.txt", ["::1/128", "127.0.0.1/8", "fe80::1/64"]),
         ("ifconfig_lo0_mixed_aliases.txt",
-         ["127.0.0.1/8", "::1/128", "fe80::1/64", "192.100.200.1/32", "192.100.200.2/24", "10.254.254.254/8",
+         ["127.0.0.1/8", "::1/128", "fe80::1/64", "198.51.100.1/32", "198.51.100.2/24", "10.254.254.254/8",
           "fd00:db8::1/128", "fd00:db8::2/64"]),
     ],
 )
@@ -79,41 +79,41 @@ def test_adds_many_in_one_call_with_host_prefixes() -> None:
     runner = FakeRunner([
         (LO0, 0, sample("ifconfig_lo0_background.txt"), ""),
         (ALL, 0, sample("ifconfig_a_laptop.txt"), ""),
-        (["ifconfig", "lo0", "alias", "192.100.200.1/32"], 0, "", ""),
-        (["ifconfig", "lo0", "alias", "192.100.200.2/24"], 0, "", ""),
+        (["ifconfig", "lo0", "alias", "198.51.100.1/32"], 0, "", ""),
+        (["ifconfig", "lo0", "alias", "198.51.100.2/24"], 0, "", ""),
         (["ifconfig", "lo0", "inet6", "fd00:db8::1", "prefixlen", "128", "alias"], 0, "", ""),
     ])
-    result = run(runner, addresses=["192.100.200.1", "192.100.200.2/24", "fd00:db8::1"])
+    result = run(runner, addresses=["198.51.100.1", "198.51.100.2/24", "fd00:db8::1"])
     assert result == {
         "changed": True, "interface": "lo0",
-        "addresses": ["192.100.200.1/32", "192.100.200.2/24", "fd00:db8::1/128"],
-        "added": ["192.100.200.1/32", "192.100.200.2/24", "fd00:db8::1/128"], "removed": [],
+        "addresses": ["198.51.100.1/32", "198.51.100.2/24", "fd00:db8::1/128"],
+        "added": ["198.51.100.1/32", "198.51.100.2/24", "fd00:db8::1/128"], "removed": [],
         "persistent_path": None, "warnings": [],
     }
 
 
 def test_nothing_to_do_reads_once_and_runs_nothing() -> None:
     runner = FakeRunner([(LO0, 0, sample("ifconfig_lo0_mixed_aliases.txt"), "")])
-    result = run(runner, addresses=["192.100.200.1", "192.100.200.2/24", "fd00:db8::1/128", "fd00:db8::2/64"])
+    result = run(runner, addresses=["198.51.100.1", "198.51.100.2/24", "fd00:db8::1/128", "fd00:db8::2/64"])
     assert result["changed"] is False
     assert result["added"] == result["removed"] == []
-    assert result["addresses"] == ["192.100.200.1/32", "192.100.200.2/24", "fd00:db8::1/128", "fd00:db8::2/64"]
+    assert result["addresses"] == ["198.51.100.1/32", "198.51.100.2/24", "fd00:db8::1/128", "fd00:db8::2/64"]
 
 
 def test_prefix_is_corrected_by_removing_then_adding() -> None:
     runner = FakeRunner([
         (LO0, 0, sample("ifconfig_lo0_mixed_aliases.txt"), ""),
         (ALL, 0, sample("ifconfig_lo0_mixed_aliases.txt"), ""),
-        (["ifconfig", "lo0", "-alias", "192.100.200.2"], 0, "", ""),
+        (["ifconfig", "lo0", "-alias", "198.51.100.2"], 0, "", ""),
         (["ifconfig", "lo0", "-alias", "10.254.254.254"], 0, "", ""),
         (["ifconfig", "lo0", "inet6", "fd00:db8::2", "-alias"], 0, "", ""),
-        (["ifconfig", "lo0", "alias", "192.100.200.2/32"], 0, "", ""),
+        (["ifconfig", "lo0", "alias", "198.51.100.2/32"], 0, "", ""),
         (["ifconfig", "lo0", "alias", "10.254.254.254/32"], 0, "", ""),
         (["ifconfig", "lo0", "inet6", "fd00:db8::2", "prefixlen", "128", "alias"], 0, "", ""),
     ])
-    result = run(runner, addresses=["192.100.200.2", "10.254.254.254", "fd00:db8::2"])
-    assert result["removed"] == ["192.100.200.2/24", "10.254.254.254/8", "fd00:db8::2/64"]
-    assert result["added"] == ["192.100.200.2/32", "10.254.254.254/32", "fd00:db8::2/128"]
+    result = run(runner, addresses=["198.51.100.2", "10.254.254.254", "fd00:db8::2"])
+    assert result["removed"] == ["198.51.100.2/24", "10.254.254.254/8", "fd00:db8::2/64"]
+    assert result["added"] == ["198.51.100.2/32", "10.254.254.254/32", "fd00:db8::2/128"]
 
 
 def test_address_on_another_interface_is_a_clear_error_before_any_change() -> None:
@@ -122,7 +122,7 @@ def test_address_on_another_interface_is_a_clear_error_before_any_change() -> No
         (ALL, 0, sample("ifconfig_a_laptop.txt"), ""),
     ])
     with pytest.raises(HostbridgeError) as info:
-        run(runner, addresses=["192.100.200.1", "172.16.42.20"])
+        run(runner, addresses=["198.51.100.1", "172.16.42.20"])
     assert info.value.msg.startswith("addresses: cannot add to lo0: 172.16.42.20 is on en0.")
     assert info.value.details["value"] == ["172.16.42.20/32"]
 
@@ -139,14 +139,14 @@ def test_ipv6_on_a_tunnel_is_found_too() -> None:
 def test_unknown_interface_names_it_and_changes_nothing() -> None:
     runner = FakeRunner([(["ifconfig", "lo9"], 1, "", NO_SUCH_IF.format("lo9"))])
     with pytest.raises(HostbridgeError) as info:
-        run(runner, addresses=["192.100.200.1"], interface="lo9")
+        run(runner, addresses=["198.51.100.1"], interface="lo9")
     assert info.value.msg == "interface: 'lo9' does not exist on this host"
 
 
 def test_other_ifconfig_failure_carries_rc_and_stderr() -> None:
     runner = FakeRunner([(LO0, 1, "", "ifconfig: boom\n"), (LO0, 1, "", "ifconfig: boom\n")])
     with pytest.raises(HostbridgeError) as info:
-        run(runner, addresses=["192.100.200.1"])
+        run(runner, addresses=["198.51.100.1"])
     assert info.value.details["rc"] == 1
     assert "ifconfig: boom" in info.value.msg
 
@@ -155,13 +155,13 @@ def test_a_failing_add_reports_what_was_done() -> None:
     runner = FakeRunner([
         (LO0, 0, sample("ifconfig_lo0_background.txt"), ""),
         (ALL, 0, sample("ifconfig_lo0_background.txt"), ""),
-        (["ifconfig", "lo0", "alias", "192.100.200.1/32"], 0, "", ""),
-        (["ifconfig", "lo0", "alias", "192.100.200.2/32"], 1, "", "ifconfig: ioctl (SIOCAIFADDR): File exists\n"),
+        (["ifconfig", "lo0", "alias", "198.51.100.1/32"], 0, "", ""),
+        (["ifconfig", "lo0", "alias", "198.51.100.2/32"], 1, "", "ifconfig: ioctl (SIOCAIFADDR): File exists\n"),
     ])
     with pytest.raises(HostbridgeError) as info:
-        run(runner, addresses=["192.100.200.1", "192.100.200.2"])
+        run(runner, addresses=["198.51.100.1", "198.51.100.2"])
     assert "File exists" in info.value.msg
-    assert info.value.details["added"] == ["192.100.200.1/32"]
+    assert info.value.details["added"] == ["198.51.100.1/32"]
     assert info.value.details["changed"] is True
     assert info.value.details["interface"] == "lo0"
 
@@ -170,10 +170,10 @@ def test_a_failing_add_reports_what_was_done() -> None:
 def test_exclusive_within_removes_only_inside_the_network() -> None:
     runner = FakeRunner([
         (LO0, 0, sample("ifconfig_lo0_mixed_aliases.txt"), ""),
-        (["ifconfig", "lo0", "-alias", "192.100.200.2"], 0, "", ""),
+        (["ifconfig", "lo0", "-alias", "198.51.100.2"], 0, "", ""),
     ])
-    result = run(runner, addresses=["192.100.200.1"], exclusive_within="192.100.200.0/24")
-    assert result["removed"] == ["192.100.200.2/24"]  # 10.254.254.254 and the IPv6 aliases stay
+    result = run(runner, addresses=["198.51.100.1"], exclusive_within="198.51.100.0/24")
+    assert result["removed"] == ["198.51.100.2/24"]  # 10.254.254.254 and the IPv6 aliases stay
 
 
 def test_exclusive_within_never_removes_the_loopbacks_own_addresses() -> None:
@@ -196,15 +196,15 @@ def test_exclusive_within_never_removes_the_loopbacks_own_addresses() -> None:
 def test_absent_removes_listed_addresses_whatever_their_prefix() -> None:
     runner = FakeRunner([
         (LO0, 0, sample("ifconfig_lo0_mixed_aliases.txt"), ""),
-        (["ifconfig", "lo0", "-alias", "192.100.200.2"], 0, "", ""),
+        (["ifconfig", "lo0", "-alias", "198.51.100.2"], 0, "", ""),
         (["ifconfig", "lo0", "inet6", "fd00:db8::2", "-alias"], 0, "", ""),
     ])
-    result = run(runner, state="absent", addresses=["192.100.200.2", "fd00:db8::2", "192.100.200.77"],
-                 exclusive_within="192.100.200.0/24")  # ignored with absent
-    assert result["removed"] == ["192.100.200.2/24", "fd00:db8::2/64"]
+    result = run(runner, state="absent", addresses=["198.51.100.2", "fd00:db8::2", "198.51.100.77"],
+                 exclusive_within="198.51.100.0/24")  # ignored with absent
+    assert result["removed"] == ["198.51.100.2/24", "fd00:db8::2/64"]
     assert result["addresses"] == []
     runner = FakeRunner([(LO0, 0, sample("ifconfig_lo0_stock_old.txt"), "")])
-    assert run(runner, state="absent", addresses=["192.100.200.2"])["changed"] is False
+    assert run(runner, state="absent", addresses=["198.51.100.2"])["changed"] is False
 
 
 # --- check and diff mode -------------------------------------------------------------------------------------
@@ -213,15 +213,15 @@ def test_check_mode_reads_and_reports_but_changes_nothing() -> None:
         (LO0, 0, sample("ifconfig_lo0_trailing_space.txt"), ""),
         (ALL, 0, sample("ifconfig_a_utun.txt"), ""),
     ])
-    result = run(runner, check_mode=True, diff_mode=True, addresses=["192.100.200.1"],
+    result = run(runner, check_mode=True, diff_mode=True, addresses=["198.51.100.1"],
                  exclusive_within="127.0.0.0/8")
     assert result["changed"] is True
-    assert result["added"] == ["192.100.200.1/32"]
+    assert result["added"] == ["198.51.100.1/32"]
     assert result["removed"] == ["127.0.0.2/32"]
     assert result["diff"] == [{
         "before_header": "lo0 addresses", "after_header": "lo0 addresses",
         "before": "lo0 127.0.0.1/8\nlo0 127.0.0.2/32\nlo0 ::1/128\nlo0 fe80::1/64\n",
-        "after": "lo0 127.0.0.1/8\nlo0 192.100.200.1/32\nlo0 ::1/128\nlo0 fe80::1/64\n",
+        "after": "lo0 127.0.0.1/8\nlo0 198.51.100.1/32\nlo0 ::1/128\nlo0 fe80::1/64\n",
     }]
 
 
@@ -229,21 +229,21 @@ def test_check_mode_reads_and_reports_but_changes_nothing() -> None:
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"addresses": ["192.100.200.1", "nope"]}, "addresses[1]: 'nope' is not a valid IPv4 or IPv6 address"),
+        ({"addresses": ["198.51.100.1", "nope"]}, "addresses[1]: 'nope' is not a valid IPv4 or IPv6 address"),
         ({"addresses": ["224.0.0.5"]}, "addresses[0]: '224.0.0.5' is a multicast address"),
         ({"addresses": ["0.0.0.0"]}, "addresses[0]: '0.0.0.0' is the unspecified address"),
         ({"addresses": ["::"]}, "addresses[0]: '::' is the unspecified address"),
         ({"addresses": ["255.255.255.255"]}, "addresses[0]: '255.255.255.255' is the broadcast address"),
-        ({"addresses": ["192.100.200.255/24"]}, "is the broadcast address of 192.100.200.0/24"),
-        ({"addresses": ["192.100.200.1/33"]}, "addresses[0]: '192.100.200.1/33' has a prefix length out of range"),
+        ({"addresses": ["198.51.100.255/24"]}, "is the broadcast address of 198.51.100.0/24"),
+        ({"addresses": ["198.51.100.1/33"]}, "addresses[0]: '198.51.100.1/33' has a prefix length out of range"),
         ({"addresses": ["fd00::1/129"]}, "addresses[0]: 'fd00::1/129' has a prefix length out of range 0-128"),
         ({"addresses": ["127.0.0.1"]}, "addresses[0]: '127.0.0.1' is the loopback's own address"),
         ({"addresses": ["::1/128"]}, "addresses[0]: '::1/128' is the loopback's own address"),
-        ({"addresses": ["192.100.200.1/24", "192.100.200.1/32"]},
-         "addresses[1]: '192.100.200.1/32' names 192.100.200.1 again, already listed as 192.100.200.1/24"),
-        ({"addresses": ["192.100.200.1"], "interface": "lo0; reboot"}, "interface: 'lo0; reboot' is not an interface"),
-        ({"addresses": ["192.100.200.1"], "interface": "x" * 16}, "is not an interface name"),
-        ({"addresses": [], "exclusive_within": "192.100.200.0/33"}, "exclusive_within: '192.100.200.0/33' is not"),
+        ({"addresses": ["198.51.100.1/24", "198.51.100.1/32"]},
+         "addresses[1]: '198.51.100.1/32' names 198.51.100.1 again, already listed as 198.51.100.1/24"),
+        ({"addresses": ["198.51.100.1"], "interface": "lo0; reboot"}, "interface: 'lo0; reboot' is not an interface"),
+        ({"addresses": ["198.51.100.1"], "interface": "x" * 16}, "is not an interface name"),
+        ({"addresses": [], "exclusive_within": "198.51.100.0/33"}, "exclusive_within: '198.51.100.0/33' is not"),
         ({"addresses": [], "exclusive_within": "0.0.0.0/0"}, "exclusive_within: '0.0.0.0/0' covers every address"),
         ({"addresses": [], "persistent": True, "persistent_label": "../evil"}, "persistent_label: '../evil' is not"),
         ({"addresses": [], "persistent": True, "persistent_label": "a b"}, "persistent_label: 'a b' is not"),
@@ -274,18 +274,18 @@ def test_persistent_writes_and_bootstraps_a_launchdaemon(module, daemons, persis
         (LO0, 0, sample("ifconfig_lo0_stock_old.txt"), ""),
         (ALL, 0, sample("ifconfig_a_laptop.txt"), ""),
         (["launchctl", "print", f"system/{LABEL}"], 113, "", f'Could not find service "{LABEL}" in domain for system'),
-        (["ifconfig", "lo0", "alias", "192.100.200.1/32"], 0, "", ""),
+        (["ifconfig", "lo0", "alias", "198.51.100.1/32"], 0, "", ""),
         (["ifconfig", "lo0", "inet6", "fd00:db8::1", "prefixlen", "128", "alias"], 0, "", ""),
         (["launchctl", "enable", f"system/{LABEL}"], 0, "", ""),
         (["launchctl", "bootstrap", "system", str(plist)], 0, "", ""),
     ])
-    result = run(runner, module=module, diff_mode=True, addresses=["192.100.200.1", "fd00:db8::1"],
+    result = run(runner, module=module, diff_mode=True, addresses=["198.51.100.1", "fd00:db8::1"],
                  persistent=persistent)
     assert result["persistent_path"] == str(plist)
     doc = plistlib.loads(plist.read_bytes())
     assert doc == {
         "Label": LABEL, "RunAtLoad": True,
-        "ProgramArguments": ["/bin/sh", "-c", "ifconfig lo0 alias 192.100.200.1/32; "
+        "ProgramArguments": ["/bin/sh", "-c", "ifconfig lo0 alias 198.51.100.1/32; "
                              "ifconfig lo0 inet6 fd00:db8::1 prefixlen 128 alias"],
     }
     assert oct(plist.stat().st_mode & 0o777) == "0o644"
@@ -295,20 +295,20 @@ def test_persistent_writes_and_bootstraps_a_launchdaemon(module, daemons, persis
 
 def test_persistent_unchanged_and_loaded_runs_nothing(module, daemons) -> None:
     content = _launchd.LaunchDaemon.render(
-        label=LABEL, program_arguments=["/bin/sh", "-c", "ifconfig lo0 alias 192.100.200.1/32"])
+        label=LABEL, program_arguments=["/bin/sh", "-c", "ifconfig lo0 alias 198.51.100.1/32"])
     (daemons / f"{LABEL}.plist").write_bytes(content)
     (daemons / f"{LABEL}.plist").chmod(0o644)
     runner = FakeRunner([
         (LO0, 0, sample("ifconfig_lo0_mixed_aliases.txt"), ""),
         (["launchctl", "print", f"system/{LABEL}"], 0, "system/com.dockermac.hostbridge.loopback = {\n", ""),
     ])
-    assert run(runner, module=module, addresses=["192.100.200.1"], persistent=True)["changed"] is False
+    assert run(runner, module=module, addresses=["198.51.100.1"], persistent=True)["changed"] is False
 
 
 def test_persistent_changed_list_reloads_the_daemon(module, daemons) -> None:
     plist = daemons / f"{LABEL}.plist"
     plist.write_bytes(_launchd.LaunchDaemon.render(
-        label=LABEL, program_arguments=["/bin/sh", "-c", "ifconfig lo0 alias 192.100.200.9/32"]))
+        label=LABEL, program_arguments=["/bin/sh", "-c", "ifconfig lo0 alias 198.51.100.9/32"]))
     runner = FakeRunner([
         (LO0, 0, sample("ifconfig_lo0_mixed_aliases.txt"), ""),
         (["launchctl", "print", f"system/{LABEL}"], 0, "", ""),
@@ -317,10 +317,10 @@ def test_persistent_changed_list_reloads_the_daemon(module, daemons) -> None:
         (["launchctl", "enable", f"system/{LABEL}"], 0, "", ""),
         (["launchctl", "bootstrap", "system", str(plist)], 0, "", ""),
     ])
-    result = run(runner, module=module, addresses=["192.100.200.1"], persistent=True)
+    result = run(runner, module=module, addresses=["198.51.100.1"], persistent=True)
     assert result["changed"] is True
     assert result["added"] == []
-    assert b"192.100.200.1/32" in plist.read_bytes()
+    assert b"198.51.100.1/32" in plist.read_bytes()
 
 
 def test_absent_persistent_removes_the_daemon(module, daemons) -> None:
@@ -329,10 +329,10 @@ def test_absent_persistent_removes_the_daemon(module, daemons) -> None:
     runner = FakeRunner([
         (LO0, 0, sample("ifconfig_lo0_mixed_aliases.txt"), ""),
         (["launchctl", "print", f"system/{LABEL}"], 0, "", ""),
-        (["ifconfig", "lo0", "-alias", "192.100.200.1"], 0, "", ""),
+        (["ifconfig", "lo0", "-alias", "198.51.100.1"], 0, "", ""),
         (["launchctl", "bootout", f"system/{LABEL}"], 0, "", ""),
         (["launchctl", "print", f"system/{LABEL}"], 113, "", f'Could not find service "{LABEL}" in domain for system'),
     ])
-    result = run(runner, module=module, state="absent", addresses=["192.100.200.1"], persistent=True)
-    assert result["removed"] == ["192.100.200.1/32"]
+    result = run(runner, module=module, state="absent", addresses=["198.51.100.1"], persistent=True)
+    assert result["removed"] == ["198.51.100.1/32"]
     assert not plist.exists()

@@ -52,7 +52,7 @@ def test_a_failing_command_of_a_real_module_reaches_the_result() -> None:
                          (["ip", "-j", "addr", "show", "dev", "lo"], 2, "", "RTNETLINK answers: Permission denied\n")])
     with mock.patch.object(_module, "CommandRunner", return_value=runner), \
             mock.patch.object(_module.platform, "system", return_value="Linux"):
-        result = run_module(lo0_alias.main, {"addresses": ["192.100.200.1"], "persistent": False})
+        result = run_module(lo0_alias.main, {"addresses": ["198.51.100.1"], "persistent": False})
     runner.assert_done()
     assert result["failed"] is True
     assert result["rc"] == 2
@@ -80,9 +80,9 @@ def test_the_context_carries_the_platform_runner_module_check_and_diff_mode() ->
 def platform_args(name: str, tmp_path: Path) -> dict[str, t.Any]:
     return {
         "bridge_facts": {},
-        "etc_hosts_entry": {"path": str(tmp_path / "hosts"), "ip": "192.100.200.1", "names": ["nginx.local"]},
+        "etc_hosts_entry": {"path": str(tmp_path / "hosts"), "ip": "198.51.100.1", "names": ["nginx.test"]},
         "hyperkit_shim": {"app_path": str(tmp_path)},
-        "lo0_alias": {"addresses": ["192.100.200.1"]},
+        "lo0_alias": {"addresses": ["198.51.100.1"]},
         "tap_device": {"name": "tap1", "owner": "root"},
     }[name]
 

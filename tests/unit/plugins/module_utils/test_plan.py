@@ -77,7 +77,7 @@ def test_a_symlink_is_not_taken_for_the_file(tmp_path: Path) -> None:
 # --- etc_hosts_entry: its own logic, in check mode ----------------------------------------------------------
 def hosts_entry(path: Path, **params: t.Any) -> dict[str, t.Any]:
     return {"kind": "etc_hosts_entry", "params": {
-        "path": str(path), "entries": [{"ip": "192.100.200.1", "names": ["nginx.local"]}], "exclusive": True,
+        "path": str(path), "entries": [{"ip": "198.51.100.1", "names": ["nginx.test"]}], "exclusive": True,
         "marker": None, "backup": True, "flush_cache": True, "on_conflict": "warn", "unsafe_writes": False, **params}}
 
 
@@ -100,7 +100,7 @@ def test_hosts_pending_until_applied_then_in_sync_and_the_file_is_never_touched(
     assert list(tmp_path.iterdir()) == [hosts], "no backup, temp or lock file may appear"
 
     apply_hosts(hosts)
-    assert b"192.100.200.1\tnginx.local\r\n" in hosts.read_bytes()
+    assert b"198.51.100.1\tnginx.test\r\n" in hosts.read_bytes()
     plan = _plan.check({"names": hosts_entry(hosts)}, context())
     assert plan["names"] == {"pending": False, "reason": "in sync"}
 
@@ -123,7 +123,7 @@ def test_hosts_file_arguments_leave_the_comparison_to_the_task(tmp_path: Path) -
 def test_a_check_with_a_warning_is_pending_so_that_the_task_gives_it(tmp_path: Path) -> None:
     """A name shadowed by another line: in step, but the task's warning must reach the user on every run."""
     hosts = tmp_path / "hosts"
-    hosts.write_bytes(b"10.9.9.9 nginx.local\n")
+    hosts.write_bytes(b"10.9.9.9 nginx.test\n")
     apply_hosts(hosts)
     plan = _plan.check({"names": hosts_entry(hosts)}, context())
     assert plan["names"]["pending"] is True
@@ -146,12 +146,12 @@ def no_systemd(monkeypatch) -> None:
 
 def alias_entry(*addresses: str) -> dict[str, t.Any]:
     return {"kind": "lo0_alias", "params": {"addresses": list(addresses), "interface": None, "persistent": None,
-                                            "exclusive_within": "192.100.200.0/24", "state": "present"}}
+                                            "exclusive_within": "198.51.100.0/24", "state": "present"}}
 
 
 def test_loopback_in_sync_runs_only_the_read() -> None:
-    runner = FakeRunner([(SHOW_LO, 0, ip_json(("lo", [*LO_STOCK, "192.100.200.1/32"])), "")])
-    plan = _plan.check({"aliases": alias_entry("192.100.200.1")}, context(runner))
+    runner = FakeRunner([(SHOW_LO, 0, ip_json(("lo", [*LO_STOCK, "198.51.100.1/32"])), "")])
+    plan = _plan.check({"aliases": alias_entry("198.51.100.1")}, context(runner))
     assert plan["aliases"] == {"pending": False, "reason": "in sync"}
     runner.assert_done()
 
@@ -159,12 +159,12 @@ def test_loopback_in_sync_runs_only_the_read() -> None:
 def test_loopback_drift_is_pending_with_what_would_change_and_nothing_is_run() -> None:
     # FakeRunner fails on any command not listed: no `ip addr add` or `del` may run.
     runner = FakeRunner([
-        (SHOW_LO, 0, ip_json(("lo", [*LO_STOCK, "192.100.200.9/32"])), ""),
-        (SHOW_ALL, 0, ip_json(("lo", [*LO_STOCK, "192.100.200.9/32"])), ""),
+        (SHOW_LO, 0, ip_json(("lo", [*LO_STOCK, "198.51.100.9/32"])), ""),
+        (SHOW_ALL, 0, ip_json(("lo", [*LO_STOCK, "198.51.100.9/32"])), ""),
     ])
-    plan = _plan.check({"aliases": alias_entry("192.100.200.1")}, context(runner))
+    plan = _plan.check({"aliases": alias_entry("198.51.100.1")}, context(runner))
     assert plan["aliases"] == {"pending": True,
-                               "reason": "lo0_alias: added ['192.100.200.1/32']; removed ['192.100.200.9/32']"}
+                               "reason": "lo0_alias: added ['198.51.100.1/32']; removed ['198.51.100.9/32']"}
     runner.assert_done()
 
 

@@ -11,8 +11,8 @@ from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors impor
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
-        ("192.100.200.1", "192.100.200.1/32"),
-        ("192.100.200.1/24", "192.100.200.1/24"),
+        ("198.51.100.1", "198.51.100.1/32"),
+        ("198.51.100.1/24", "198.51.100.1/24"),
         ("10.0.75.1/30", "10.0.75.1/30"),
         ("fd00:db8::1", "fd00:db8::1/128"),
         ("fd00:0db8:0::1/64", "fd00:db8::1/64"),
@@ -28,20 +28,20 @@ def test_host_interface_accepts(value: str, expected: str) -> None:
     [
         ("nope", "not a valid IPv4 or IPv6 address"),
         ("", "not an IP address"),
-        (" 192.100.200.1", "not an IP address"),
-        ("192.100.200.1/33", "prefix length out of range 0-32"),
-        ("192.100.200.1/-1", "prefix length out of range"),
-        ("192.100.200.1/024", "prefix length out of range"),
+        (" 198.51.100.1", "not an IP address"),
+        ("198.51.100.1/33", "prefix length out of range 0-32"),
+        ("198.51.100.1/-1", "prefix length out of range"),
+        ("198.51.100.1/024", "prefix length out of range"),
         ("fd00::1/129", "prefix length out of range 0-128"),
-        ("192.100.200.1/0", "prefix length 0"),
+        ("198.51.100.1/0", "prefix length 0"),
         ("224.0.0.1", "multicast"),
         ("ff02::1", "multicast"),
         ("0.0.0.0", "unspecified"),
         ("::", "unspecified"),
         ("255.255.255.255", "broadcast"),
-        ("192.100.200.255/24", "broadcast address of 192.100.200.0/24"),
-        ("192.100.200.0/24", "network address of 192.100.200.0/24"),
-        ("192.100.200.1;reboot", "not a valid IPv4 or IPv6 address"),
+        ("198.51.100.255/24", "broadcast address of 198.51.100.0/24"),
+        ("198.51.100.0/24", "network address of 198.51.100.0/24"),
+        ("198.51.100.1;reboot", "not a valid IPv4 or IPv6 address"),
     ],
 )
 def test_host_interface_rejects_with_field_and_value(value: str, why: str) -> None:
@@ -57,7 +57,7 @@ def test_host_interface_can_refuse_loopback() -> None:
         v.host_interface("127.0.0.1", field="address", allow_loopback=False)
 
 
-@pytest.mark.parametrize("name", ["nginx.local", "a", "x-1.example.test", "A.B.C", "fqdn.example.", "1.2.3.com"])
+@pytest.mark.parametrize("name", ["nginx.test", "a", "x-1.example.test", "A.B.C", "fqdn.example.", "1.2.3.com"])
 def test_hostname_accepts_rfc1123(name: str) -> None:
     assert v.hostname(name, field="names[0]") == name
 
@@ -101,6 +101,6 @@ def test_user_name_rejects_unknown(name: str) -> None:
 
 
 def test_network_parses_and_rejects() -> None:
-    assert str(v.network("192.100.200.7/24", field="exclusive_within")) == "192.100.200.0/24"
+    assert str(v.network("198.51.100.7/24", field="exclusive_within")) == "198.51.100.0/24"
     with pytest.raises(HostbridgeError, match="exclusive_within: 'x/24'"):
         v.network("x/24", field="exclusive_within")

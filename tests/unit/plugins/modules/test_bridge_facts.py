@@ -186,7 +186,7 @@ def test_desired_state_is_compared_in_the_same_run(tmp_path: Path) -> None:
     desired = {
         "current": {"kind": "file", "params": {"path": str(program), "mode": "0755", **ids}},
         "hosts": {"kind": "etc_hosts_entry", "params": {"path": str(tmp_path / "hosts"),
-                                                        "entries": [{"ip": "192.100.200.1", "names": ["a.test"]}]}},
+                                                        "entries": [{"ip": "198.51.100.1", "names": ["a.test"]}]}},
     }
     result, warnings = module({"desired": desired})
     assert result["plan"] == {"current": {"pending": False, "reason": "in sync"},

@@ -66,46 +66,46 @@ def test_linux_adds_and_reports() -> None:
     runner = FakeRunner([
         (SHOW_LO, 0, ip_json(("lo", LO_STOCK)), ""),
         (SHOW_ALL, 0, ip_json(("lo", LO_STOCK), ("eth0", ["172.17.0.2/16"])), ""),
-        (["ip", "addr", "add", "192.100.200.1/32", "dev", "lo"], 0, "", ""),
+        (["ip", "addr", "add", "198.51.100.1/32", "dev", "lo"], 0, "", ""),
         (["ip", "addr", "add", "fd00:db8::1/64", "dev", "lo"], 0, "", ""),
     ])
-    result = module_run(runner, {"addresses": ["192.100.200.1", "fd00:db8::1/64"]})
+    result = module_run(runner, {"addresses": ["198.51.100.1", "fd00:db8::1/64"]})
     assert result["changed"] is True
     assert result["interface"] == "lo"
-    assert result["addresses"] == result["added"] == ["192.100.200.1/32", "fd00:db8::1/64"]
+    assert result["addresses"] == result["added"] == ["198.51.100.1/32", "fd00:db8::1/64"]
     assert result["removed"] == []
     assert result["persistent_path"] is None
 
 
 def test_linux_prefix_correction_and_exclusive_within() -> None:
-    current = [*LO_STOCK, "192.100.200.1/24", "192.100.200.7/32", "10.9.9.9/32"]
+    current = [*LO_STOCK, "198.51.100.1/24", "198.51.100.7/32", "10.9.9.9/32"]
     runner = FakeRunner([
         (SHOW_LO, 0, ip_json(("lo", current)), ""),
         (SHOW_ALL, 0, ip_json(("lo", current)), ""),
-        (["ip", "addr", "del", "192.100.200.1/24", "dev", "lo"], 0, "", ""),
-        (["ip", "addr", "del", "192.100.200.7/32", "dev", "lo"], 0, "", ""),
-        (["ip", "addr", "add", "192.100.200.1/32", "dev", "lo"], 0, "", ""),
+        (["ip", "addr", "del", "198.51.100.1/24", "dev", "lo"], 0, "", ""),
+        (["ip", "addr", "del", "198.51.100.7/32", "dev", "lo"], 0, "", ""),
+        (["ip", "addr", "add", "198.51.100.1/32", "dev", "lo"], 0, "", ""),
     ])
-    result = module_run(runner, {"addresses": ["192.100.200.1"], "exclusive_within": "192.100.200.0/24"})
-    assert result["removed"] == ["192.100.200.1/24", "192.100.200.7/32"]  # 10.9.9.9 is outside: kept
-    assert result["added"] == ["192.100.200.1/32"]
+    result = module_run(runner, {"addresses": ["198.51.100.1"], "exclusive_within": "198.51.100.0/24"})
+    assert result["removed"] == ["198.51.100.1/24", "198.51.100.7/32"]  # 10.9.9.9 is outside: kept
+    assert result["added"] == ["198.51.100.1/32"]
 
 
 def test_linux_address_on_another_interface_fails_and_changes_nothing() -> None:
     runner = FakeRunner([
         (SHOW_LO, 0, ip_json(("lo", LO_STOCK)), ""),
-        (SHOW_ALL, 0, ip_json(("lo", LO_STOCK), ("veth0", ["192.100.200.3/24"])), ""),
+        (SHOW_ALL, 0, ip_json(("lo", LO_STOCK), ("veth0", ["198.51.100.3/24"])), ""),
     ])
-    result = module_run(runner, {"addresses": ["192.100.200.3"]})
+    result = module_run(runner, {"addresses": ["198.51.100.3"]})
     assert result["failed"] is True
-    assert result["msg"] == ("addresses: cannot add to lo: 192.100.200.3 is on veth0. Remove it there first or "
+    assert result["msg"] == ("addresses: cannot add to lo: 198.51.100.3 is on veth0. Remove it there first or "
                              "pick another address.")
 
 
 def test_linux_ipv6_disabled_fails_before_any_change(proc_ipv6) -> None:
     (proc_ipv6 / "lo" / "disable_ipv6").write_text("1\n")  # what Docker gives a container by default
     runner = FakeRunner([(SHOW_LO, 0, ip_json(("lo", ["127.0.0.1/8"])), "")])
-    result = module_run(runner, {"addresses": ["192.100.200.1", "fd00:db8::7"]})
+    result = module_run(runner, {"addresses": ["198.51.100.1", "fd00:db8::7"]})
     assert result["failed"] is True
     assert result["msg"].startswith("addresses: IPv6 is disabled on lo (net.ipv6.conf.lo.disable_ipv6=1); cannot "
                                     "add fd00:db8::7/128.")
@@ -115,19 +115,19 @@ def test_linux_partial_failure_reports_changed() -> None:
     runner = FakeRunner([
         (SHOW_LO, 0, ip_json(("lo", LO_STOCK)), ""),
         (SHOW_ALL, 0, ip_json(("lo", LO_STOCK)), ""),
-        (["ip", "addr", "add", "192.100.200.1/32", "dev", "lo"], 0, "", ""),
-        (["ip", "addr", "add", "192.100.200.2/32", "dev", "lo"], 2, "", "RTNETLINK answers: Permission denied\n"),
+        (["ip", "addr", "add", "198.51.100.1/32", "dev", "lo"], 0, "", ""),
+        (["ip", "addr", "add", "198.51.100.2/32", "dev", "lo"], 2, "", "RTNETLINK answers: Permission denied\n"),
     ])
-    result = module_run(runner, {"addresses": ["192.100.200.1", "192.100.200.2"]})
+    result = module_run(runner, {"addresses": ["198.51.100.1", "198.51.100.2"]})
     assert result["failed"] is True
     assert result["changed"] is True
-    assert result["added"] == ["192.100.200.1/32"]
-    assert result["msg"] == "adding 192.100.200.2/32 to lo failed (rc=2): RTNETLINK answers: Permission denied"
+    assert result["added"] == ["198.51.100.1/32"]
+    assert result["msg"] == "adding 198.51.100.2/32 to lo failed (rc=2): RTNETLINK answers: Permission denied"
 
 
 def test_linux_unknown_interface() -> None:
     runner = FakeRunner([(["ip", "-j", "addr", "show", "dev", "nope0"], 1, "", 'Device "nope0" does not exist.\n')])
-    result = module_run(runner, {"addresses": ["192.100.200.1"], "interface": "nope0"})
+    result = module_run(runner, {"addresses": ["198.51.100.1"], "interface": "nope0"})
     assert result["failed"] is True
     assert result["msg"] == "interface: 'nope0' does not exist on this host"
     assert result["field"] == "interface"
@@ -135,14 +135,14 @@ def test_linux_unknown_interface() -> None:
 
 def test_check_mode_and_diff_through_the_module() -> None:
     runner = FakeRunner([
-        (SHOW_LO, 0, ip_json(("lo", [*LO_STOCK, "192.100.200.9/32"])), ""),
+        (SHOW_LO, 0, ip_json(("lo", [*LO_STOCK, "198.51.100.9/32"])), ""),
         (SHOW_ALL, 0, ip_json(("lo", LO_STOCK)), ""),
     ])
-    result = module_run(runner, {"addresses": ["192.100.200.1"], "exclusive_within": "192.100.200.0/24",
+    result = module_run(runner, {"addresses": ["198.51.100.1"], "exclusive_within": "198.51.100.0/24",
                                  "_ansible_check_mode": True, "_ansible_diff": True})
     assert result["changed"] is True
-    assert result["diff"][0]["before"] == "lo 127.0.0.1/8\nlo 192.100.200.9/32\nlo ::1/128\n"
-    assert result["diff"][0]["after"] == "lo 127.0.0.1/8\nlo 192.100.200.1/32\nlo ::1/128\n"
+    assert result["diff"][0]["before"] == "lo 127.0.0.1/8\nlo 198.51.100.9/32\nlo ::1/128\n"
+    assert result["diff"][0]["after"] == "lo 127.0.0.1/8\nlo 198.51.100.1/32\nlo ::1/128\n"
 
 
 def test_darwin_default_interface_is_lo0() -> None:
@@ -152,7 +152,7 @@ def test_darwin_default_interface_is_lo0() -> None:
 
 
 def test_unsupported_platform() -> None:
-    result = module_run(FakeRunner([]), {"addresses": ["192.100.200.1"]}, system="FreeBSD")
+    result = module_run(FakeRunner([]), {"addresses": ["198.51.100.1"]}, system="FreeBSD")
     assert result["failed"] is True
     assert result["msg"] == "lo0_alias does not support 'FreeBSD' (only macOS (Darwin) and Linux)"
 
@@ -165,7 +165,7 @@ def test_bad_state_is_refused_by_the_argument_spec() -> None:
 
 # --- persistence on Linux ---------------------------------------------------------------------------------
 def test_persistent_without_systemd_fails_clearly_before_any_command() -> None:
-    result = module_run(FakeRunner([]), {"addresses": ["192.100.200.1"], "persistent": True})
+    result = module_run(FakeRunner([]), {"addresses": ["198.51.100.1"], "persistent": True})
     assert result["failed"] is True
     assert "persistence needs systemd or launchd; not available on this host" in result["msg"]
 
@@ -173,8 +173,8 @@ def test_persistent_without_systemd_fails_clearly_before_any_command() -> None:
 def test_persistent_by_default_only_where_systemd_runs() -> None:
     """Without systemd the default is not persistent (no unit, no failure); with it, see the test below."""
     runner = SbinRunner([(SHOW_LO, 0, ip_json(("lo", LO_STOCK)), ""), (SHOW_ALL, 0, ip_json(("lo", LO_STOCK)), ""),
-                         (["ip", "addr", "add", "192.100.200.1/32", "dev", "lo"], 0, "", "")])
-    result = module_run(runner, {"addresses": ["192.100.200.1"]})
+                         (["ip", "addr", "add", "198.51.100.1/32", "dev", "lo"], 0, "", "")])
+    result = module_run(runner, {"addresses": ["198.51.100.1"]})
     assert (result["changed"], result["persistent_path"]) == (True, None)
 
 
@@ -195,18 +195,18 @@ def test_persistent_writes_and_enables_a_oneshot_unit(systemd, persistent) -> No
         (SHOW_LO, 0, ip_json(("lo", LO_STOCK)), ""),
         (SHOW_ALL, 0, ip_json(("lo", LO_STOCK)), ""),
         (["systemctl", "is-enabled", "--quiet", UNIT], 1, "", ""),
-        (["ip", "addr", "add", "192.100.200.1/32", "dev", "lo"], 0, "", ""),
+        (["ip", "addr", "add", "198.51.100.1/32", "dev", "lo"], 0, "", ""),
         (["ip", "addr", "add", "fd00:db8::1/128", "dev", "lo"], 0, "", ""),
         (["systemctl", "daemon-reload"], 0, "", ""),
         (["systemctl", "enable", UNIT], 0, "", "Created symlink ...\n"),
     ])
-    result = module_run(runner, {"addresses": ["192.100.200.1", "fd00:db8::1"], **persistent,
+    result = module_run(runner, {"addresses": ["198.51.100.1", "fd00:db8::1"], **persistent,
                                  "_ansible_diff": True}, systemd_dir=str(run_dir))
     path = unit_dir / UNIT
     assert result["persistent_path"] == str(path)
     text = path.read_text()
     assert "[Service]\nType=oneshot\nRemainAfterExit=yes\n" in text
-    assert ("ExecStart=/usr/sbin/ip addr replace 192.100.200.1/32 dev lo\n"
+    assert ("ExecStart=/usr/sbin/ip addr replace 198.51.100.1/32 dev lo\n"
             "ExecStart=/usr/sbin/ip addr replace fd00:db8::1/128 dev lo\n") in text
     assert "[Install]\nWantedBy=multi-user.target\n" in text
     assert oct(path.stat().st_mode & 0o777) == "0o644"
@@ -217,14 +217,14 @@ def test_persistent_unchanged_enabled_unit_is_left_alone(systemd) -> None:
     run_dir, unit_dir = systemd
     content = _systemd.render_oneshot(
         description="dockermac.hostbridge loopback aliases on lo",
-        commands=[["/usr/sbin/ip", "addr", "replace", "192.100.200.1/32", "dev", "lo"]],
+        commands=[["/usr/sbin/ip", "addr", "replace", "198.51.100.1/32", "dev", "lo"]],
         header="Managed by the dockermac.hostbridge.lo0_alias Ansible module; edits are overwritten.")
     (unit_dir / UNIT).write_bytes(content)
     runner = SbinRunner([
-        (SHOW_LO, 0, ip_json(("lo", [*LO_STOCK, "192.100.200.1/32"])), ""),
+        (SHOW_LO, 0, ip_json(("lo", [*LO_STOCK, "198.51.100.1/32"])), ""),
         (["systemctl", "is-enabled", "--quiet", UNIT], 0, "", ""),
     ])
-    assert module_run(runner, {"addresses": ["192.100.200.1"], "persistent": True},
+    assert module_run(runner, {"addresses": ["198.51.100.1"], "persistent": True},
                       systemd_dir=str(run_dir))["changed"] is False
 
 
@@ -232,13 +232,13 @@ def test_absent_persistent_disables_and_deletes_the_unit(systemd) -> None:
     run_dir, unit_dir = systemd
     (unit_dir / UNIT).write_text("[Unit]\n")
     runner = FakeRunner([
-        (SHOW_LO, 0, ip_json(("lo", [*LO_STOCK, "192.100.200.1/32"])), ""),
+        (SHOW_LO, 0, ip_json(("lo", [*LO_STOCK, "198.51.100.1/32"])), ""),
         (["systemctl", "is-enabled", "--quiet", UNIT], 0, "", ""),
-        (["ip", "addr", "del", "192.100.200.1/32", "dev", "lo"], 0, "", ""),
+        (["ip", "addr", "del", "198.51.100.1/32", "dev", "lo"], 0, "", ""),
         (["systemctl", "disable", UNIT], 0, "", ""),
         (["systemctl", "daemon-reload"], 0, "", ""),
     ])
-    result = module_run(runner, {"addresses": ["192.100.200.1"], "persistent": True, "state": "absent"},
+    result = module_run(runner, {"addresses": ["198.51.100.1"], "persistent": True, "state": "absent"},
                         systemd_dir=str(run_dir))
     assert result["changed"] is True
     assert not (unit_dir / UNIT).exists()
