@@ -47,7 +47,8 @@ ARGUMENT_SPEC: dict[str, t.Any] = {
 ARGUMENT_RULES: dict[str, t.Any] = {"required_if": [("state", "present", ("program_arguments",))]}
 
 HEADER = "# Managed by the dockermac.hostbridge.boot_job Ansible module; local changes are overwritten."
-# launchd starts a job at most every 10 s (its default ThrottleInterval): a smaller StartInterval acts as 10.
+# launchd starts a job at most once every ThrottleInterval seconds, 10 by default (launchd.plist(5)), so a smaller
+# StartInterval silently means 10. Refused on every platform: a job runs as often on Linux as on a Mac.
 LAUNCHD_MIN_INTERVAL = 10
 UNIT_MODE = 0o644
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -106,8 +107,11 @@ def validate(params: t.Mapping[str, t.Any]) -> Job:
             raise bad("environment", key, "is not an environment variable name (letters, digits and '_')")
         environment[key] = _text(value, field=f"environment.{key}")
     interval = params.get("start_interval")
-    if interval is not None and int(interval) < 1:
-        raise bad("start_interval", interval, "must be at least 1 (seconds)")
+    if interval is not None and int(interval) < LAUNCHD_MIN_INTERVAL:
+        raise bad("start_interval", interval, f"must be at least {LAUNCHD_MIN_INTERVAL} (seconds): launchd starts a "
+                                              f"job at most once every {LAUNCHD_MIN_INTERVAL} s (its default "
+                                              "ThrottleInterval, launchd.plist(5)), so a smaller interval would run "
+                                              f"every {LAUNCHD_MIN_INTERVAL} s anyway; set {LAUNCHD_MIN_INTERVAL} or more")
     boot_delay = params.get("boot_delay")
     if boot_delay is not None and int(boot_delay) < 0:
         raise bad("boot_delay", boot_delay, "must be 0 or more (seconds)")

@@ -81,9 +81,9 @@ options:
     default: true
   start_interval:
     description:
-      - Run the job every this many seconds (launchd C(StartInterval); a systemd timer on Linux). At least 1.
-      - launchd starts a job at most once every 10 seconds (its default C(ThrottleInterval)), so on macOS a value
-        below 10 acts as 10.
+      - Run the job every this many seconds (launchd C(StartInterval); a systemd timer on Linux). At least 10.
+      - launchd starts a job at most once every 10 seconds (its default C(ThrottleInterval), C(man launchd.plist)),
+        so a smaller value would silently act as 10; it is refused on every platform, naming the option.
       - Null - no periodic run (a boot-only job).
     type: int
   boot_delay:

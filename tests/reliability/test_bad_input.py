@@ -350,7 +350,7 @@ def role_cases() -> list[RoleCase]:
                  "tap_bridge_network_subnet", "10.0.75.0/24\n",
                  (f"tap_bridge_network_subnet: '10.0.75.0/24\\n' {CIDR}",)),
         RoleCase("tap-interval-zero", "tap_bridge", {"tap_bridge_reapply_interval": 0}, "tap_bridge_reapply_interval",
-                 0, ("tap_bridge_reapply_interval: 0 must be an integer of at least 1 (rule integer_at_least)",)),
+                 0, ("tap_bridge_reapply_interval: 0 must be an integer of at least 10 (rule integer_at_least)",)),
         RoleCase("tap-all-at-once", "tap_bridge",
                  {"tap_bridge_device": "tap256", "tap_bridge_network_ip_range": "10.0.75.128",
                   "tap_bridge_vm_interface": "-x"},

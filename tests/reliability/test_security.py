@@ -184,7 +184,7 @@ VARIANTS = [
     {},  # the role's defaults
     {"tap_bridge_device": "tap255", "tap_bridge_host_address": "192.168.255.254/30",
      "tap_bridge_reapply_path": "/opt/-x/.hidden dir-less/tap-reapply".replace(" ", "_"),
-     "tap_bridge_reapply_label": "0.weird-label_x", "tap_bridge_reapply_interval": 1},
+     "tap_bridge_reapply_label": "0.weird-label_x", "tap_bridge_reapply_interval": 11},
     {"tap_bridge_device": "tap0", "tap_bridge_host_address": "10.0.0.1/8",
      "tap_bridge_reapply_path": "/usr/local/libexec/-n", "tap_bridge_reapply_label": "-e"},
 ]
