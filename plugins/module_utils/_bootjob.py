@@ -108,10 +108,11 @@ def validate(params: t.Mapping[str, t.Any]) -> Job:
         environment[key] = _text(value, field=f"environment.{key}")
     interval = params.get("start_interval")
     if interval is not None and int(interval) < LAUNCHD_MIN_INTERVAL:
-        raise bad("start_interval", interval, f"must be at least {LAUNCHD_MIN_INTERVAL} (seconds): launchd starts a "
-                                              f"job at most once every {LAUNCHD_MIN_INTERVAL} s (its default "
-                                              "ThrottleInterval, launchd.plist(5)), so a smaller interval would run "
-                                              f"every {LAUNCHD_MIN_INTERVAL} s anyway; set {LAUNCHD_MIN_INTERVAL} or more")
+        least = LAUNCHD_MIN_INTERVAL
+        raise bad("start_interval", interval, f"must be at least {least} (seconds): launchd starts a job at most "
+                                              f"once every {least} s (its default ThrottleInterval, launchd.plist(5)), "
+                                              f"so a smaller interval would run every {least} s anyway; set {least} "
+                                              "or more")
     boot_delay = params.get("boot_delay")
     if boot_delay is not None and int(boot_delay) < 0:
         raise bad("boot_delay", boot_delay, "must be 0 or more (seconds)")

@@ -54,6 +54,15 @@ _ARM_MACHINES = ("arm64", "aarch64")
 _TAP_DEV = re.compile(r"^tap([0-9]+)$")
 
 
+class SettingsRead(t.NamedTuple):
+    """What reading Docker Desktop's settings gave: the file found, its content, or why the system refused it."""
+
+    path: str | None = None
+    name: str | None = None
+    parsed: dict[str, t.Any] | None = None
+    refused: str | None = None  # the error text of a refused read (EPERM, EACCES)
+
+
 # --- pure parsing -------------------------------------------------------------------------------------------
 def parse_info_plist(data: bytes) -> str | None:
     """``CFBundleShortVersionString`` of a bundle's ``Contents/Info.plist`` (XML or binary), or None."""
@@ -84,6 +93,17 @@ def parse_os_release(text: str) -> str | None:
                 value = value[1:-1]
             return value or None
     return None
+
+
+def unreadable_settings(read: SettingsRead) -> str | None:
+    """Why the VM manager is unknown when the system refused to open Docker Desktop's settings (macOS 15 refuses
+    the whole group container, so even a missing settings-store.json gives EPERM, not ENOENT)."""
+    if read.refused is None:
+        return None
+    return (f"{read.path} could not be read ({read.refused}): macOS 15 lets only Docker Desktop's own "
+            "app group open its group container and asks the user at the screen, which an SSH session or a "
+            "LaunchDaemon cannot answer. Set tap_bridge_vm_manager (the VM manager Docker Desktop > Settings > "
+            "General shows: hyperkit, virtualization_framework, docker_vmm or qemu), or bridge_strategy")
 
 
 def docker_host_socket(value: str | None) -> str | None:
@@ -265,10 +285,11 @@ class DarwinFacts(Facts):
             apps.append(os.path.join(home, "Applications", "Docker.app"))
         return apps
 
-    def settings(self, home: str | None) -> tuple[str | None, str | None, dict[str, t.Any] | None]:
-        """(path, file name, parsed) of Docker Desktop's settings; the newer settings-store.json wins."""
+    def settings(self, home: str | None) -> SettingsRead:
+        """Docker Desktop's settings; the newer settings-store.json wins. A read the system refuses (macOS 15
+        guards app group containers: EPERM over SSH or from a LaunchDaemon) is recorded as ``refused``."""
         if not home:
-            return None, None, None
+            return SettingsRead()
         for name in (SETTINGS_STORE, SETTINGS_LEGACY):
             path = os.path.join(home, SETTINGS_DIR, name)
             try:
@@ -276,15 +297,17 @@ class DarwinFacts(Facts):
                     text = handle.read()
             except FileNotFoundError:
                 continue
+            except PermissionError as exc:
+                return SettingsRead(path, name, refused=exc.strerror or str(exc))
             except (OSError, UnicodeDecodeError) as exc:
                 self.warnings.append(f"Cannot read Docker Desktop's settings {path}: {exc}")
-                return path, name, None
+                return SettingsRead(path, name)
             parsed = parse_settings(text)
             if parsed is None:
                 self.warnings.append(f"Docker Desktop's settings {path} is not a JSON object; the VM manager is "
                                      "guessed from the Docker Desktop version.")
-            return path, name, parsed
-        return None, None, None
+            return SettingsRead(path, name, parsed)
+        return SettingsRead()
 
     def homebrew(self) -> dict[str, t.Any]:
         """The first ``brew`` of HOMEBREW_PATHS that is an executable file, and the user owning it (Homebrew runs
@@ -318,9 +341,10 @@ class DarwinFacts(Facts):
         if app:
             with contextlib.suppress(OSError), open(os.path.join(app, "Contents", "Info.plist"), "rb") as handle:
                 version = parse_info_plist(handle.read())
-        settings_path, settings_name, settings = self.settings(home)
-        vm = (decide_vm_manager(settings=settings, settings_name=settings_name, version=version,
-                                architecture=arch, macos=macos) if app else None)
+        read = self.settings(home)
+        vm = (decide_vm_manager(settings=read.parsed, settings_name=read.name, version=version, architecture=arch,
+                                macos=macos, refused=unreadable_settings(read), override=params.get("vm_manager"))
+              if app else None)
         hyperkit_path, shim_state, problem = self.bundle_state(app, tap) if app else (None, None, None)
         devices = self.tap_devices()
         loaded = self.kext_loaded()
@@ -332,7 +356,7 @@ class DarwinFacts(Facts):
                         apps_tried=tuple(candidates), homebrew_path=homebrew["path"])
         desktop = {"installed": app is not None, "app_path": app, "version": version,
                    "vm_manager": vm.manager if vm else None, "vm_manager_source": vm.source if vm else None,
-                   "settings_path": settings_path, "hyperkit_path": hyperkit_path, "shim_state": shim_state}
+                   "settings_path": read.path, "hyperkit_path": hyperkit_path, "shim_state": shim_state}
         tuntap = {"kext_loaded": loaded, "devices": devices, "tap_device": tap, "tap_device_exists": tap in devices,
                   "dev_net_tun": False}
         return self._assemble(seen=seen, os_version=macos, account=account, home=home,

@@ -99,7 +99,15 @@ def vm_manager_default(*, version: str | None, architecture: str, macos: str | N
 
 
 def decide_vm_manager(*, settings: t.Mapping[str, t.Any] | None, settings_name: str | None, version: str | None,
-                      architecture: str, macos: str | None) -> VmChoice:
+                      architecture: str, macos: str | None, refused: str | None = None,
+                      override: str | None = None) -> VmChoice:
+    """The user's ``override`` first; then a settings file the system refused to read is UNKNOWN (its
+    ``refused`` text says why and how to override), never the version's default guessed past it; then the
+    settings, then the version's default."""
+    if override:
+        return VmChoice(override, "set by the vm_manager option (tap_bridge_vm_manager)")
+    if refused:
+        return VmChoice(UNKNOWN, refused)
     if settings is not None and settings_name:
         choice = vm_manager_from_settings(settings, filename=settings_name, architecture=architecture)
         if choice is not None:

@@ -29,7 +29,10 @@ description:
     C(Contents/Info.plist) decides - before 4.14 HyperKit (QEMU on Apple Silicon), from 4.14 the Virtualization
     framework, except on Intel Macs below macOS 12.5 (where 4.14 disabled it) HyperKit. With no version either
     the VM manager is V(unknown). A settings file that is not a JSON object gives a warning, and the version
-    decides.
+    decides. A settings file the system refuses to open (C(Operation not permitted) - macOS 15 guards app group
+    containers against processes outside the app group, and an SSH session or a LaunchDaemon cannot answer the
+    access prompt) makes the VM manager V(unknown), never a guess from the version; C(vm_manager_source) and the
+    strategies' reasons say so and name O(vm_manager) (the roles' C(tap_bridge_vm_manager)) as the way out.
   - The tap strategy is possible on an Intel Mac whose Docker Desktop runs on HyperKit and has a hyperkit binary
     that is not held by another tool's shim; a missing tuntaposx kext (neither the kext nor C(/dev/tapN) there)
     is reported in the C(needs) list of C(ansible_facts.hostbridge.strategies.tap) because the C(tap_bridge) role
@@ -68,6 +71,13 @@ options:
       - The tap device the tap strategy would use, C(tap0) to C(tap255).
     type: str
     default: tap1
+  vm_manager:
+    description:
+      - The VM manager Docker Desktop runs on, as Docker Desktop > Settings > General shows it, instead of reading
+        it from the settings file. For a Mac where that file cannot be read (macOS 15 over SSH).
+      - macOS only; ignored on Linux.
+    type: str
+    choices: [hyperkit, virtualization_framework, docker_vmm, qemu]
   desired:
     description:
       - A desired state to compare with the host in this same process, so that a re-run with nothing to do costs
@@ -357,6 +367,7 @@ ARGUMENT_SPEC = {
     "app_path": {"type": "path"},
     "user": {"type": "str"},
     "tap_device": {"type": "str", "default": "tap1"},
+    "vm_manager": {"type": "str", "choices": ["hyperkit", "virtualization_framework", "docker_vmm", "qemu"]},
     "desired": {"type": "dict"},
 }
 

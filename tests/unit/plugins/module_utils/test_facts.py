@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import plistlib
 import pwd
@@ -577,6 +578,95 @@ def test_unreadable_settings_fall_back_to_the_version(mac: Mac) -> None:
     assert facts["docker_desktop"]["vm_manager"] == HYPERKIT
     assert len(warnings) == 1
     assert "not a JSON object" in warnings[0]
+
+
+# macOS 15 guards app group containers: opening another app's group container from an SSH session or a
+# LaunchDaemon fails with EPERM ("Operation not permitted"; Apple: "Protecting local app data using containers on
+# macOS"; smartcontractkit/chainlink#19863 meets it on group.com.docker/settings-store.json).
+TCC_REFUSAL = PermissionError(1, "Operation not permitted")
+
+
+def refuse_settings(monkeypatch: pytest.MonkeyPatch, refusal: OSError = TCC_REFUSAL) -> None:
+    """open() of anything under the group container raises ``refusal``, as on macOS 15 over SSH."""
+    real_open = open
+
+    def guarded(file: t.Any, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        if SETTINGS in str(file):
+            raise refusal
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", guarded)
+
+
+def test_refused_settings_are_unknown_never_a_version_guess(mac: Mac, monkeypatch: pytest.MonkeyPatch) -> None:
+    mac.bundle(version="4.20.0")  # the version alone would say the Virtualization framework
+    mac.settings("settings_json_intel_hyperkit.json", name="settings.json")  # the truth: HyperKit
+    # The whole container is refused: the first file asked for (the newer name) is the one reported.
+    path = mac.home / SETTINGS / "settings-store.json"
+    refuse_settings(monkeypatch)
+    facts, warnings = mac.facts(intel_runner())
+    desktop = facts["docker_desktop"]
+    assert desktop["vm_manager"] == UNKNOWN
+    assert desktop["settings_path"] == str(path)
+    source = desktop["vm_manager_source"]
+    assert source.startswith(f"{path} could not be read (Operation not permitted): macOS 15")
+    assert "tap_bridge_vm_manager" in source
+    assert "Virtualization framework" not in facts["strategies"]["tap"]["reason"]
+    assert facts["strategies"]["tap"]["possible"] is False
+    assert "tap_bridge_vm_manager" in facts["strategies"]["tap"]["reason"]
+    assert warnings == []
+
+
+def test_the_vm_manager_option_overrides_refused_settings(mac: Mac, monkeypatch: pytest.MonkeyPatch) -> None:
+    mac.bundle(version="4.20.0")
+    mac.settings("settings_json_intel_hyperkit.json", name="settings.json")
+    refuse_settings(monkeypatch)
+    facts, _w = mac.facts(intel_runner(kext=darwin("kextstat_l_b_tuntap_tap.txt")), vm_manager=HYPERKIT)
+    assert facts["docker_desktop"]["vm_manager"] == HYPERKIT
+    assert "vm_manager option" in facts["docker_desktop"]["vm_manager_source"]
+    assert facts["strategies"]["tap"]["possible"] is True
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to switch to another user")
+def test_a_really_unreadable_settings_file_read_by_another_user() -> None:
+    """No patching: a settings file its reader may not open (root's, mode 000), read by ``nobody`` in a child."""
+    top = Path(tempfile.mkdtemp(prefix="hb-tcc-"))
+    try:
+        mac = Mac(top)
+        mac.bundle(version="4.20.0")
+        path = mac.settings("settings_json_intel_hyperkit.json", name="settings.json")
+        for directory in (top, *(d for d in path.parents if top in d.parents)):
+            directory.chmod(0o755)
+        path.chmod(0)
+        desktop = _as_nobody(lambda: mac.facts(intel_runner())[0]["docker_desktop"])
+    finally:
+        shutil.rmtree(top)
+    assert desktop["vm_manager"] == UNKNOWN
+    assert desktop["vm_manager_source"].startswith(f"{path} could not be read (Permission denied)")
+
+
+def _as_nobody(gather: t.Callable[[], t.Any]) -> t.Any:
+    """``gather()`` run in a forked child that became ``nobody``; its JSON result (or its error) comes back."""
+    nobody = pwd.getpwnam("nobody")
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(read)
+            os.setgroups([])
+            os.setgid(nobody.pw_gid)
+            os.setuid(nobody.pw_uid)
+            answer = {"result": gather()}
+        except BaseException as exc:  # reported to the parent, which fails the test
+            answer = {"error": repr(exc)}
+        os.write(write, json.dumps(answer).encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        answer = json.loads(pipe.read() or b'{"error": "no answer"}')
+    os.waitpid(pid, 0)
+    assert "error" not in answer, answer["error"]
+    return answer["result"]
 
 
 def test_user_socket_and_a_live_engine(mac: Mac, short_dir: str) -> None:
