@@ -97,10 +97,10 @@ class FakeMac:
         playbook = self.top / "play.yml"
         variables = {"docker_desktop_socket": "/var/run/docker.sock", "docker_desktop_app_path": str(self.app),
                      "docker_desktop_restart_timeout": 10, **role_vars}
-        playbook.write_text(json.dumps([{"hosts": "localhost", "gather_facts": False, "tasks": [
-            {"name": "Restart", "ansible.builtin.include_role": {"name": "dockermac.hostbridge.docker_desktop",
-                                                                  "tasks_from": "restart"},
-             "vars": variables}]}]), encoding="utf-8")
+        include = {"name": "dockermac.hostbridge.docker_desktop", "tasks_from": "restart"}
+        task = {"name": "Restart", "ansible.builtin.include_role": include, "vars": variables}
+        playbook.write_text(json.dumps([{"hosts": "localhost", "gather_facts": False, "tasks": [task]}]),
+                            encoding="utf-8")
         return ansible_cli.run([*self.enter, PLAYBOOK_BIN, "-i", "localhost,", "-c", "local", str(playbook)],
                                timeout=180)
 

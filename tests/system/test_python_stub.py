@@ -58,4 +58,3 @@ def test_another_failure_is_reported_as_it_is(tmp_path: Path) -> None:
     assert "xcode-select" not in result["msg"]
     assert result["msg"].startswith("bridge: bridge_facts failed:")
     assert "libpython3.9.so" in result["msg"]
-
