@@ -99,8 +99,8 @@ def test_tap_network_only_has_no_way_out_both_networks_egress_through_the_bridge
     alone = container(setup, "alone", setup.network)
     both = container(setup, "both", setup.network, "bridge")
     # Its only route out is the macvlan gateway, which nothing answers (on a Mac: the tap address, no forwarding).
-    assert_unreachable(get(alone), "a container on the macvlan network only", ("timeout", "EHOSTUNREACH",
-                                                                                "ENETUNREACH"))
+    kinds = ("timeout", "EHOSTUNREACH", "ENETUNREACH")
+    assert_unreachable(get(alone), "a container on the macvlan network only", kinds)
     routes = sh("docker", "exec", both, "ip", "-4", "route", "show", "default").stdout
     assert routes.startswith("default via 172.17.0.1 "), routes
     assert get(both) == 200
