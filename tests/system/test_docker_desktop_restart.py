@@ -54,7 +54,8 @@ class FakeMac:
         upper, work = top / "upper", top / "work"
         upper.mkdir()
         work.mkdir()
-        script = (HERE / "fake_macos" / "gui_session.py").read_text(encoding="utf-8")
+        # Debian's own Python: the console user runs the fakes too, and cannot run a Python under /root.
+        script = "#!/usr/bin/python3\n" + (HERE / "fake_macos" / "gui_session.py").read_text(encoding="utf-8")
         for name in FAKES:
             (upper / name).write_text(script.replace("@STATE@", str(self.state)), encoding="utf-8")
             (upper / name).chmod(0o755)

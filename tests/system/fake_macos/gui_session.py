@@ -1,9 +1,9 @@
-#!/usr/bin/python3
 """macOS's GUI-session commands as a Linux test meets them: ``launchctl asuser``, ``sudo -u``, ``open -a`` and
-``osascript`` (quit / is running), installed under their Mac paths by ``macos_session`` (a private mount namespace).
+``osascript`` (quit / is running), installed under their Mac paths by ``test_docker_desktop_restart.FakeMac`` (an
+overlay on /usr/bin in a private mount namespace), each with a ``#!/usr/bin/python3`` line (any user can run it).
 
-One script, dispatched on the name it is called by; ``/usr/bin/python3`` so that any user can run it. What each
-models, and where from (docs/macos.md, "Docker Desktop, launchd and the target Python"):
+One script, dispatched on the name it is called by. What each models, and where from (docs/macos.md, "Docker
+Desktop, launchd and the target Python"):
 
 - The console user is the owner of ``/dev/console`` (Apple QA1133; ``stat -f%Su /dev/console``).
 - A GUI app is reached only from the console user's GUI session: Mach bootstrap namespaces (Apple TN2083, "Daemons
