@@ -45,13 +45,14 @@ class Report(t.NamedTuple):
     path: str
     exists: bool
     findings: list[Finding]
+    owner: str | None = None  # of the file the path leads to (symlinks followed), when it exists
 
     @property
     def trusted(self) -> bool:
         return not self.findings
 
     def as_fact(self) -> dict[str, t.Any]:
-        return {"path": self.path, "exists": self.exists, "trusted": self.trusted,
+        return {"path": self.path, "exists": self.exists, "trusted": self.trusted, "owner": self.owner,
                 "problems": [str(f) for f in self.findings], "fixes": [f.fix for f in self.findings]}
 
 
@@ -103,7 +104,8 @@ def check(path: str, *, lstat: t.Callable[[str], _Stat] = os.lstat,
     findings: list[Finding] = []
     todo = path.split("/")
     current, links, exists, parent_open = "/", 0, True, False
-    found = _judge("/", lstat("/"), last=not any(todo))
+    info = lstat("/")
+    found = _judge("/", info, last=not any(todo))
     findings += [found] if found else []
     while todo:
         name = todo.pop(0)
@@ -135,7 +137,7 @@ def check(path: str, *, lstat: t.Callable[[str], _Stat] = os.lstat,
         else:
             current = hop
     unique = list(dict.fromkeys(findings))
-    return Report(path, exists, unique)
+    return Report(path, exists, unique, _name(info.st_uid) if exists else None)
 
 
 def interpreter(path: str) -> str | None:
