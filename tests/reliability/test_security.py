@@ -615,3 +615,23 @@ def test_verify_reports_a_root_job_path_the_user_can_change(chain: Path) -> None
     assert failed == [f"a root job runs {chain}/checkout, which another account can change: {chain} (owner nobody "
                       f"(uid {nobody.pw_uid}), mode 0755) is not owned by root: that account can replace what a root "
                       "job runs", f"look at: sudo chown root {chain}"]
+
+
+@pytest.mark.root
+def test_loopback_boot_job_refuses_an_ifconfig_the_user_can_change(chain: Path) -> None:
+    nobody = pwd.getpwnam("nobody")
+    os.chown(chain, nobody.pw_uid, nobody.pw_gid)
+    ifconfig = _program(chain / "ifconfig")
+
+    class UserIfconfig:
+        def which(self, name: str, *, required: bool = True) -> str:
+            return str(ifconfig)
+
+    with patch_module_args({}):
+        module = AnsibleModule(argument_spec={})
+    persistence = _loopback.LaunchdPersistence(runner=t.cast(t.Any, Launchctl()), module=module,
+                                               label="com.dockermac.hostbridge.loopback")
+    address = _loopback.host_interface("198.51.100.1", field="a")
+    with pytest.raises(HostbridgeError, match=f"{chain} \\(owner nobody"):
+        persistence.plan(backend=_loopback.DarwinLoopback(t.cast(t.Any, UserIfconfig())), interface="lo0",
+                         addresses=[address])
