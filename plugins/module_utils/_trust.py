@@ -57,9 +57,14 @@ class Report(t.NamedTuple):
 
 
 class _Stat(t.Protocol):
-    st_mode: int
-    st_uid: int
-    st_gid: int
+    @property
+    def st_mode(self) -> int: ...
+
+    @property
+    def st_uid(self) -> int: ...
+
+    @property
+    def st_gid(self) -> int: ...
 
 
 def _name(uid: int) -> str:

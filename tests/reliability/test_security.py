@@ -12,9 +12,11 @@ import os
 import plistlib
 import pwd
 import shlex
+import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 import typing as t
 from pathlib import Path
 
@@ -26,8 +28,9 @@ from ansible.module_utils.testing import patch_module_args
 from ansible_collections.dockermac.hostbridge.plugins.module_utils import _bootjob, _launchd, _loopback, _validation
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._commands import CommandResult, CommandRunner
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._module import Context
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._systemd import render_oneshot
-from ansible_collections.dockermac.hostbridge.plugins.modules import hyperkit_shim
+from ansible_collections.dockermac.hostbridge.plugins.modules import boot_job, hyperkit_shim
 from ansible_collections.dockermac.hostbridge.tests.reliability._helpers import (
     ROOT,
     Netns,
@@ -490,7 +493,6 @@ def _as_nobody(script: str) -> subprocess.CompletedProcess[str]:
 
 
 def _boot_job(program: str, **params: t.Any) -> tuple[_NoBackend, HostbridgeError | None]:
-    from ansible_collections.dockermac.hostbridge.plugins.module_utils._module import Context
     backend = _NoBackend()
     ctx = Context("Linux", t.cast(t.Any, None), t.cast(t.Any, None), check_mode=False, diff_mode=False)
     try:
@@ -504,8 +506,6 @@ def _boot_job(program: str, **params: t.Any) -> tuple[_NoBackend, HostbridgeErro
 @pytest.fixture
 def chain() -> t.Iterator[Path]:
     """A root-owned 0755 directory nobody can traverse (/var/tmp is sticky: accepted for a root-owned entry)."""
-    import shutil
-    import tempfile
     base = Path(tempfile.mkdtemp(prefix="hb-trust-", dir="/var/tmp"))
     base.chmod(0o755)
     try:
@@ -524,7 +524,8 @@ def _program(path: Path, mode: int = 0o755) -> Path:
 def test_root_owned_program_passes_the_trust_check(chain: Path) -> None:
     program = _program(chain / "job")
     backend, error = _boot_job(str(program))
-    assert error is None and backend.planned
+    assert error is None
+    assert backend.planned
     assert _as_nobody(f"echo evil > {program}").returncode != 0  # and nobody can change it
 
 
@@ -541,7 +542,8 @@ def test_user_owned_directory_in_the_chain_is_refused(chain: Path) -> None:
     _program(program)
     os.chown(program, 0, 0)
     backend, error = _boot_job(str(program))
-    assert error is not None and not backend.planned
+    assert error is not None
+    assert not backend.planned
     assert f"{folder} (owner nobody (uid {nobody.pw_uid}), mode 0755) is not owned by root" in error.msg
     assert f"sudo chown root {folder}" in error.msg
 
@@ -551,7 +553,8 @@ def test_group_writable_program_is_refused(chain: Path) -> None:
     program = _program(chain / "job", 0o775)
     os.chown(program, 0, grp.getgrnam("nogroup").gr_gid)
     backend, error = _boot_job(str(program))
-    assert error is not None and not backend.planned
+    assert error is not None
+    assert not backend.planned
     assert f"{program} (owner root (uid 0), mode 0775) is writable by group nogroup" in error.msg
     assert f"sudo chmod go-w {program}" in error.msg
 
@@ -567,7 +570,8 @@ def test_symlink_into_a_user_owned_place_is_refused(chain: Path) -> None:
     program = chain / "job"
     program.symlink_to(target)
     backend, error = _boot_job(str(program))
-    assert error is not None and not backend.planned
+    assert error is not None
+    assert not backend.planned
     assert f"{home} (owner nobody (uid {nobody.pw_uid}), mode 0755) is not owned by root" in error.msg
     assert f"{program} (" not in error.msg  # the link itself is root's in a root-owned directory
 
@@ -585,19 +589,20 @@ def test_script_interpreter_path_and_trusted_paths_are_checked(chain: Path) -> N
     for params in ({}, {"environment": {"PATH": f"/usr/bin:{mine}:/bin"}}, {"trusted_paths": [f"{mine}/reapply"]}):
         argv0 = str(program) if not params else "/bin/sh"
         backend, error = _boot_job(argv0, **params)
-        assert error is not None and not backend.planned, params
+        assert not backend.planned, params
+        assert error is not None, params
         assert f"{mine} (owner nobody" in error.msg, (params, error.msg)
 
 
 @pytest.mark.root
 def test_boot_job_module_refuses_and_writes_nothing(chain: Path) -> None:
-    from ansible_collections.dockermac.hostbridge.plugins.modules import boot_job
     nobody = pwd.getpwnam("nobody")
     os.chown(chain, nobody.pw_uid, nobody.pw_gid)
     program = _program(chain / "job")
     before = sorted(os.listdir("/etc/systemd/system")) if os.path.isdir("/etc/systemd/system") else None
     result = call_module(boot_job.main, {"name": "com.example.trust", "program_arguments": [str(program)]})
-    assert result.get("failed") and f"{chain} (owner nobody" in result["msg"], result
+    assert result.get("failed"), result
+    assert f"{chain} (owner nobody" in result["msg"], result
     assert result["untrusted"][0]["path"] == str(chain)
     assert (sorted(os.listdir("/etc/systemd/system")) if before is not None else None) == before
 

@@ -402,7 +402,8 @@ def test_pull_role_installs_a_root_owned_ansible_and_pinned_collections(tmp_path
     with open(manifest, encoding="utf-8") as handle:
         assert json.load(handle)["collection_info"]["version"] == "1.0.0"
     # The job it would schedule: the venv's ansible-pull, --verify-commit, and an environment of root's paths.
-    assert f"GNUPGHOME={laptop.gnupg}" in first.stdout and f"{laptop.venv}/bin/ansible-pull -U" in first.stdout
+    assert f"GNUPGHOME={laptop.gnupg}" in first.stdout
+    assert f"{laptop.venv}/bin/ansible-pull -U" in first.stdout
     assert "--verify-commit" in first.stdout
 
     second, recap = laptop.run_role()
@@ -431,8 +432,10 @@ def test_verify_commit_applies_only_commits_signed_by_the_team_key(tmp_path, sig
     setup, recap = laptop.run_role(pull_collections_requirements=None)
     assert changed(setup, recap) > 0
     command = laptop.job_command(setup)
-    assert command[0] == "env" and f"GNUPGHOME={laptop.gnupg}" in command
-    assert f"{laptop.venv}/bin/ansible-pull" in command and "--verify-commit" in command
+    assert command[0] == "env"
+    assert f"GNUPGHOME={laptop.gnupg}" in command
+    assert f"{laptop.venv}/bin/ansible-pull" in command
+    assert "--verify-commit" in command
 
     good = laptop.pull(command)
     assert good.returncode == 0, explain(good)
@@ -464,7 +467,7 @@ def test_pull_role_refuses_a_python_or_checkout_the_user_can_change(tmp_path) ->
     for bad in ({"pull_python": str(mine / "python3")}, {"pull_checkout_dir": str(mine / "checkout")}):
         proc, _recap = laptop.run_role(**bad)
         assert proc.returncode != 0
-        assert f"pull: refusing" in proc.stdout and f"{mine} (owner nobody (uid {nobody.pw_uid})" in proc.stdout, \
-            explain(proc)
+        assert "pull: refusing" in proc.stdout, explain(proc)
+        assert f"{mine} (owner nobody (uid {nobody.pw_uid})" in proc.stdout, explain(proc)
         assert f"sudo chown root {mine}" in proc.stdout
         assert not os.path.exists(laptop.venv)  # refused before anything ran as root

@@ -146,7 +146,8 @@ def test_sticky_tmp_only_for_an_existing_root_owned_entry() -> None:
     assert check(tree, "/tmp/job").trusted
     assert paths(check(tree, "/tmp/mine")) == ["/private/tmp/mine"]
     missing = check(tree, "/tmp/not-yet")
-    assert paths(missing) == ["/private/tmp/not-yet"] and "anyone can create it first" in str(missing.findings[0])
+    assert paths(missing) == ["/private/tmp/not-yet"]
+    assert "anyone can create it first" in str(missing.findings[0])
     assert paths(check(tree, "/tmp")) == ["/private/tmp"]  # the open directory itself is no trusted place
 
 
@@ -157,7 +158,8 @@ def test_a_drag_installed_docker_app_belongs_to_the_user() -> None:
 def test_require_names_every_path_owner_and_fix() -> None:
     with pytest.raises(HostbridgeError) as caught:
         _trust.require(["relative/path"], what="boot_job x")
-    assert "boot_job x: refusing" in caught.value.msg and "relative/path" in caught.value.msg
+    assert "boot_job x: refusing" in caught.value.msg
+    assert "relative/path" in caught.value.msg
     _trust.require(["/"], what="root")  # the real / of this machine is root's
 
 
