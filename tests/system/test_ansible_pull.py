@@ -250,10 +250,24 @@ def test_job_files_carry_the_exact_command(tmp_path) -> None:
 
 
 # --- the root-owned Ansible the pull role installs, its pinned collections, --verify-commit -------------------
-# Offline: pip installs ansible-core from the wheelhouse tools/ee gathers for CPython 3.11 (the EE's), with this
-# machine's /usr/bin/python3 (3.11, root's) as pull_python; pull_pip_args carries --no-index --find-links.
-WHEELHOUSE = sorted(glob.glob(os.path.join(ROOT, ".cache", "ee", "wheels", "*", "ansible_core-2.19.14-*.whl")))
+# Offline: pip installs ansible-core from a wheelhouse, with this machine's /usr/bin/python3 (root's) as
+# pull_python; pull_pip_args carries --no-index --find-links. The wheelhouse is the one tools/ee gathers for
+# CPython 3.11 when it matches, else .cache/pull-wheels, downloaded once for that Python.
+CORE = "2.19.14"
 PYTHON = "/usr/bin/python3"
+
+
+def wheelhouse() -> str:
+    version = sh(PYTHON, "-c", "import sys; print('%d.%d' % sys.version_info[:2])").strip()
+    if version == "3.11":
+        found = sorted(glob.glob(os.path.join(ROOT, ".cache", "ee", "wheels", "*", f"ansible_core-{CORE}-*.whl")))
+        if found:
+            return os.path.dirname(found[0])
+    dest = os.path.join(ROOT, ".cache", "pull-wheels", version)
+    if not glob.glob(os.path.join(dest, f"ansible_core-{CORE}-*.whl")):
+        sh(sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check", "-d", dest,
+           "--only-binary=:all:", "--python-version", version, f"ansible-core=={CORE}")
+    return dest
 
 
 def gpg(home: str, *args: str, data: str | None = None) -> str:
@@ -329,7 +343,8 @@ class RootAnsible:
         self.repo, self.tmp = repo, tmp
         self.role_vars = {
             "pull_repo_url": f"file://{repo.path}", "pull_scheduler": "none", "pull_venv": self.venv,
-            "pull_python": PYTHON, "pull_pip_args": ["--no-index", "--find-links", os.path.dirname(WHEELHOUSE[0])],
+            "pull_python": PYTHON, "pull_ansible_core_version": CORE,
+            "pull_pip_args": ["--no-index", "--find-links", wheelhouse()],
             "pull_checkout_dir": self.checkout, "pull_collections_path": self.collections,
             "pull_verify_commit": True, "pull_gpg_keys": keys, "pull_gnupg_home": self.gnupg,
             "pull_inventory": "localhost,"}
@@ -378,8 +393,6 @@ def signers() -> t.Iterator[tuple[Signer, Signer]]:
 
 
 def test_pull_role_installs_a_root_owned_ansible_and_pinned_collections(tmp_path, signers) -> None:
-    if not WHEELHOUSE:
-        pytest.skip("no offline ansible-core wheel: run tools/ee build once (it gathers .cache/ee/wheels)")
     team, _other = signers
     repo = TeamRepo(str(tmp_path))
     tarball = make_collection(os.path.join(repo.path, "collections"), "1.0.0")
@@ -391,7 +404,7 @@ def test_pull_role_installs_a_root_owned_ansible_and_pinned_collections(tmp_path
     first, recap = laptop.run_role()
     assert changed(first, recap) > 0
     version = sh(f"{laptop.venv}/bin/ansible-pull", "--version").splitlines()[0]
-    assert version == "ansible-pull [core 2.19.14]"
+    assert version == f"ansible-pull [core {CORE}]"
     for path in (laptop.venv, f"{laptop.venv}/bin/ansible-pull", laptop.collections):
         info = os.stat(path)
         assert (info.st_uid, info.st_mode & 0o022) == (0, 0), path
@@ -423,8 +436,6 @@ def test_pull_role_installs_a_root_owned_ansible_and_pinned_collections(tmp_path
 
 
 def test_verify_commit_applies_only_commits_signed_by_the_team_key(tmp_path, signers) -> None:
-    if not WHEELHOUSE:
-        pytest.skip("no offline ansible-core wheel: run tools/ee build once (it gathers .cache/ee/wheels)")
     team, other = signers
     repo = TeamRepo(str(tmp_path))
     repo.commit("one", team)
