@@ -16,7 +16,7 @@ import re
 import stat
 import typing as t
 
-from ansible_collections.dockermac.hostbridge.plugins.module_utils import _launchd, _systemd
+from ansible_collections.dockermac.hostbridge.plugins.module_utils import _launchd, _systemd, _trust
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._files import (
     directory_lock,
@@ -43,6 +43,7 @@ ARGUMENT_SPEC: dict[str, t.Any] = {
     "standard_out_path": {"type": "str"},
     "standard_error_path": {"type": "str"},
     "reload": {"type": "bool", "default": True},
+    "trusted_paths": {"type": "list", "elements": "path", "default": []},
 }
 ARGUMENT_RULES: dict[str, t.Any] = {"required_if": [("state", "present", ("program_arguments",))]}
 
@@ -69,6 +70,7 @@ class Job(t.NamedTuple):
     standard_out_path: str | None
     standard_error_path: str | None
     reload: bool
+    trusted_paths: list[str]
 
 
 def _text(value: t.Any, *, field: str) -> str:
@@ -127,7 +129,17 @@ def validate(params: t.Mapping[str, t.Any]) -> Job:
         standard_out_path=_absolute(params.get("standard_out_path"), field="standard_out_path"),
         standard_error_path=_absolute(params.get("standard_error_path"), field="standard_error_path"),
         reload=bool(params.get("reload", True)),
+        trusted_paths=[_absolute(p, field=f"trusted_paths[{i}]") or ""
+                       for i, p in enumerate(params.get("trusted_paths") or [])],
     )
+
+
+def root_reads(job: Job) -> list[str]:
+    """What the root job runs or reads as code: its program (and a script's interpreter), every PATH directory,
+    and the trusted_paths. Each must be root's alone (_trust, sshd's StrictModes)."""
+    program = job.program_arguments[0]
+    search = [d for d in job.environment.get("PATH", "").split(":") if d]
+    return [p for p in [program, _trust.interpreter(program), *search, *job.trusted_paths] if p]
 
 
 # --- rendering ---------------------------------------------------------------------------------------------
@@ -361,6 +373,8 @@ def make_backend(system: str, runner: Runner, module: Module) -> Backend:
 def manage(ctx: Context, params: Params, *, backend: Backend | None = None) -> Result:
     """Validate, read once, plan, and (outside check mode) apply. Returns the module result."""
     job = validate(params)
+    if job.state == "present":  # every run: a path that was root's may not be any more
+        _trust.require(root_reads(job), what=f"boot_job {job.name}")
     backend = backend or make_backend(ctx.system, ctx.runner, ctx.module)
     outcome = backend.plan(job)
     result: Result = {

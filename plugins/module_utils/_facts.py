@@ -21,6 +21,7 @@ import socket
 import stat
 import typing as t
 
+from ansible_collections.dockermac.hostbridge.plugins.module_utils import _trust
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._darwin import kext_loaded
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._hyperkit import (
@@ -425,6 +426,8 @@ def manage(ctx: Context, params: Params) -> Result:
     """The whole ``bridge_facts`` module behind its argument parsing: the facts, and with ``desired`` the plan
     (``_plan``: what the roles' module tasks would change)."""
     result = gather(params=params, system=ctx.system, runner=ctx.runner)
+    if params.get("trusted_paths"):  # whether each is root's alone, up to / (_trust: what a root job may run)
+        result["ansible_facts"]["hostbridge"]["trust"] = [_trust.check(p).as_fact() for p in params["trusted_paths"]]
     if params.get("desired") is not None:
         facts = result["ansible_facts"]["hostbridge"]
         possible = frozenset(name for name, verdict in facts["strategies"].items() if verdict["possible"])

@@ -13,6 +13,7 @@ import ipaddress
 import shlex
 import typing as t
 
+from ansible_collections.dockermac.hostbridge.plugins.module_utils import _trust
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._launchd import LaunchDaemon, validate_label
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._module import Context, select_backend
@@ -213,6 +214,12 @@ class _Persistence:
         self.label = label
         self._plan: t.Any = None
 
+    def require_trusted(self, commands: list[list[str]]) -> None:
+        """The job runs these programs as root at every boot: each found one must be root's alone up to / (_trust;
+        a bare name is looked up in the service manager's own PATH of system directories)."""
+        _trust.require([argv[0] for argv in commands if argv[0].startswith("/")],
+                       what=f"lo0_alias persistent job {self.label}")
+
     def diff(self) -> dict[str, str]:
         return {
             "before_header": self.path, "after_header": self.path,
@@ -233,7 +240,9 @@ class LaunchdPersistence(_Persistence):
         if not addresses:
             return self.plan_remove()
         # Every word is a validated address, prefix or interface name; quoted all the same.
-        script = "; ".join(shlex.join(backend.boot_argv(interface, a)) for a in addresses)
+        commands = [backend.boot_argv(interface, a) for a in addresses]
+        self.require_trusted([["/bin/sh"], *commands])
+        script = "; ".join(shlex.join(argv) for argv in commands)
         self._plan = self._daemon.plan_ensure(label=self.label, program_arguments=["/bin/sh", "-c", script],
                                               run_at_load=True)
         return bool(self._plan.changed)
@@ -261,9 +270,11 @@ class SystemdPersistence(_Persistence):
     def plan(self, *, backend: Backend, interface: str, addresses: list[IPInterface]) -> bool:
         if not addresses:
             return self.plan_remove()
+        commands = [backend.boot_argv(interface, a) for a in addresses]
+        self.require_trusted(commands)
         content = render_oneshot(
             description=f"dockermac.hostbridge loopback aliases on {interface}",
-            commands=[backend.boot_argv(interface, a) for a in addresses],
+            commands=commands,
             header="Managed by the dockermac.hostbridge.lo0_alias Ansible module; edits are overwritten.")
         self._plan = self._units.plan_ensure(self._unit, content)
         return bool(self._plan.changed)

@@ -38,6 +38,13 @@ description:
     (C(WantedBy=multi-user.target)) and not started. Systemd counts as running when C(/run/systemd/system)
     exists; without it O(state=present) fails and nothing is changed.
   - All options are checked before the host is touched; errors name the option and the value.
+  - >-
+    B(Trusted paths.) On every run with O(state=present), before anything is read or changed, the program
+    (C(program_arguments[0])), the interpreter of its C(#!) line, every directory of the job's C(PATH) and every
+    O(trusted_paths) entry must be owned by root and writable by neither group nor others, and so must every
+    directory above them up to C(/), each symlink and its target included (the rule of sshd's C(StrictModes)).
+    Otherwise the module fails naming each path, its owner and mode, and the command that fixes it; a job whose
+    program another account can change would make that account root. See C(docs/security.md).
 options:
   name:
     description:
@@ -120,6 +127,15 @@ options:
         service is never stopped either way.
     type: bool
     default: true
+  trusted_paths:
+    description:
+      - More files or directories the job runs or reads as code (a script given to C(/bin/sh), a virtualenv, a
+        checkout of playbooks). Each is checked like the program (see the trusted paths rule above); a missing
+        path is fine when the directory that would hold it is trusted.
+    type: list
+    elements: path
+    default: []
+    version_added: 0.1.0
 extends_documentation_fragment:
   - dockermac.hostbridge._attributes
 attributes:

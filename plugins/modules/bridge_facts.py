@@ -98,6 +98,15 @@ options:
         C(~)) or whose check has a warning to give is pending, with the reason; the module task then runs and
         reports for itself.
     type: dict
+  trusted_paths:
+    description:
+      - Paths to report in RV(ansible_facts.hostbridge.trust) - whether each, and every directory and symlink
+        from it up to C(/), is owned by root and writable by neither group nor others (the check
+        M(dockermac.hostbridge.boot_job) makes before it installs a root job). Reads only.
+    type: list
+    elements: path
+    default: []
+    version_added: 0.1.0
 extends_documentation_fragment:
   - dockermac.hostbridge._attributes
   - ansible.builtin.action_common_attributes.facts
@@ -347,6 +356,22 @@ ansible_facts:
           type: str
           sample: "the routed strategy would need Homebrew (brew at /opt/homebrew/bin/brew or /usr/local/bin/brew):
             the routed role installs docker-mac-net-connect with it"
+        trust:
+          description:
+            - One entry per O(trusted_paths) item - C(path), C(exists),
+              C(owner) (of the file it leads to), C(trusted), C(problems) (each failing hop with its owner and mode) and
+              C(fixes) (the commands). Absent without O(trusted_paths).
+          returned: when O(trusted_paths) is given
+          type: list
+          elements: dict
+          sample:
+            - path: /usr/local/libexec/dockermac-hostbridge/tap-reapply
+              exists: true
+              owner: root (uid 0)
+              trusted: false
+              problems: ["/usr/local/libexec (owner alice (uid 501), mode 0755) is not owned by root: that account can
+                replace what a root job runs"]
+              fixes: [sudo chown root /usr/local/libexec]
 plan:
   description:
     - For each key of O(desired) (but those for another platform), whether the host differs from it
@@ -369,6 +394,7 @@ ARGUMENT_SPEC = {
     "tap_device": {"type": "str", "default": "tap1"},
     "vm_manager": {"type": "str", "choices": ["hyperkit", "virtualization_framework", "docker_vmm", "qemu"]},
     "desired": {"type": "dict"},
+    "trusted_paths": {"type": "list", "elements": "path", "default": []},
 }
 
 

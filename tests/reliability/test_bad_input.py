@@ -377,6 +377,18 @@ def role_cases() -> list[RoleCase]:
                  "pull_environment[HTTP_PROXY]", "http://proxy\n",
                  ("pull_environment[HTTP_PROXY]: 'http://proxy\\n' contains a control character "
                   "(rule no_control_chars)",)),
+        RoleCase("pull-venv-space", "pull", {"pull_venv": "/opt/my venv"}, "pull_venv", "/opt/my venv",
+                 (f"pull: pull_venv: '/opt/my venv' {SAFE_PATH}",)),
+        RoleCase("pull-verify-without-keys", "pull", {"pull_verify_commit": True, "pull_gpg_keys": []},
+                 "pull_gpg_keys", [], ("pull_gpg_keys: [] must be set (rule non_empty)",)),
+        RoleCase("pull-python-relative", "pull", {"pull_python": "python3"}, "pull_python", "python3",
+                 ("pull_python: 'python3' is not an absolute path without control characters (rule abs_path)",)),
+        # Trusted paths: a checkout that anyone could create first (a missing name in sticky, world-writable
+        # /var/tmp) is refused before anything runs as root, naming the path and the fix.
+        RoleCase("pull-checkout-untrusted", "pull", {"pull_checkout_dir": "/var/tmp/hb-not-yet-created/pull"},
+                 "refusing", "/var/tmp/hb-not-yet-created",
+                 ("/var/tmp/hb-not-yet-created (owner -, mode -) does not exist, in a directory others can write to",
+                  "sudo mkdir -m 0755 /var/tmp/hb-not-yet-created")),
         RoleCase("routed-formula", "routed", {"routed_formula": "--force"}, "routed_formula", "--force",
                  (f"routed: routed_formula: '--force' {BREW_FORMULA}",)),
         RoleCase("routed-tap-newline", "routed", {"routed_tap": "chipmk/tap\n"}, "routed_tap", "chipmk/tap\n",

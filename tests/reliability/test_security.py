@@ -12,9 +12,11 @@ import os
 import plistlib
 import pwd
 import shlex
+import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 import typing as t
 from pathlib import Path
 
@@ -26,8 +28,9 @@ from ansible.module_utils.testing import patch_module_args
 from ansible_collections.dockermac.hostbridge.plugins.module_utils import _bootjob, _launchd, _loopback, _validation
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._commands import CommandResult, CommandRunner
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._module import Context
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._systemd import render_oneshot
-from ansible_collections.dockermac.hostbridge.plugins.modules import hyperkit_shim
+from ansible_collections.dockermac.hostbridge.plugins.modules import boot_job, hyperkit_shim
 from ansible_collections.dockermac.hostbridge.tests.reliability._helpers import (
     ROOT,
     Netns,
@@ -467,3 +470,173 @@ def test_tap_device_belongs_to_exactly_the_named_user(tmp_path: Path) -> None:
     assert first_owner == f"{nobody.pw_uid} -1"  # the user, and no group: nobody else may attach
     assert second_owner == f"{daemon_user.pw_uid} -1"  # moved to the new user, the old one has no access left
     assert second["owner"] == daemon_user.pw_name
+
+
+# --- trusted paths: what a root job runs is root's alone (docs/security.md) ---------------------------------
+class _NoBackend:
+    """Stands in for launchd/systemd: the trust check comes first, so reaching plan() means it passed."""
+
+    name = "none"
+
+    def __init__(self) -> None:
+        self.planned = False
+
+    def plan(self, job: _bootjob.Job) -> _bootjob.Outcome:
+        self.planned = True
+        return _bootjob.Outcome([], [], [], False)
+
+
+def _as_nobody(script: str) -> subprocess.CompletedProcess[str]:
+    """A shell as the unprivileged account nobody: the attacker, one of the user's own processes."""
+    return subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "sh", "-c", script],
+                          capture_output=True, text=True, check=False)
+
+
+def _boot_job(program: str, **params: t.Any) -> tuple[_NoBackend, HostbridgeError | None]:
+    backend = _NoBackend()
+    ctx = Context("Linux", t.cast(t.Any, None), t.cast(t.Any, None), check_mode=False, diff_mode=False)
+    try:
+        _bootjob.manage(ctx, {"name": "com.example.trust", "program_arguments": [program], **params},
+                        backend=t.cast(t.Any, backend))
+    except HostbridgeError as exc:
+        return backend, exc
+    return backend, None
+
+
+@pytest.fixture
+def chain() -> t.Iterator[Path]:
+    """A root-owned 0755 directory nobody can traverse (/var/tmp is sticky: accepted for a root-owned entry)."""
+    base = Path(tempfile.mkdtemp(prefix="hb-trust-", dir="/var/tmp"))
+    base.chmod(0o755)
+    try:
+        yield base
+    finally:
+        shutil.rmtree(base)
+
+
+def _program(path: Path, mode: int = 0o755) -> Path:
+    path.write_text("#!/bin/sh\necho root job\n")
+    path.chmod(mode)
+    return path
+
+
+@pytest.mark.root
+def test_root_owned_program_passes_the_trust_check(chain: Path) -> None:
+    program = _program(chain / "job")
+    backend, error = _boot_job(str(program))
+    assert error is None
+    assert backend.planned
+    assert _as_nobody(f"echo evil > {program}").returncode != 0  # and nobody can change it
+
+
+@pytest.mark.root
+def test_user_owned_directory_in_the_chain_is_refused(chain: Path) -> None:
+    nobody = pwd.getpwnam("nobody")
+    folder = chain / "libexec"
+    folder.mkdir(mode=0o755)
+    os.chown(folder, nobody.pw_uid, nobody.pw_gid)
+    program = _program(folder / "job")
+    # The attack is real: nobody cannot write the root-owned file, but swaps it through the directory it owns.
+    swap = _as_nobody(f"mv {program} {folder}/old && printf '#!/bin/sh\\nid\\n' > {program}")
+    assert swap.returncode == 0, swap.stderr
+    _program(program)
+    os.chown(program, 0, 0)
+    backend, error = _boot_job(str(program))
+    assert error is not None
+    assert not backend.planned
+    assert f"{folder} (owner nobody (uid {nobody.pw_uid}), mode 0755) is not owned by root" in error.msg
+    assert f"sudo chown root {folder}" in error.msg
+
+
+@pytest.mark.root
+def test_group_writable_program_is_refused(chain: Path) -> None:
+    program = _program(chain / "job", 0o775)
+    os.chown(program, 0, grp.getgrnam("nogroup").gr_gid)
+    backend, error = _boot_job(str(program))
+    assert error is not None
+    assert not backend.planned
+    assert f"{program} (owner root (uid 0), mode 0775) is writable by group nogroup" in error.msg
+    assert f"sudo chmod go-w {program}" in error.msg
+
+
+@pytest.mark.root
+def test_symlink_into_a_user_owned_place_is_refused(chain: Path) -> None:
+    nobody = pwd.getpwnam("nobody")
+    home = chain / "home"
+    home.mkdir(mode=0o755)
+    os.chown(home, nobody.pw_uid, nobody.pw_gid)
+    target = _program(home / "tool")
+    os.chown(target, 0, 0)
+    program = chain / "job"
+    program.symlink_to(target)
+    backend, error = _boot_job(str(program))
+    assert error is not None
+    assert not backend.planned
+    assert f"{home} (owner nobody (uid {nobody.pw_uid}), mode 0755) is not owned by root" in error.msg
+    assert f"{program} (" not in error.msg  # the link itself is root's in a root-owned directory
+
+
+@pytest.mark.root
+def test_script_interpreter_path_and_trusted_paths_are_checked(chain: Path) -> None:
+    nobody = pwd.getpwnam("nobody")
+    mine = chain / "mine"
+    mine.mkdir(mode=0o755)
+    os.chown(mine, nobody.pw_uid, nobody.pw_gid)
+    # The #! interpreter of the program, a PATH directory, a script given to /bin/sh: each the user's.
+    program = chain / "job"
+    program.write_text(f"#!{mine}/python3\n")
+    program.chmod(0o755)
+    for params in ({}, {"environment": {"PATH": f"/usr/bin:{mine}:/bin"}}, {"trusted_paths": [f"{mine}/reapply"]}):
+        argv0 = str(program) if not params else "/bin/sh"
+        backend, error = _boot_job(argv0, **params)
+        assert not backend.planned, params
+        assert error is not None, params
+        assert f"{mine} (owner nobody" in error.msg, (params, error.msg)
+
+
+@pytest.mark.root
+def test_boot_job_module_refuses_and_writes_nothing(chain: Path) -> None:
+    nobody = pwd.getpwnam("nobody")
+    os.chown(chain, nobody.pw_uid, nobody.pw_gid)
+    program = _program(chain / "job")
+    before = sorted(os.listdir("/etc/systemd/system")) if os.path.isdir("/etc/systemd/system") else None
+    result = call_module(boot_job.main, {"name": "com.example.trust", "program_arguments": [str(program)]})
+    assert result.get("failed"), result
+    assert f"{chain} (owner nobody" in result["msg"], result
+    assert result["untrusted"][0]["path"] == str(chain)
+    assert (sorted(os.listdir("/etc/systemd/system")) if before is not None else None) == before
+
+
+@pytest.mark.root
+def test_verify_reports_a_root_job_path_the_user_can_change(chain: Path) -> None:
+    nobody = pwd.getpwnam("nobody")
+    os.chown(chain, nobody.pw_uid, nobody.pw_gid)
+    play = [{"hosts": "localhost", "gather_facts": False, "roles": [{"role": "dockermac.hostbridge.verify", "vars": {
+        "verify_loopback": False, "verify_probe": False, "verify_tap": False, "verify_fail": False,
+        "pull_checkout_dir": str(chain / "checkout")}}]}]
+    results = dict(task_results(run_playbook(play, str(chain.parent), extra_args=[
+        "-e", "ansible_python_interpreter=/usr/bin/python3"])))
+    failed = results["dockermac.hostbridge.verify : Every failed check, with what to look at"]["msg"]
+    assert failed == [f"a root job runs {chain}/checkout, which another account can change: {chain} (owner nobody "
+                      f"(uid {nobody.pw_uid}), mode 0755) is not owned by root: that account can replace what a root "
+                      "job runs", f"look at: sudo chown root {chain}"]
+
+
+@pytest.mark.root
+def test_loopback_boot_job_refuses_an_ifconfig_the_user_can_change(chain: Path) -> None:
+    nobody = pwd.getpwnam("nobody")
+    os.chown(chain, nobody.pw_uid, nobody.pw_gid)
+    ifconfig = _program(chain / "ifconfig")
+
+    class UserIfconfig:
+        def which(self, name: str, *, required: bool = True) -> str:
+            return str(ifconfig)
+
+    with patch_module_args({}):
+        module = AnsibleModule(argument_spec={})
+    persistence = _loopback.LaunchdPersistence(runner=t.cast(t.Any, Launchctl()), module=module,
+                                               label="com.dockermac.hostbridge.loopback")
+    address = _loopback.host_interface("198.51.100.1", field="a")
+    with pytest.raises(HostbridgeError, match=f"{chain} \\(owner nobody"):
+        persistence.plan(backend=_loopback.DarwinLoopback(t.cast(t.Any, UserIfconfig())), interface="lo0",
+                         addresses=[address])

@@ -11,15 +11,19 @@ the role's own options and parsed back.
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import plistlib
+import pwd
 import re
 import secrets
 import shlex
 import shutil
+import stat
 import subprocess
 import sys
+import tempfile
 import typing as t
 
 import pytest
@@ -70,7 +74,11 @@ class Laptop:
             data = yaml.safe_load(handle)
         data.update(loopback_services=services, bridge_strategy="loopback", loopback_hosts_path=self.hosts,
                     loopback_persistent=False, loopback_flush_cache=False, pull_repo_url=f"file://{self.repo}",
-                    pull_sleep=0, ansible_become_method="ansible.builtin.su")  # no sudo here; root already
+                    pull_sleep=0, ansible_become_method="ansible.builtin.su",  # no sudo here; root already
+                    # The project's root-owned Ansible stands in for the venv (test_pull_role_* build one);
+                    # collections come from the suite's path here, pinned ones in test_pull_role_*.
+                    pull_command=ansible_cli.cli("ansible-pull"), pull_checkout_dir=self.checkout,
+                    pull_collections_requirements=None)
         with open(path, "w", encoding="utf-8") as handle:
             yaml.safe_dump(data, handle, sort_keys=False)
 
@@ -135,7 +143,8 @@ def test_pull_applies_then_changes_nothing_then_applies_a_new_commit(laptop: Lap
     assert laptop.block() == ["198.51.100.71 pull-one.test"]
     # The pull role of local.yml: no systemd in the namespace, so no job, and it says how to schedule it.
     assert "pull: no scheduler on this host (linux without a running systemd)" in first.stdout, explain(first)
-    assert f"ansible-pull -U file://{laptop.repo} -d /var/lib/dockermac-hostbridge/pull" in first.stdout
+    assert f"ansible-pull -U file://{laptop.repo} -d {laptop.checkout}" in first.stdout
+    assert stat.S_IMODE(os.stat(laptop.checkout).st_mode) == 0o700  # the checkout: root's, not readable by others
 
     second, recap = laptop.pull()
     assert changed(second, recap) == 0, explain(second)
@@ -221,7 +230,7 @@ def test_job_files_carry_the_exact_command(tmp_path) -> None:
         "ANSIBLE_COLLECTIONS_PATH": "/opt/collections:/usr/share/ansible/collections",
         "HB_ODD": 'a $b %c "d" \\e',
         "DOCKERMAC_HOSTBRIDGE_PULL_JOB": "com.dockermac.hostbridge.pull",
-        "PATH": "/usr/local/bin:/opt/homebrew/bin:/usr/bin:/bin:/usr/sbin:/sbin"}
+        "PATH": "/opt/dockermac-hostbridge/venv/bin:/usr/bin:/bin:/usr/sbin:/sbin"}
     assert plist["StandardOutPath"] == plist["StandardErrorPath"] == "/var/log/dockermac-hostbridge-pull.log"
 
     # systemd: ExecStart splits back into the same argv; Environment= lines into the same variables.
@@ -238,3 +247,238 @@ def test_job_files_carry_the_exact_command(tmp_path) -> None:
     assert "OnUnitActiveSec=1800s" in timer
     assert "OnBootSec=120s" in timer
     assert "WantedBy=timers.target" in timer
+
+
+# --- the root-owned Ansible the pull role installs, its pinned collections, --verify-commit -------------------
+# Offline: pip installs ansible-core from a wheelhouse, with this machine's /usr/bin/python3 (root's) as
+# pull_python; pull_pip_args carries --no-index --find-links. The wheelhouse is the one tools/ee gathers for
+# CPython 3.11 when it matches, else .cache/pull-wheels, downloaded once for that Python.
+CORE = "2.19.14"
+PYTHON = "/usr/bin/python3"
+
+
+def wheelhouse() -> str:
+    version = sh(PYTHON, "-c", "import sys; print('%d.%d' % sys.version_info[:2])").strip()
+    if version == "3.11":
+        found = sorted(glob.glob(os.path.join(ROOT, ".cache", "ee", "wheels", "*", f"ansible_core-{CORE}-*.whl")))
+        if found:
+            return os.path.dirname(found[0])
+    dest = os.path.join(ROOT, ".cache", "pull-wheels", version)
+    if not glob.glob(os.path.join(dest, f"ansible_core-{CORE}-*.whl")):
+        sh(sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check", "-d", dest,
+           "--only-binary=:all:", "--python-version", version, f"ansible-core=={CORE}")
+    return dest
+
+
+def gpg(home: str, *args: str, data: str | None = None) -> str:
+    return subprocess.run(["gpg", "--batch", "--homedir", home, *args], input=data, capture_output=True, text=True,
+                          check=True).stdout
+
+
+class Signer:
+    """A throwaway GPG key in its own short-lived home (a short path: gpg-agent's socket lives there)."""
+
+    def __init__(self, name: str) -> None:
+        self.home = tempfile.mkdtemp(prefix="hbg-", dir="/tmp")
+        gpg(self.home, "--pinentry-mode", "loopback", "--passphrase", "", "--quick-gen-key",
+            f"{name} <{name.lower()}@example.invalid>", "ed25519", "sign", "never")
+        self.fingerprint = next(line.split(":")[9] for line in gpg(self.home, "--with-colons", "--list-keys")
+                                .splitlines() if line.startswith("fpr:"))
+        self.public = gpg(self.home, "--armor", "--export", self.fingerprint)
+
+    def close(self) -> None:
+        subprocess.run(["gpgconf", "--homedir", self.home, "--kill", "gpg-agent"], check=False)
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+def make_collection(where: str, version: str) -> str:
+    """A tiny collection tarball (test.pinned) to pin in the repository's requirements."""
+    src = os.path.join(where, f"src-{version}")
+    os.makedirs(os.path.join(src, "plugins"))
+    with open(os.path.join(src, "galaxy.yml"), "w", encoding="utf-8") as handle:
+        yaml.safe_dump({"namespace": "test", "name": "pinned", "version": version, "readme": "README.md",
+                        "authors": ["hb"]}, handle)
+    with open(os.path.join(src, "README.md"), "w", encoding="utf-8") as handle:
+        handle.write("test\n")
+    subprocess.run([ansible_cli.cli("ansible-galaxy"), "collection", "build", "--output-path", where, src],
+                   check=True, capture_output=True, env=env())
+    return f"test-pinned-{version}.tar.gz"
+
+
+class TeamRepo:
+    """The configuration repository: a playbook writing state.txt to a marker, a pinned collection tarball."""
+
+    def __init__(self, tmp: str) -> None:
+        self.path = os.path.join(tmp, "team-config")
+        self.marker = os.path.join(tmp, "applied.txt")
+        os.makedirs(os.path.join(self.path, "collections"))
+        play = [{"name": "apply", "hosts": "localhost", "gather_facts": False,
+                 "tasks": [{"name": "the marker", "ansible.builtin.copy": {
+                     "content": "{{ lookup('ansible.builtin.file', 'state.txt') }}", "dest": self.marker,
+                     "mode": "0644"}}]}]
+        with open(os.path.join(self.path, "local.yml"), "w", encoding="utf-8") as handle:
+            yaml.safe_dump(play, handle)
+        sh("git", "init", "-q", "-b", "main", cwd=self.path)
+
+    def pin(self, tarball: str) -> None:
+        with open(os.path.join(self.path, "collections", "requirements.yml"), "w", encoding="utf-8") as handle:
+            yaml.safe_dump({"collections": [{"name": f"collections/{tarball}", "type": "file"}]}, handle)
+
+    def commit(self, state: str, signer: Signer | None) -> None:
+        with open(os.path.join(self.path, "state.txt"), "w", encoding="utf-8") as handle:
+            handle.write(state)
+        subprocess.run(["git", "add", "-A"], cwd=self.path, check=True, env=env())
+        sign = ["-c", f"user.signingkey={signer.fingerprint}", "commit", "-S"] if signer else ["commit"]
+        subprocess.run(["git", *sign, "-q", "-m", state], cwd=self.path, check=True,
+                       env=dict(env(), GNUPGHOME=signer.home if signer else "/nonexistent"))
+
+
+class RootAnsible:
+    """The pull role run once as it runs on a laptop (no scheduler here), in a root-owned tree of its own."""
+
+    def __init__(self, tmp: str, repo: TeamRepo, keys: list[str]) -> None:
+        self.base = os.path.join(tmp, "opt")
+        self.venv, self.checkout = os.path.join(self.base, "venv"), os.path.join(tmp, "checkout")
+        self.collections, self.gnupg = os.path.join(self.base, "collections"), os.path.join(self.base, "gnupg")
+        self.repo, self.tmp = repo, tmp
+        self.role_vars = {
+            "pull_repo_url": f"file://{repo.path}", "pull_scheduler": "none", "pull_venv": self.venv,
+            "pull_python": PYTHON, "pull_ansible_core_version": CORE,
+            "pull_pip_args": ["--no-index", "--find-links", wheelhouse()],
+            "pull_checkout_dir": self.checkout, "pull_collections_path": self.collections,
+            "pull_verify_commit": True, "pull_gpg_keys": keys, "pull_gnupg_home": self.gnupg,
+            "pull_inventory": "localhost,"}
+
+    def run_role(self, **overrides: t.Any) -> tuple[subprocess.CompletedProcess[str], tuple[int, ...] | None]:
+        play = [{"hosts": "localhost", "gather_facts": False, "roles": [{"role": "dockermac.hostbridge.pull"}]}]
+        path = os.path.join(self.tmp, "role.yml")
+        with open(path, "w", encoding="utf-8") as handle:
+            json.dump(play, handle)
+        extra = os.path.join(self.tmp, "vars.json")
+        with open(extra, "w", encoding="utf-8") as handle:
+            json.dump(dict(self.role_vars, **overrides), handle)
+        proc = ansible_cli.run([ansible_cli.cli("ansible-playbook"), "-i", "localhost,", "-c", "local",
+                                "-e", f"ansible_python_interpreter={sys.executable}", "-e", f"@{extra}",
+                                "-e", "ansible_become_method=ansible.builtin.su", path],
+                               env=env(), timeout=300, cwd="/")
+        recaps = RECAP.findall(proc.stdout)
+        return proc, tuple(int(n) for n in recaps[-1]) if recaps else None
+
+    def job_command(self, proc: subprocess.CompletedProcess[str]) -> list[str]:
+        """The command the role schedules, from its message where no scheduler runs (env K=V ... argv)."""
+        found = re.search(r'"msg": ("pull: no scheduler on this host.*")', proc.stdout)
+        assert found, explain(proc)
+        return shlex.split(json.loads(found.group(1)).split("root's crontab: ", 1)[1])
+
+    def pull(self, command: list[str]) -> subprocess.CompletedProcess[str]:
+        """What the job runs, exactly: the venv's ansible-pull with the job's environment (env -i: nothing else)."""
+        return subprocess.run(["env", "-i", "HOME=/root", "LANG=C.UTF-8", *command[1:]], capture_output=True,
+                              text=True, timeout=300, cwd="/", check=False)
+
+    def applied(self) -> str | None:
+        if not os.path.exists(self.repo.marker):
+            return None
+        with open(self.repo.marker, encoding="utf-8") as handle:
+            return handle.read()
+
+
+@pytest.fixture
+def signers() -> t.Iterator[tuple[Signer, Signer]]:
+    team, other = Signer("Team"), Signer("Other")
+    try:
+        yield team, other
+    finally:
+        team.close()
+        other.close()
+
+
+def test_pull_role_installs_a_root_owned_ansible_and_pinned_collections(tmp_path, signers) -> None:
+    team, _other = signers
+    repo = TeamRepo(str(tmp_path))
+    tarball = make_collection(os.path.join(repo.path, "collections"), "1.0.0")
+    repo.pin(tarball)
+    repo.commit("one", team)
+    laptop = RootAnsible(str(tmp_path), repo, [team.public])
+    sh("git", "clone", "-q", repo.path, laptop.checkout)  # the first pull by hand, as docs/pull.md says
+
+    first, recap = laptop.run_role()
+    assert changed(first, recap) > 0
+    version = sh(f"{laptop.venv}/bin/ansible-pull", "--version").splitlines()[0]
+    assert version == f"ansible-pull [core {CORE}]"
+    for path in (laptop.venv, f"{laptop.venv}/bin/ansible-pull", laptop.collections):
+        info = os.stat(path)
+        assert (info.st_uid, info.st_mode & 0o022) == (0, 0), path
+    assert (os.stat(laptop.checkout).st_uid, stat.S_IMODE(os.stat(laptop.checkout).st_mode)) == (0, 0o700)
+    assert (os.stat(laptop.gnupg).st_uid, stat.S_IMODE(os.stat(laptop.gnupg).st_mode)) == (0, 0o700)
+    assert team.fingerprint in gpg(laptop.gnupg, "--with-colons", "--list-keys")
+    manifest = os.path.join(laptop.collections, "ansible_collections", "test", "pinned", "MANIFEST.json")
+    with open(manifest, encoding="utf-8") as handle:
+        assert json.load(handle)["collection_info"]["version"] == "1.0.0"
+    # The job it would schedule: the venv's ansible-pull, --verify-commit, and an environment of root's paths.
+    assert f"GNUPGHOME={laptop.gnupg}" in first.stdout
+    assert f"{laptop.venv}/bin/ansible-pull -U" in first.stdout
+    assert "--verify-commit" in first.stdout
+
+    second, recap = laptop.run_role()
+    assert changed(second, recap) == 0, explain(second)
+
+    # The team pins a new version: the next run installs it (and only then).
+    tarball = make_collection(os.path.join(repo.path, "collections"), "1.0.1")
+    repo.pin(tarball)
+    repo.commit("two", team)
+    sh("git", "pull", "-q", cwd=laptop.checkout)
+    third, recap = laptop.run_role()
+    assert changed(third, recap) > 0
+    with open(manifest, encoding="utf-8") as handle:
+        assert json.load(handle)["collection_info"]["version"] == "1.0.1"
+    fourth, recap = laptop.run_role()
+    assert changed(fourth, recap) == 0, explain(fourth)
+
+
+def test_verify_commit_applies_only_commits_signed_by_the_team_key(tmp_path, signers) -> None:
+    team, other = signers
+    repo = TeamRepo(str(tmp_path))
+    repo.commit("one", team)
+    laptop = RootAnsible(str(tmp_path), repo, [team.public])
+    setup, recap = laptop.run_role(pull_collections_requirements=None)
+    assert changed(setup, recap) > 0
+    command = laptop.job_command(setup)
+    assert command[0] == "env"
+    assert f"GNUPGHOME={laptop.gnupg}" in command
+    assert f"{laptop.venv}/bin/ansible-pull" in command
+    assert "--verify-commit" in command
+
+    good = laptop.pull(command)
+    assert good.returncode == 0, explain(good)
+    assert laptop.applied() == "one"
+
+    repo.commit("two, unsigned", None)
+    unsigned = laptop.pull(command)
+    assert unsigned.returncode != 0, explain(unsigned)
+    assert laptop.applied() == "one", explain(unsigned)
+
+    repo.commit("three, signed by another key", other)
+    wrong = laptop.pull(command)
+    assert wrong.returncode != 0, explain(wrong)
+    assert laptop.applied() == "one", explain(wrong)
+
+    repo.commit("four", team)
+    again = laptop.pull(command)
+    assert again.returncode == 0, explain(again)
+    assert laptop.applied() == "four"
+
+
+def test_pull_role_refuses_a_python_or_checkout_the_user_can_change(tmp_path) -> None:
+    nobody = pwd.getpwnam("nobody")
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    os.chown(mine, nobody.pw_uid, nobody.pw_gid)
+    repo = TeamRepo(str(tmp_path))
+    laptop = RootAnsible(str(tmp_path), repo, ["key"])
+    for bad in ({"pull_python": str(mine / "python3")}, {"pull_checkout_dir": str(mine / "checkout")}):
+        proc, _recap = laptop.run_role(**bad)
+        assert proc.returncode != 0
+        assert "pull: refusing" in proc.stdout, explain(proc)
+        assert f"{mine} (owner nobody (uid {nobody.pw_uid})" in proc.stdout, explain(proc)
+        assert f"sudo chown root {mine}" in proc.stdout
+        assert not os.path.exists(laptop.venv)  # refused before anything ran as root
