@@ -6,8 +6,10 @@ post-condition check after a step that did not happen. Fabricated bundles in tmp
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import os
+import pwd
 import typing as t
 from pathlib import Path
 
@@ -15,7 +17,13 @@ import pytest
 
 from ansible_collections.dockermac.hostbridge.plugins.module_utils import _hyperkit
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError
-from ansible_collections.dockermac.hostbridge.plugins.module_utils._hyperkit import Options, detect, locate, manage
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._hyperkit import (
+    DarwinHyperkitShim,
+    Options,
+    detect,
+    locate,
+    manage,
+)
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._hyperkit_files import FileOps
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._shim_template import SHIM_VERSION
 from ansible_collections.dockermac.hostbridge.tests.unit.plugins.module_utils.hyperkit_fakes import (
@@ -194,3 +202,71 @@ def test_the_shim_gets_the_owner_and_group_of_the_binary_it_replaces(tmp_path: P
     os.chown(bundle.hyperkit, 501, 80)  # a Mac's first user, group admin
     run(bundle)
     assert [(p.stat().st_uid, p.stat().st_gid) for p in (bundle.hyperkit, bundle.real)] == [(501, 80), (501, 80)]
+
+
+def test_docker_desktop_not_found_names_every_path_tried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_hyperkit, "DEFAULT_APP", str(tmp_path / "Docker.app"))
+    home = pwd.struct_passwd(("alice", "x", 501, 20, "", str(tmp_path / "alice"), "/bin/zsh"))
+    backend = DarwinHyperkitShim(environ={})
+    monkeypatch.setattr(backend, "target_user", lambda user: home)
+    with pytest.raises(HostbridgeError) as raised:
+        backend.find_app(None, None)
+    assert raised.value.msg == (f"Docker Desktop was not found: tried {tmp_path}/Docker.app, {tmp_path}/alice/"
+                                "Applications/Docker.app. Set app_path to the Docker.app bundle.")
+
+
+class DiskFull(FileOps):
+    def write_temp(self, directory: str, stem: str, data: bytes, *, mode: int, uid: int, gid: int) -> str:
+        raise OSError(errno.ENOSPC, "No space left on device", os.path.join(directory, ".shim.tmp"))
+
+
+def test_a_failed_step_names_the_file_it_failed_on(tmp_path: Path) -> None:
+    bundle = FakeBundle(tmp_path)
+    with pytest.raises(HostbridgeError) as raised:
+        run(bundle, ops=DiskFull())
+    assert raised.value.msg == (f"Cannot change the bundle (disk full): No space left on device "
+                                f"({bundle.bindir}/.shim.tmp). The real hyperkit is intact; fix the cause and re-run.")
+
+
+def test_a_current_shim_is_left_alone_without_a_word(tmp_path: Path) -> None:
+    bundle = FakeBundle(tmp_path)
+    bundle.make_installed()
+    result = run(bundle)
+    assert (result["changed"], result["actions"], result["warnings"]) == (False, [], [])
+
+
+def test_only_a_leftover_temp_file_to_remove_on_an_installed_shim(tmp_path: Path) -> None:
+    bundle = FakeBundle(tmp_path)
+    bundle.make_installed()
+    partial = bundle.bindir / ".com.docker.hyperkit.aaaa.hostbridge.tmp"
+    partial.write_bytes(bundle.original[:1000])
+    result = run(bundle)
+    assert (result["changed"], result["actions"]) == (True, [f"remove the leftover temp file {partial}"])
+    assert bundle.temps() == []
+    assert bundle.hyperkit.read_text() == bundle.shim_text()
+
+
+def test_an_old_shim_over_a_replaced_real_binary_is_reported_outdated(tmp_path: Path) -> None:
+    bundle = FakeBundle(tmp_path)
+    bundle.make_installed()
+    text = bundle.hyperkit.read_text().replace(" v1 ", " v0 ", 1)
+    bundle.hyperkit.unlink()
+    bundle.hyperkit.write_text(text)
+    bundle.real.unlink()
+    bundle.real.write_bytes(fake_binary("tampered"))
+    detection = detect(locate(str(bundle.app)), PRESENT)
+    assert (detection.state, detection.problem is not None) == ("outdated", True)
+
+
+def test_sudo_user_is_taken_whatever_its_name_sorts_like(monkeypatch: pytest.MonkeyPatch) -> None:
+    after_root = next((p for p in pwd.getpwall() if p.pw_name > "root"), None)
+    assert after_root is not None, "a Debian /etc/passwd has sys, sync, www-data ..."
+    monkeypatch.setattr(_hyperkit.os, "getlogin", lambda: "root")  # the fallback, were SUDO_USER passed over
+    assert DarwinHyperkitShim(environ={"SUDO_USER": after_root.pw_name}).target_user(None) == after_root
+
+
+def test_sudo_user_root_from_the_environment_is_passed_over(monkeypatch: pytest.MonkeyPatch) -> None:
+    other = next(p for p in pwd.getpwall() if p.pw_uid != 0)
+    monkeypatch.setattr(_hyperkit.os, "getlogin", lambda: other.pw_name)
+    root = "".join(["ro", "ot"])  # as os.environ gives it: not the interpreter's shared "root"
+    assert DarwinHyperkitShim(environ={"SUDO_USER": root}).target_user(None) == other
