@@ -1,21 +1,18 @@
 """``_loopback.py`` where cosmic-ray's mutants survived the other tests (docs/development.md, "Mutation score"):
 the boot job's absolute ``ifconfig``, options as a real module run gets them (strings from JSON), a killed
-``ifconfig``, duplicates in either order, and no diff for a boot job that does not change."""
+``ifconfig``, duplicates in either order (and test_loopback_darwin.py: no diff for a boot job that stays)."""
 
 from __future__ import annotations
 
 import ipaddress
 import json
-import typing as t
 
 import pytest
 
-from ansible_collections.dockermac.hostbridge.plugins.module_utils import _launchd, _loopback
+from ansible_collections.dockermac.hostbridge.plugins.module_utils import _loopback
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError
 from ansible_collections.dockermac.hostbridge.tests.unit.plugins.module_utils.test_loopback_darwin import (
-    LABEL,
     LO0,
-    module,  # noqa: F401 - the fixture
     run,
     sample,
 )
@@ -68,16 +65,3 @@ def test_linux_holding_one_address_twice_keeps_the_wanted_prefix_only() -> None:
     plan = _loopback.compute_plan(current=[other, ipaddress.ip_interface("198.51.100.1/32")], desired=[wanted],
                                   state="present", exclusive_within=None)
     assert (plan.remove, plan.add, plan.after) == ([other], [], [wanted])
-
-
-def test_an_unchanged_boot_job_adds_no_diff(module: t.Any, daemons: t.Any) -> None:  # noqa: F811
-    content = _launchd.LaunchDaemon.render(
-        label=LABEL, program_arguments=["/bin/sh", "-c", "ifconfig lo0 alias 198.51.100.1/32"])
-    (daemons / f"{LABEL}.plist").write_bytes(content)
-    (daemons / f"{LABEL}.plist").chmod(0o644)
-    runner = FakeRunner([
-        (LO0, 0, sample("ifconfig_lo0_mixed_aliases.txt"), ""),
-        (["launchctl", "print", f"system/{LABEL}"], 0, "system/com.dockermac.hostbridge.loopback = {\n", ""),
-    ])
-    result = run(runner, module=module, diff_mode=True, addresses=["198.51.100.1"], persistent=True)
-    assert (result["changed"], len(result["diff"])) == (False, 1)
