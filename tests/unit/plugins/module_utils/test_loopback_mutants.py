@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import typing as t
 
 import pytest
 
@@ -16,7 +17,7 @@ from ansible_collections.dockermac.hostbridge.tests.unit.plugins.module_utils.te
     run,
     sample,
 )
-from ansible_collections.dockermac.hostbridge.tests.unit.utils import FakeRunner
+from ansible_collections.dockermac.hostbridge.tests.unit.utils import FakeRunner, context
 
 
 class SbinRunner(FakeRunner):
@@ -60,8 +61,47 @@ def test_one_address_listed_twice_the_same_way_is_listed_once() -> None:
         ipaddress.ip_interface("198.51.100.1/32")]
 
 
-def test_linux_holding_one_address_twice_keeps_the_wanted_prefix_only() -> None:
-    wanted, other = ipaddress.ip_interface("198.51.100.1/32"), ipaddress.ip_interface("198.51.100.1/24")
-    plan = _loopback.compute_plan(current=[other, ipaddress.ip_interface("198.51.100.1/32")], desired=[wanted],
-                                  state="present", exclusive_within=None)
-    assert (plan.remove, plan.add, plan.after) == ([other], [], [wanted])
+def test_an_ipv4_link_local_alias_is_not_protected() -> None:
+    """Only IPv6 link-local addresses (fe80::1%lo0) belong to the system; 169.254/16 aliases are anyone's."""
+    alias = ipaddress.ip_interface("169.254.10.1/32")
+    plan = _loopback.compute_plan(current=[alias], desired=[], state="present",
+                                  exclusive_within=ipaddress.ip_network("169.254.0.0/16"))
+    assert plan.remove == [alias]
+
+
+def test_a_linux_interface_label_with_a_colon_is_an_interface_name() -> None:
+    assert _loopback.interface_name("lo:hb") == "lo:hb"
+
+
+def test_an_ip_killed_by_a_signal_is_an_error() -> None:
+    argv = ["ip", "-j", "addr", "show", "dev", "lo"]
+    with pytest.raises(HostbridgeError, match=r"^ip addr show dev lo failed \(rc=-9\)$"):
+        _loopback.LinuxLoopback(FakeRunner([(argv, -9, "", ""), (argv, -9, "", "")])).read("lo")
+
+
+def test_an_interface_without_ipv6_settings_is_left_to_ip(tmp_path: t.Any) -> None:
+    backend = _loopback.LinuxLoopback(FakeRunner())
+    backend.proc_ipv6_conf = str(tmp_path)  # no <interface>/disable_ipv6 there
+    backend.refuse_unaddable("lo", [ipaddress.ip_interface("fd00:db8::1/128")])
+
+
+@pytest.mark.parametrize(("wanted", "other"), [("198.51.100.1/32", "198.51.100.1/24"),
+                                                ("198.51.100.1/24", "198.51.100.1/32")])
+def test_linux_holding_one_address_twice_keeps_the_wanted_prefix_either_way(wanted: str, other: str) -> None:
+    want, drop = ipaddress.ip_interface(wanted), ipaddress.ip_interface(other)
+    plan = _loopback.compute_plan(current=[drop, ipaddress.ip_interface(wanted)], desired=[want], state="present",
+                                  exclusive_within=None)
+    assert (plan.remove, plan.add, plan.after) == ([drop], [], [want])
+
+
+def test_an_address_already_there_does_not_stop_the_others_being_added() -> None:
+    there, missing = ipaddress.ip_interface("198.51.100.1/32"), ipaddress.ip_interface("198.51.100.2/32")
+    plan = _loopback.compute_plan(current=[there], desired=[there, missing], state="present", exclusive_within=None)
+    assert (plan.remove, plan.add) == ([], [missing])
+
+
+def test_no_service_manager_fails_naming_the_option(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_loopback, "systemd_running", lambda: False)
+    with pytest.raises(HostbridgeError) as raised:
+        _loopback.manage(context("Linux"), {"addresses": ["198.51.100.1"], "persistent": True})
+    assert raised.value.details == {"field": "persistent", "value": True}

@@ -75,3 +75,38 @@ def test_non_empty_lets_every_set_value_through(value: object) -> None:
 def test_non_empty_refuses_unset_values(value: object) -> None:
     with pytest.raises(HostbridgeError, match=r"^v: .* must be set$"):
         _validation.non_empty(value, field="v")
+
+
+@pytest.mark.parametrize("value", [" 198.51.100.1", "198.51.100.1 ", "\t::1"])
+def test_an_address_with_surrounding_whitespace_says_so(value: str) -> None:
+    with pytest.raises(HostbridgeError) as raised:
+        _validation.ip_address(value, field="ip")
+    assert raised.value.msg == f"ip: {value!r} has surrounding whitespace"
+
+
+def test_an_address_may_be_given_as_an_integer() -> None:
+    assert _validation.ip_address(3325256705, field="ip") == ipaddress.ip_address("198.51.100.1")
+
+
+@pytest.mark.parametrize("value", [" 198.51.100.1", "198.51.100.1 ", ""])
+def test_an_interface_address_with_surrounding_whitespace_is_refused_as_a_whole(value: str) -> None:
+    with pytest.raises(HostbridgeError) as raised:
+        _validation.host_interface(value, field="address")
+    assert raised.value.msg == f"address: {value!r} is not an IP address with an optional /prefix"
+
+
+@pytest.mark.parametrize("value", ["198.51.100.1/32", "fd00:db8::1/128", "198.51.100.1/1"])
+def test_the_longest_and_shortest_prefixes_are_allowed(value: str) -> None:
+    assert _validation.host_interface(value, field="address") == ipaddress.ip_interface(value)
+
+
+@pytest.mark.parametrize("value", ["a.-b.", "a..", "-a."])
+def test_a_final_dot_does_not_hide_a_bad_label(value: str) -> None:
+    with pytest.raises(HostbridgeError, match="is not a valid RFC 1123 host name"):
+        _validation.hostname(value, field="name")
+
+
+def test_a_field_with_several_rules_is_reported_for_the_first_it_breaks_only() -> None:
+    assert _validation.invalid_fields({"x": "-a b"}, {"x": ["interface_name", "hostname"]}) == [
+        "x: '-a b' is not an interface name (1-15 letters, digits, '_', '.' or '-', starting with a letter or digit) "
+        "(rule interface_name)"]
