@@ -1,14 +1,19 @@
 """Mutation testing of plugins/module_utils with cosmic-ray (`make mutation`; docs/development.md "Mutation score").
 
     tools/mutation.py run [FILE...]   mutate each file (default: all of TARGETS) in a copy of this checkout, run
-                                      its own unit tests against every mutant, write docs/mutation/<file>.json
-    tools/mutation.py report          write the score table in docs/development.md from docs/mutation/*.json
-    tools/mutation.py check           fail when that table differs from what docs/mutation/*.json gives
+                                      its own unit tests against every mutant, write docs/mutation/<file>.json,
+                                      then report; --survivors re-tests only the last run's survivors, --resume
+                                      goes on with an interrupted run, --jobs N runs N files side by side
+    tools/mutation.py report          the score table in docs/development.md and the survivors with their reasons
+                                      (docs/mutation/README.md), from docs/mutation/*.json and explained.json
+    tools/mutation.py check           fail when either is out of date, a survivor has no reason, or a reason no
+                                      survivor (`make lint`)
 
 Runs with .venv-mutation's Python (requirements/mutation.txt: cosmic-ray alone); the tests themselves run with
-.venv's pytest. Each file is mutated in its own copy of the tree (.tmp/mutation/<file>/), so this checkout is never
-changed and files can run side by side (--jobs). A mutant inside an annotation is never run: every module has
-`from __future__ import annotations`, so annotations are never evaluated and such a mutant is equivalent.
+.venv's pytest, `report` and `check` with any Python. Each file is mutated in its own copy of the tree
+(.tmp/mutation/<file>/), so this checkout is never changed and files can run side by side. A mutant inside an
+annotation is never run: every module has `from __future__ import annotations`, so annotations are never
+evaluated and such a mutant is equivalent.
 """
 
 from __future__ import annotations
