@@ -151,3 +151,8 @@ def test_a_flush_that_fails_or_is_killed_is_warned(tmp_path: Path, rc: int) -> N
     _result, warnings = module({"path": str(path), "ip": A, "names": ["a.test"]}, system="Darwin", runner=runner)
     assert warnings == [f"The hosts file was updated, but `dscacheutil -flushcache` failed (rc={rc}: killed); run "
                         "`sudo dscacheutil -flushcache` or wait for the cache to expire."]
+
+
+def test_an_entry_given_without_a_names_key_is_the_whole_address() -> None:
+    """bridge_facts and the module fill in names=None; a caller of the function may leave the key out."""
+    assert _hosts.entries_from_params({"entries": [{"ip": A}], "state": "absent"}) == [_hosts.Entry(A, ())]

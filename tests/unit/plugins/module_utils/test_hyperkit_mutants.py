@@ -246,10 +246,11 @@ def test_only_a_leftover_temp_file_to_remove_on_an_installed_shim(tmp_path: Path
     assert bundle.hyperkit.read_text() == bundle.shim_text()
 
 
-def test_an_old_shim_over_a_replaced_real_binary_is_reported_outdated(tmp_path: Path) -> None:
+@pytest.mark.parametrize("version", [SHIM_VERSION - 1, SHIM_VERSION + 1])
+def test_another_version_over_a_replaced_real_binary_is_reported_outdated(tmp_path: Path, version: int) -> None:
     bundle = FakeBundle(tmp_path)
     bundle.make_installed()
-    text = bundle.hyperkit.read_text().replace(" v1 ", " v0 ", 1)
+    text = bundle.hyperkit.read_text().replace(" v1 ", f" v{version} ", 1)
     bundle.hyperkit.unlink()
     bundle.hyperkit.write_text(text)
     bundle.real.unlink()
