@@ -35,6 +35,7 @@ def test_parse_line(line: str, parsed: tuple[str, list[str]] | None) -> None:
 @pytest.mark.parametrize(("text", "lines"), [
     (f"127.0.0.1 localhost\n{END}x\n{BEGIN}", "2, 4"),
     (f"{BEGIN}{BEGIN}{END}", "1, 2, 3"),
+    (f"{BEGIN}{END}{END}", "1, 2, 3"),
     (f"\n\n\n\n{BEGIN}", "5"),
 ])
 def test_a_damaged_block_names_its_lines_counted_from_one(text: str, lines: str) -> None:
@@ -156,3 +157,10 @@ def test_a_flush_that_fails_or_is_killed_is_warned(tmp_path: Path, rc: int) -> N
 def test_an_entry_given_without_a_names_key_is_the_whole_address() -> None:
     """bridge_facts and the module fill in names=None; a caller of the function may leave the key out."""
     assert _hosts.entries_from_params({"entries": [{"ip": A}], "state": "absent"}) == [_hosts.Entry(A, ())]
+
+
+def test_an_entry_without_an_address_fails_as_the_module_spec_says(tmp_path: Path) -> None:
+    path = tmp_path / "hosts"
+    result, _w = module({"path": str(path), "entries": [{"names": ["a.test"]}]})
+    assert (result["failed"], result["msg"]) == (True, "missing required arguments: ip found in entries")
+    assert not path.exists()

@@ -107,9 +107,13 @@ def test_the_install_actions_say_whether_a_stale_real_binary_is_replaced(tmp_pat
                                      f"install the shim (v{SHIM_VERSION}) as {fresh.hyperkit}"]
     updated = FakeBundle(tmp_path / "updated")
     updated.make_installed()
-    updated.docker_update()
-    assert run(updated)["actions"] == [f"keep the real hyperkit as {updated.real} (replacing the stale one)",
-                                       f"install the shim (v{SHIM_VERSION}) as {updated.hyperkit}"]
+    new = updated.docker_update()
+    result = run(updated)
+    assert result["actions"] == [f"keep the real hyperkit as {updated.real} (replacing the stale one)",
+                                 f"install the shim (v{SHIM_VERSION}) as {updated.hyperkit}"]
+    assert result["warnings"] == [
+        f"Docker Desktop replaced the shim with a new hyperkit (sha256 {sha(new)}); it becomes the real one (the "
+        f"stale {updated.real}, sha256 {sha(updated.original)}, is replaced) and the shim is installed again."]
 
 
 def test_the_diff_of_an_install_and_of_a_removal(tmp_path: Path) -> None:

@@ -110,3 +110,8 @@ def test_a_field_with_several_rules_is_reported_for_the_first_it_breaks_only() -
     assert _validation.invalid_fields({"x": "-a b"}, {"x": ["interface_name", "hostname"]}) == [
         "x: '-a b' is not an interface name (1-15 letters, digits, '_', '.' or '-', starting with a letter or digit) "
         "(rule interface_name)"]
+
+
+def test_a_field_that_is_not_a_list_is_reported_once() -> None:
+    assert _validation.invalid_fields({"x": 5}, {"x": ["hostname[]", "hostname"]}) == [
+        "x: 5 must be a list (rule hostname)"]
