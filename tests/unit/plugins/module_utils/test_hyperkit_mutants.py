@@ -275,3 +275,33 @@ def test_sudo_user_root_from_the_environment_is_passed_over(monkeypatch: pytest.
     monkeypatch.setattr(_hyperkit.os, "getlogin", lambda: other.pw_name)
     root = "".join(["ro", "ot"])  # as os.environ gives it: not the interpreter's shared "root"
     assert DarwinHyperkitShim(environ={"SUDO_USER": root}).target_user(None) == other
+
+
+@pytest.mark.parametrize("folder", ["Contents/Resources/bin/sub", "Contents/Resources/zz"])
+def test_a_symlink_into_a_folder_sorting_after_bin_is_refused_too(tmp_path: Path, folder: str) -> None:
+    bundle = FakeBundle(tmp_path)
+    target = bundle.app / folder / "hyperkit"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    bundle.hyperkit.rename(target)
+    bundle.hyperkit.symlink_to(target)
+    with pytest.raises(HostbridgeError, match=f"is a symlink to {target}, in another folder"):
+        locate(str(bundle.app))
+
+
+def test_a_removal_that_left_the_shim_in_place_is_an_error(tmp_path: Path) -> None:
+    bundle = FakeBundle(tmp_path)
+    bundle.make_installed()
+    with pytest.raises(HostbridgeError, match=r"is in state 'installed', not 'pristine': unexpected$"):
+        run(bundle, state="absent", ops=ShimNeverLands())
+
+
+def test_a_small_temp_file_of_unknown_content_is_kept(tmp_path: Path) -> None:
+    """Only a prefix of our own shim or binaries is ours: a short file of other bytes exists nowhere else."""
+    bundle = FakeBundle(tmp_path)
+    bundle.make_installed()
+    notes = bundle.bindir / ".com.docker.hyperkit.eeee.hostbridge.tmp"
+    notes.write_bytes(b"someone's notes\n")
+    result = run(bundle)
+    assert (result["changed"], notes.read_bytes()) == (False, b"someone's notes\n")
+    assert result["warnings"] == [f"{notes} looks like a temp file of this module but its content is unknown; left "
+                                  "in place."]

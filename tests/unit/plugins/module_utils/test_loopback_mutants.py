@@ -85,8 +85,10 @@ def test_an_interface_without_ipv6_settings_is_left_to_ip(tmp_path: t.Any) -> No
     backend.refuse_unaddable("lo", [ipaddress.ip_interface("fd00:db8::1/128")])
 
 
-@pytest.mark.parametrize(("wanted", "other"), [("198.51.100.1/32", "198.51.100.1/24"),
-                                                ("198.51.100.1/24", "198.51.100.1/32")])
+@pytest.mark.parametrize(("wanted", "other"), [
+    ("198.51.100.1/32", "198.51.100.1/24"),
+    ("198.51.100.1/24", "198.51.100.1/32"),
+])
 def test_linux_holding_one_address_twice_keeps_the_wanted_prefix_either_way(wanted: str, other: str) -> None:
     want, drop = ipaddress.ip_interface(wanted), ipaddress.ip_interface(other)
     plan = _loopback.compute_plan(current=[drop, ipaddress.ip_interface(wanted)], desired=[want], state="present",
