@@ -140,7 +140,7 @@ package:  ## Build the collection, galaxy-importer on it (offline), install it, 
 bench:  ## Benchmarks side by side: floor, this collection, naive, fleet, hot paths (docs/performance.md)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
-# Not in `make test` (about an hour on 2 cores): each file of MUTATION_FILES (default: all in tools/mutation.py)
+# Not in `make test` (45 min on 2 shared cores): each file of MUTATION_FILES (default: all in tools/mutation.py)
 # mutated by cosmic-ray, its own unit tests run per mutant; writes docs/mutation/*.json and the table in
 # docs/development.md. cosmic-ray lives in a venv of its own, made from requirements/mutation.txt.
 MUTATION_VENV := $(ROOT)/.venv-mutation
