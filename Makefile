@@ -39,7 +39,7 @@ PLAYBOOK = $(CONTROLLER_BIN)/ansible-playbook -i '$(INVENTORY)' $(LOCAL_CONNECTI
 # A log of a run: fail when it holds a deprecation warning (`make test` allows none).
 NO_DEPRECATIONS = ! grep -n -A3 'DEPRECATION WARNING'
 
-.PHONY: help bootstrap controller bridge verify unbridge test no-skips lint docs docs-generate sanity units units-matrix oldest system e2e reliability integration molecule ee package bench changelog clean
+.PHONY: help bootstrap controller bridge verify unbridge test no-skips lint docs docs-generate sanity units units-matrix oldest system e2e reliability integration molecule ee package bench mutation changelog clean
 
 help:  ## Show the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -83,6 +83,7 @@ lint:  ## ruff, yamllint, shellcheck, ansible-lint (production), changelog lint,
 	$(BIN)/antsibull-changelog lint
 	tools/docs lint
 	tools/docs check
+	$(BIN)/python tools/mutation.py check
 
 docs:  ## Build the HTML docs site offline into .tmp/docs-html (module and role pages from the code)
 	tools/docs html
@@ -138,6 +139,21 @@ package:  ## Build the collection, galaxy-importer on it (offline), install it, 
 
 bench:  ## Benchmarks side by side: floor, this collection, naive, fleet, hot paths (docs/performance.md)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# Not in `make test` (45 min on 2 shared cores): each file of MUTATION_FILES (default: all in tools/mutation.py)
+# mutated by cosmic-ray, its own unit tests run per mutant; writes docs/mutation/*.json and the table in
+# docs/development.md. cosmic-ray lives in a venv of its own, made from requirements/mutation.txt.
+MUTATION_VENV := $(ROOT)/.venv-mutation
+MUTATION_FILES ?=
+MUTATION_JOBS ?= 2
+$(MUTATION_VENV)/requirements.txt: requirements/mutation.txt
+	rm -rf $(MUTATION_VENV)
+	$(BIN)/python -m venv $(MUTATION_VENV)
+	$(MUTATION_VENV)/bin/python -m pip install -q --disable-pip-version-check -r $<
+	cp $< $@
+
+mutation: $(MUTATION_VENV)/requirements.txt  ## Mutation score of plugins/module_utils (cosmic-ray; slow, not in `make test`)
+	nice -n 19 $(MUTATION_VENV)/bin/python tools/mutation.py run --jobs $(MUTATION_JOBS) $(MUTATION_FILES)
 
 changelog:  ## Render CHANGELOG.rst from the fragments
 	$(BIN)/antsibull-changelog generate

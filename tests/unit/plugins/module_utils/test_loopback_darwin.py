@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import plistlib
 import typing as t
 
@@ -302,7 +303,10 @@ def test_persistent_unchanged_and_loaded_runs_nothing(module, daemons) -> None:
         (LO0, 0, sample("ifconfig_lo0_mixed_aliases.txt"), ""),
         (["launchctl", "print", f"system/{LABEL}"], 0, "system/com.dockermac.hostbridge.loopback = {\n", ""),
     ])
-    assert run(runner, module=module, addresses=["198.51.100.1"], persistent=True)["changed"] is False
+    # The options as a task gives them (strings from JSON: compared by value, never by identity).
+    params = json.loads(json.dumps({"addresses": ["198.51.100.1"], "persistent": True, "state": "present"}))
+    result = run(runner, module=module, diff_mode=True, **params)
+    assert (result["changed"], len(result["diff"])) == (False, 1)  # no diff of a boot job that stays as it is
 
 
 def test_persistent_changed_list_reloads_the_daemon(module, daemons) -> None:

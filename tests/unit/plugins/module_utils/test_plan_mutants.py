@@ -1,0 +1,81 @@
+"""The plan's file checks and entry shape, where cosmic-ray's mutants of ``_plan.py`` survived the other tests
+(docs/development.md, "Mutation score"): each comparison is tried from both sides, each required field alone."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import typing as t
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.dockermac.hostbridge.plugins.module_utils import _plan
+from ansible_collections.dockermac.hostbridge.tests.unit.plugins.module_utils.test_plan import context, file_entry
+
+CONTENT = b"#!/bin/sh\n"
+
+
+@pytest.fixture
+def script(tmp_path: Path) -> Path:
+    path = tmp_path / "tap-reapply"
+    path.write_bytes(CONTENT)
+    path.chmod(0o644)
+    return path
+
+
+@pytest.mark.parametrize("missing", ["path", "sha1", "mode"])
+def test_a_file_entry_without_a_required_field_names_it(script: Path, missing: str) -> None:
+    entry = file_entry(script, CONTENT)
+    del entry["params"][missing]
+    assert _plan.check({"x": entry}, context())["x"] == {
+        "pending": True, "reason": f"file: missing required arguments: {missing}"}
+
+
+def test_a_file_entry_without_owner_wants_root(script: Path) -> None:
+    entry = file_entry(script, CONTENT)
+    del entry["params"]["uid"], entry["params"]["gid"]
+    info = script.stat()
+    expected = ({"pending": False, "reason": "in sync"} if (info.st_uid, info.st_gid) == (0, 0) else
+                {"pending": True, "reason": f"{script}: owner {info.st_uid}:{info.st_gid}, wanted 0:0"})
+    assert _plan.check({"x": entry}, context())["x"] == expected
+
+
+@pytest.mark.parametrize("wanted", [b"", b"#!/bin/sh\nexit 0\n", b"x", b"y", b"z"])
+def test_content_differs_whichever_checksum_sorts_first(script: Path, wanted: bytes) -> None:
+    """Five other contents: their checksums sort both below and above the file's own."""
+    entry = file_entry(script, wanted)
+    assert _plan.check({"x": entry}, context())["x"] == {"pending": True, "reason": f"{script}: content differs"}
+
+
+def test_the_checksums_tried_sort_on_both_sides() -> None:
+    """The premise of the test above, written out: a mutant turning != into < or > is caught by one of them."""
+    own = hashlib.sha1(CONTENT, usedforsecurity=False).hexdigest()
+    others = [hashlib.sha1(c, usedforsecurity=False).hexdigest() for c in (b"", b"#!/bin/sh\nexit 0\n", b"x")]
+    assert min(others) < own < max(others)
+
+
+@pytest.mark.parametrize(("mode", "actual"), [("0600", "0644"), ("0755", "0644")])
+def test_mode_differs_below_and_above(script: Path, mode: str, actual: str) -> None:
+    entry = file_entry(script, CONTENT, mode)
+    assert _plan.check({"x": entry}, context())["x"] == {
+        "pending": True, "reason": f"{script}: mode {actual}, wanted {mode}"}
+
+
+@pytest.mark.parametrize("delta", [-1, 1])
+def test_owner_differs_below_and_above(script: Path, delta: int) -> None:
+    """A wanted uid one below and one above the file's own (as root, the file is first given to uid 1000)."""
+    if os.geteuid() == 0:
+        os.chown(script, 1000, 1000)
+    info = script.stat()
+    entry = file_entry(script, CONTENT, uid=info.st_uid + delta, gid=info.st_gid)
+    assert _plan.check({"x": entry}, context())["x"] == {
+        "pending": True,
+        "reason": f"{script}: owner {info.st_uid}:{info.st_gid}, wanted {info.st_uid + delta}:{info.st_gid}"}
+
+
+@pytest.mark.parametrize("platforms", [["darwin", "linux"], ["linux", "darwin"]])
+def test_every_platform_listed_is_accepted(script: Path, platforms: list[str]) -> None:
+    entry: dict[str, t.Any] = dict(file_entry(script, CONTENT), platforms=platforms)
+    plan = _plan.check({"x": entry}, context())
+    assert plan == {"x": {"pending": False, "reason": "in sync"}}

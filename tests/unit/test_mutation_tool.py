@@ -1,0 +1,67 @@
+"""tools/mutation.py without cosmic-ray: which mutants it never runs (annotations), how it counts and scores, and
+that `check` (in `make lint`) names an unexplained survivor and an explanation of none."""
+
+from __future__ import annotations
+
+import importlib.util
+import typing as t
+from pathlib import Path
+
+import pytest
+
+TOOL = Path(__file__).resolve().parents[2] / "tools" / "mutation.py"
+
+
+@pytest.fixture(scope="module")
+def mutation() -> t.Any:
+    spec = importlib.util.spec_from_file_location("mutation_tool", TOOL)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+SOURCE = '''from __future__ import annotations
+def f(a: int | None, *, b: str = "x") -> list[int]:
+    x: dict[str, int] = {}
+    return [a | 1]
+'''
+
+
+def test_the_annotations_and_nothing_else_are_never_mutated(mutation: t.Any) -> None:
+    spans = mutation.annotation_spans(SOURCE)
+    lines = SOURCE.splitlines()
+    texts = sorted(lines[start[0] - 1][start[1]:end[1]] for start, end in spans)
+    assert texts == ["dict[str, int]", "int | None", "list[int]", "str"]
+    code_or = (4, lines[3].index("|"))  # `a | 1` is code: its mutants run
+    assert not any(start <= code_or < end for start, end in spans)
+
+
+def test_without_the_future_import_annotations_are_mutated_too(mutation: t.Any) -> None:
+    """Evaluated at definition time then: a mutant there is not equivalent."""
+    assert mutation.annotation_spans(SOURCE.replace("from __future__ import annotations\n", "")) == []
+
+
+def mutant(outcome: str, mutated: str = "") -> dict[str, t.Any]:
+    return {"line": 1, "column": 0, "operator": "AddNot", "occurrence": 0, "function": "f", "outcome": outcome,
+            "original": "x", "mutated": mutated}
+
+
+RAW = {"file": "plugins/module_utils/_x.py", "date": "2026-11-30", "tool": "cosmic-ray 8.7.0", "mutants": [
+    mutant("skipped: annotation"), mutant("skipped: annotation"), mutant("killed"), mutant("killed"),
+    mutant("killed"), mutant("timeout"), mutant("survived", "not x"), mutant("survived", "y")]}
+WHY = {("_x.py", "f", "AddNot", "not x"): "Equivalent: ...", ("_x.py", "f", "AddNot", "gone"): "Equivalent: ..."}
+
+
+def test_the_score_counts_a_timeout_as_caught_and_leaves_out_what_did_not_run(mutation: t.Any) -> None:
+    row = mutation.table([RAW], WHY).splitlines()[2]
+    assert row == "| `_x.py` | 8 | 2 | 3 | 1 | 2 | 1 | 66.7 % | 2026-11-30 | cosmic-ray 8.7.0 |"
+
+
+def test_check_names_an_unexplained_survivor_and_an_explanation_of_none(mutation: t.Any) -> None:
+    problems = mutation.problems([RAW], WHY)
+    assert [p.split(": ", 1)[0] for p in problems] == [
+        f"survivor not explained in {mutation.EXPLAINED}", f"explanation of no survivor in {mutation.EXPLAINED}"]
+    assert "'y')" in problems[0]
+    assert "'gone')" in problems[1]
