@@ -26,10 +26,17 @@ import contextlib
 import dataclasses
 import errno
 import os
+import platform
 import pwd
 import time
 import typing as t
 
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._app_management import (
+    FIRST_MACOS,
+    find_responsible,
+    macos_major,
+    refused_message,
+)
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._files import (
     TEMP_SUFFIX,
@@ -53,7 +60,7 @@ from ansible_collections.dockermac.hostbridge.plugins.module_utils._shim_templat
     parse_marker,
     render_shim,
 )
-from ansible_collections.dockermac.hostbridge.plugins.module_utils._types import Params, Result
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._types import Params, Result, Runner
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._validation import bad, tap_name, user_name
 
 # Where Docker Desktop kept hyperkit, oldest first; the first that exists wins.
@@ -350,10 +357,15 @@ class HyperkitShim:
     platform = "generic"
 
     def __init__(self, *, ops: FileOps | None = None, environ: t.Mapping[str, str] | None = None,
-                 clock: t.Callable[[], float] = time.time) -> None:
+                 clock: t.Callable[[], float] = time.time, runner: Runner | None = None) -> None:
         self.ops = ops or FileOps()
         self.environ = os.environ if environ is None else environ
         self.clock = clock
+        self.runner = runner  # only asked why a change was refused
+
+    def refused(self, path: str) -> str | None:
+        """Why a change of the bundle failed with EPERM (as root), when the platform can say."""
+        return None
 
     # -- where the app is --
     def default_apps(self, user: pwd.struct_passwd | None) -> list[str]:
@@ -398,6 +410,10 @@ class HyperkitShim:
                                       diff_mode=diff_mode)
             except OSError as exc:
                 # Every step is crash-safe, so a failed one leaves a state the next run converges from.
+                why = self.refused(exc.filename or location.hyperkit_path) if exc.errno == errno.EPERM else None
+                if why:
+                    raise HostbridgeError(f"{why} The real hyperkit is intact.", errno=exc.errno,
+                                          **base) from exc
                 hint = " (disk full)" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else ""
                 raise HostbridgeError(
                     f"Cannot change the bundle{hint}: {exc.strerror} ({exc.filename or location.hyperkit_path}). "
@@ -574,6 +590,13 @@ class DarwinHyperkitShim(HyperkitShim):
 
     platform = "Darwin"
 
+    def refused(self, path: str) -> str | None:
+        """App Management (macOS 13+): name the permission and the program that needs it (``_app_management``)."""
+        major = macos_major(platform.mac_ver()[0] or None)
+        if self.runner is None or (major is not None and major < FIRST_MACOS):
+            return None
+        return refused_message(path, find_responsible(self.runner, pid=os.getpid(), environ=self.environ))
+
     def default_apps(self, user: pwd.struct_passwd | None) -> list[str]:
         apps = [DEFAULT_APP]
         if user is not None and user.pw_dir:
@@ -608,5 +631,5 @@ ARGUMENT_SPEC = {
 
 def manage(ctx: Context, params: Params, *, ops: FileOps | None = None) -> Result:
     """The whole ``hyperkit_shim`` module behind its argument parsing (``ops``: the fault-injection tests')."""
-    shim = select_backend(ctx.system, BACKENDS, what="hyperkit_shim")(ops=ops)
+    shim = select_backend(ctx.system, BACKENDS, what="hyperkit_shim")(ops=ops, runner=ctx.runner)
     return shim.run(params=params, check_mode=ctx.check_mode, diff_mode=ctx.diff_mode)

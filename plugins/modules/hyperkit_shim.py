@@ -98,6 +98,11 @@ notes:
   - Needs root (C(become)) unless the user owns the bundle. The shim gets the original binary's owner and mode
     (without group/other write).
   - Changing a file in the bundle breaks Docker.app's code signature seal, as every hyperkit shim does.
+  - macOS 13 and later (App Management) refuse a change of a notarized app with EPERM, even to root, unless the
+    program responsible for the run has the App Management or Full Disk Access permission; the module then fails
+    naming that program - C(sshd-keygen-wrapper) over SSH (Remote Login's "Allow full disk access for remote
+    users"), the terminal app, or the program of the ansible-pull LaunchDaemon - and touches nothing.
+    M(dockermac.hostbridge.bridge_facts) reports C(ansible_facts.hostbridge.docker_desktop.app_management).
   - The shim follows C($0) through symlinks to find the real binary, so it also works when started as
     C(/usr/local/bin/hyperkit) (the link Docker's Homebrew cask makes on Intel Macs, which minikube's hyperkit
     driver starts).

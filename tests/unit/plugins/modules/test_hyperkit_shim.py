@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import pwd
 import shutil
@@ -343,3 +345,34 @@ def test_present_without_hyperkit_still_fails(tmp_path: Path) -> None:
     assert "No hyperkit found" in result["msg"]
     assert "Apple Silicon" in result["msg"]
     assert tree(tmp_path) == before
+
+
+# --- App Management (macOS 13+): EPERM even as root (issue 13 item 8) ----------------------------------------
+@contextlib.contextmanager
+def refusing_changes(folder: Path) -> t.Iterator[None]:
+    """The kernel refuses every change in ``folder`` with EPERM, even to root, as macOS does to a notarized app's
+    folder for a process without App Management: Linux's immutable attribute (chattr +i) gives the same errno."""
+    subprocess.run(["chattr", "+i", str(folder)], check=True)
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", str(folder)], check=True)
+
+
+@pytest.mark.root
+def test_eperm_names_app_management_and_the_program(bundle: FakeBundle) -> None:
+    before = bundle.files()
+    with refusing_changes(bundle.bindir):
+        result, _w = module(present(bundle))
+    assert result["failed"]
+    assert result["errno"] == errno.EPERM
+    for words in ("EPERM", "App Management", "Full Disk Access", "macOS 13", "The real hyperkit is intact"):
+        assert words in result["msg"], result["msg"]
+    # this test runs from no terminal app, SSH or job: the program below init (pytest's ancestry) is named
+    assert "This run was started by" in result["msg"] or "This run came over SSH" in result["msg"], result["msg"]
+    assert bundle.files() == before
+    # the same refusal on Linux is not App Management
+    with refusing_changes(bundle.bindir):
+        result, _w = module(present(bundle), system="Linux")
+    assert "App Management" not in result["msg"]
+    assert result["msg"].startswith("Cannot change the bundle: Operation not permitted")
