@@ -21,8 +21,15 @@ import socket
 import stat
 import typing as t
 
-from ansible_collections.dockermac.hostbridge.plugins.module_utils import _trust
-from ansible_collections.dockermac.hostbridge.plugins.module_utils._darwin import kext_loaded
+from ansible_collections.dockermac.hostbridge.plugins.module_utils import _app_management, _trust
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._darwin import (
+    KEXT_APPROVAL_STEPS,
+    TUNTAP_KEXT_PATH,
+    kext_load_on_demand,
+    kext_loaded,
+    kext_state,
+    kext_todo,
+)
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._hyperkit import (
     DEFAULT_APP,
@@ -349,17 +356,21 @@ class DarwinFacts(Facts):
         hyperkit_path, shim_state, problem = self.bundle_state(app, tap) if app else (None, None, None)
         devices = self.tap_devices()
         loaded = self.kext_loaded()
+        kext = kext_state(loaded=loaded, installed=os.path.isdir(self.path(TUNTAP_KEXT_PATH)), macos=macos)
         homebrew = self.homebrew()
 
         seen = Observed(platform=self.platform, architecture=arch, tap_device=tap, installed=app is not None,
                         app_path=app, vm=vm, hyperkit_path=hyperkit_path, shim_state=shim_state,
-                        shim_problem=problem, kext_loaded=loaded, tap_device_exists=tap in devices,
+                        shim_problem=problem, kext_loaded=loaded, kext_todo=kext_todo(kext, tap, macos),
+                        tap_device_exists=tap in devices,
                         apps_tried=tuple(candidates), homebrew_path=homebrew["path"])
         desktop = {"installed": app is not None, "app_path": app, "version": version,
                    "vm_manager": vm.manager if vm else None, "vm_manager_source": vm.source if vm else None,
-                   "settings_path": read.path, "hyperkit_path": hyperkit_path, "shim_state": shim_state}
+                   "settings_path": read.path, "hyperkit_path": hyperkit_path, "shim_state": shim_state,
+                   "app_management": _app_management.probe(home, macos) if hyperkit_path else None}
         tuntap = {"kext_loaded": loaded, "devices": devices, "tap_device": tap, "tap_device_exists": tap in devices,
-                  "dev_net_tun": False}
+                  "dev_net_tun": False, "kext_state": kext, "kext_load_on_demand": kext_load_on_demand(macos),
+                  "kext_approval_steps": None if kext_load_on_demand(macos) else KEXT_APPROVAL_STEPS}
         return self._assemble(seen=seen, os_version=macos, account=account, home=home,
                               docker=self.docker(home=home), desktop=desktop, tuntap=tuntap, homebrew=homebrew)
 
@@ -402,9 +413,9 @@ class LinuxFacts(Facts):
                         tap_device_exists=tap in devices)
         desktop = {"installed": False, "app_path": app, "version": None, "vm_manager": None,
                    "vm_manager_source": None, "settings_path": None, "hyperkit_path": hyperkit_path,
-                   "shim_state": shim_state}
+                   "shim_state": shim_state, "app_management": "not_required" if hyperkit_path else None}
         tuntap = {"kext_loaded": False, "devices": devices, "tap_device": tap, "tap_device_exists": tap in devices,
-                  "dev_net_tun": tun}
+                  "dev_net_tun": tun, "kext_state": None, "kext_load_on_demand": False, "kext_approval_steps": None}
         # Homebrew matters only to the routed strategy, which Linux does not need.
         return self._assemble(seen=seen, os_version=self.os_version(), account=account, home=home,
                               docker=self.docker(home=home), desktop=desktop, tuntap=tuntap,

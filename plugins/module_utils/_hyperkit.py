@@ -26,10 +26,17 @@ import contextlib
 import dataclasses
 import errno
 import os
+import platform
 import pwd
 import time
 import typing as t
 
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._app_management import (
+    FIRST_MACOS,
+    find_responsible,
+    macos_major,
+    refused_message,
+)
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._files import (
     TEMP_SUFFIX,
@@ -53,7 +60,7 @@ from ansible_collections.dockermac.hostbridge.plugins.module_utils._shim_templat
     parse_marker,
     render_shim,
 )
-from ansible_collections.dockermac.hostbridge.plugins.module_utils._types import Params, Result
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._types import Params, Result, Runner
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._validation import bad, tap_name, user_name
 
 # Where Docker Desktop kept hyperkit, oldest first; the first that exists wins.
@@ -74,6 +81,7 @@ ORPHANED_SHIM = "orphaned_shim"
 UPDATED_BY_DOCKER = "updated_by_docker"
 FOREIGN_SHIM = "foreign_shim"
 STATES = (PRISTINE, INSTALLED, OUTDATED, ORPHANED_SHIM, UPDATED_BY_DOCKER, FOREIGN_SHIM)
+NO_HYPERKIT = "no_hyperkit"  # no bundle, or no hyperkit in it: nothing state=absent could remove
 
 _NO_HYPERKIT = (
     "Docker Desktop may be running on Apple's Virtualization framework (the default since Docker Desktop 4.14, "
@@ -102,6 +110,15 @@ def validate(params: Params) -> Options:
 
 
 # --- finding hyperkit ---------------------------------------------------------------------------------------
+class NotFound(HostbridgeError):
+    """No Docker.app bundle, or no hyperkit in it (Apple Silicon, the Virtualization framework): an error for
+    ``state=present``, nothing to do for ``state=absent`` (as ``file state=absent`` on a missing path)."""
+
+    def __init__(self, msg: str, *, app_path: str | None, **details: t.Any) -> None:
+        super().__init__(msg, app_path=app_path, **details)
+        self.app_path = app_path
+
+
 @dataclasses.dataclass(frozen=True)
 class Location:
     app_path: str
@@ -125,7 +142,8 @@ class Location:
 def locate(app_path: str) -> Location:
     """hyperkit in the bundle: the first of ``LAYOUTS`` that exists (a leftover ``.real`` counts)."""
     if not os.path.isdir(app_path):
-        raise bad("app_path", app_path, "is not a directory (the Docker Desktop application bundle)")
+        raise NotFound(bad("app_path", app_path, "is not a directory (the Docker Desktop application bundle)").msg,
+                       app_path=None, field="app_path", value=app_path)
     tried = []
     for layout, relative in LAYOUTS:
         candidate = os.path.join(app_path, relative)
@@ -138,9 +156,8 @@ def locate(app_path: str) -> Location:
                 f"its shim) without restoring the real binary. Docker Desktop cannot start like this. Restore it "
                 f"by hand: mv -f '{candidate}{REAL_SUFFIX}' '{candidate}', then run the module again.",
                 app_path=app_path, hyperkit_path=candidate, real_path=candidate + REAL_SUFFIX)
-    raise HostbridgeError(
-        f"No hyperkit found in {app_path}; tried: {', '.join(tried)}. {_NO_HYPERKIT}",
-        app_path=app_path, paths_tried=tried)
+    raise NotFound(f"No hyperkit found in {app_path}; tried: {', '.join(tried)}. {_NO_HYPERKIT}",
+                   app_path=app_path, paths_tried=tried)
 
 
 def _location(app_path: str, layout: str, candidate: str) -> Location:
@@ -340,10 +357,15 @@ class HyperkitShim:
     platform = "generic"
 
     def __init__(self, *, ops: FileOps | None = None, environ: t.Mapping[str, str] | None = None,
-                 clock: t.Callable[[], float] = time.time) -> None:
+                 clock: t.Callable[[], float] = time.time, runner: Runner | None = None) -> None:
         self.ops = ops or FileOps()
         self.environ = os.environ if environ is None else environ
         self.clock = clock
+        self.runner = runner  # only asked why a change was refused
+
+    def refused(self, path: str) -> str | None:
+        """Why a change of the bundle failed with EPERM (as root), when the platform can say."""
+        return None
 
     # -- where the app is --
     def default_apps(self, user: pwd.struct_passwd | None) -> list[str]:
@@ -356,21 +378,25 @@ class HyperkitShim:
         account = self.target_user(user)  # validates an explicit user even when app_path is given
         if app_path:
             if not os.path.isdir(app_path):
-                raise bad("app_path", app_path, "does not exist or is not a directory")
+                raise NotFound(bad("app_path", app_path, "does not exist or is not a directory").msg,
+                               app_path=None, field="app_path", value=app_path)
             return os.path.abspath(app_path)
         candidates = self.default_apps(account)
         for candidate in candidates:
             if os.path.isdir(candidate):
                 return candidate
-        raise HostbridgeError(
-            f"Docker Desktop was not found: tried {', '.join(candidates) or 'nothing'}. Set app_path to the "
-            "Docker.app bundle.", paths_tried=candidates)
+        raise NotFound(f"Docker Desktop was not found: tried {', '.join(candidates) or 'nothing'}. Set app_path "
+                       "to the Docker.app bundle.", app_path=None, paths_tried=candidates)
 
     # -- the whole module --
     def run(self, *, params: Params, check_mode: bool, diff_mode: bool) -> dict[str, t.Any]:
         options = validate(params)
-        app = self.find_app(params.get("app_path"), params.get("user"))
-        location = locate(app)
+        try:
+            location = locate(self.find_app(params.get("app_path"), params.get("user")))
+        except NotFound as exc:
+            if options.state == "present":
+                raise
+            return self._nothing_to_remove(exc, diff_mode=diff_mode)
         with directory_lock(location.hyperkit_path):
             detection = detect(location, options)
             base: dict[str, t.Any] = {
@@ -384,10 +410,26 @@ class HyperkitShim:
                                       diff_mode=diff_mode)
             except OSError as exc:
                 # Every step is crash-safe, so a failed one leaves a state the next run converges from.
+                why = self.refused(exc.filename or location.hyperkit_path) if exc.errno == errno.EPERM else None
+                if why:
+                    raise HostbridgeError(f"{why} The real hyperkit is intact.", errno=exc.errno,
+                                          **base) from exc
                 hint = " (disk full)" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else ""
                 raise HostbridgeError(
                     f"Cannot change the bundle{hint}: {exc.strerror} ({exc.filename or location.hyperkit_path}). "
                     "The real hyperkit is intact; fix the cause and re-run.", **base) from exc
+
+    @staticmethod
+    def _nothing_to_remove(found: NotFound, *, diff_mode: bool) -> dict[str, t.Any]:
+        """``state=absent`` with no bundle or no hyperkit in it: ok, nothing touched."""
+        result: dict[str, t.Any] = {
+            "app_path": found.app_path, "hyperkit_path": None, "real_path": None, "state_found": NO_HYPERKIT,
+            "state": NO_HYPERKIT, "shim_version": SHIM_VERSION, "changed": False, "restart_required": False,
+            "actions": [], "backup_file": None, "warnings": [], "msg": f"Nothing to remove: {found.msg}"}
+        if diff_mode:
+            text = f"state: {NO_HYPERKIT}\n{found.msg}\n"
+            result["diff"] = {"before": text, "after": text}
+        return result
 
     def _converge(self, location: Location, options: Options, detection: Detection, base: dict[str, t.Any], *,
                   check_mode: bool, diff_mode: bool) -> dict[str, t.Any]:
@@ -548,6 +590,13 @@ class DarwinHyperkitShim(HyperkitShim):
 
     platform = "Darwin"
 
+    def refused(self, path: str) -> str | None:
+        """App Management (macOS 13+): name the permission and the program that needs it (``_app_management``)."""
+        major = macos_major(platform.mac_ver()[0] or None)
+        if self.runner is None or (major is not None and major < FIRST_MACOS):
+            return None
+        return refused_message(path, find_responsible(self.runner, pid=os.getpid(), environ=self.environ))
+
     def default_apps(self, user: pwd.struct_passwd | None) -> list[str]:
         apps = [DEFAULT_APP]
         if user is not None and user.pw_dir:
@@ -582,5 +631,5 @@ ARGUMENT_SPEC = {
 
 def manage(ctx: Context, params: Params, *, ops: FileOps | None = None) -> Result:
     """The whole ``hyperkit_shim`` module behind its argument parsing (``ops``: the fault-injection tests')."""
-    shim = select_backend(ctx.system, BACKENDS, what="hyperkit_shim")(ops=ops)
+    shim = select_backend(ctx.system, BACKENDS, what="hyperkit_shim")(ops=ops, runner=ctx.runner)
     return shim.run(params=params, check_mode=ctx.check_mode, diff_mode=ctx.diff_mode)

@@ -5,7 +5,7 @@
 It adds ``-s 2:<func>,virtio-tap,<tap>`` to hyperkit's arguments and ``exec``s the real binary, kept next to it
 as ``<name>.real``. Its second line is a marker that identifies it as ours and records how it was rendered::
 
-    # dockermac.hostbridge-shim v1 tap=tap1 slot=after_vpnkit real=com.docker.hyperkit.real real-sha256=<hex>
+    # dockermac.hostbridge-shim v2 tap=tap1 slot=after_vpnkit real=com.docker.hyperkit.real real-sha256=<hex>
 
 ``SHIM_VERSION`` is the one place the shim's version lives: bump it whenever the script's text changes, so that
 installed shims are reported ``outdated`` and replaced. It is independent of the collection version on purpose:
@@ -18,7 +18,7 @@ import re
 import shlex
 import typing as t
 
-SHIM_VERSION = 1
+SHIM_VERSION = 2
 MARKER_TAG = "dockermac.hostbridge-shim"
 SLOTS = ("after_vpnkit", "next_function")
 
@@ -99,18 +99,36 @@ warn() {
     printf 'hostbridge-shim: %s\n' "$*" >&2
 }
 
-case $0 in
-    */*) here=${0%/*} ;;
+# The real hyperkit is next to this file, which $0 may reach through symlinks (Docker's Homebrew cask links
+# /usr/local/bin/hyperkit here; minikube starts that path): follow them. readlink runs only for a symlink, so
+# Docker Desktop's own start (the bundle path) needs no other program. The "." keeps a trailing newline.
+self=$0
+hops=0
+while [ -L "$self" ] && [ "$hops" -lt 40 ]; do
+    hops=$((hops + 1))
+    link=$(readlink -- "$self" && printf .) || break
+    link=${link%?.}
+    case $link in
+        /*) self=$link ;;
+        *) case $self in
+               */*) self=${self%/*}/$link ;;
+               *) self=$link ;;
+           esac ;;
+    esac
+done
+case $self in
+    */*) here=${self%/*} ;;
     *) here=. ;;
 esac
 real=$here/$real_name
 if [ ! -f "$real" ] || [ ! -x "$real" ]; then
-    warn "the real hyperkit is missing: $real (restore it, see the comment at the top of $0)"
+    warn "the real hyperkit is missing: $real (restore it, see the comment at the top of $self)"
     exit 127
 fi
 
 has_tap=no      # an argument already carries virtio-tap,<tap>
 vpnkit_at=0     # position of the -s value whose device is virtio-vpnkit
+func0_used=no   # function 0 of PCI slot 2 is there (without it the guest sees no other function of slot 2)
 func1_used=no   # function 1 of PCI slot 2 is taken
 top_func=-1     # highest function used on PCI slot 2 ...
 top_at=0        # ... and the position of its -s value
@@ -134,6 +152,9 @@ note_slot() {
         *) func= ;;
     esac
     if [ -n "$func" ]; then
+        if [ "$func" = 0 ]; then
+            func0_used=yes
+        fi
         if [ "$func" = 1 ]; then
             func1_used=yes
         fi
@@ -172,12 +193,17 @@ for arg do
     esac
 done
 
+# hyperkit accepts 2:N without 2:0, but Linux scans the other functions of a slot only when function 0 answers
+# (drivers/pci/probe.c pci_scan_slot): the VM would have no eth1.
+no_func0="PCI slot 2 has no function 0, so the VM would not see a device on 2:N; starting hyperkit without $tap"
 anchor=0
 if [ "$has_tap" = yes ]; then
     :
 elif [ "$slot_mode" = next_function ]; then
     if [ "$top_at" -eq 0 ]; then
         warn "no -s 2:N device in hyperkit's arguments; starting hyperkit without $tap"
+    elif [ "$func0_used" = no ]; then
+        warn "$no_func0"
     elif [ "$top_func" -ge 7 ]; then
         warn "PCI slot 2 has no free function; starting hyperkit without $tap"
     else
@@ -187,6 +213,8 @@ elif [ "$slot_mode" = next_function ]; then
 else
     if [ "$vpnkit_at" -eq 0 ]; then
         warn "no virtio-vpnkit device in hyperkit's arguments; starting hyperkit without $tap"
+    elif [ "$func0_used" = no ]; then
+        warn "$no_func0"
     elif [ "$func1_used" = yes ]; then
         warn "PCI slot 2:1 is already taken; starting hyperkit without $tap"
     else

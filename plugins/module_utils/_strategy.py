@@ -129,6 +129,7 @@ class Observed(t.NamedTuple):
     shim_state: str | None = None
     shim_problem: str | None = None
     kext_loaded: bool = False
+    kext_todo: str | None = None  # _darwin.kext_todo: what is left to do for the tap device
     tap_device_exists: bool = False
     dev_net_tun: bool = False
     apps_tried: tuple[str, ...] = ()
@@ -205,7 +206,8 @@ def _darwin_tap(seen: Observed) -> dict[str, t.Any]:
         return _verdict(False, f"the hyperkit binary is in state {seen.shim_state}: {seen.shim_problem}", needs=[])
     needs = []
     if not (seen.kext_loaded or seen.tap_device_exists):
-        needs.append(f"tuntaposx kext not loaded and /dev/{seen.tap_device} missing: {_TUNTAP_PKG_HINT}")
+        needs.append(f"tuntaposx kext not loaded and /dev/{seen.tap_device} missing: "
+                     f"{seen.kext_todo or _TUNTAP_PKG_HINT}")
     return _verdict(True, f"Intel Mac, Docker Desktop on HyperKit ({vm.source})", needs=needs)
 
 

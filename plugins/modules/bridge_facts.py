@@ -271,6 +271,20 @@ ansible_facts:
               type: str
               choices: [pristine, installed, outdated, orphaned_shim, updated_by_docker, foreign_shim]
               sample: pristine
+            app_management:
+              description:
+                - Whether this run may change the bundle (null without hyperkit). From macOS 13 a notarized app
+                  such as Docker.app may be changed only by a process whose responsible program (the terminal app,
+                  C(sshd-keygen-wrapper) over SSH, a LaunchDaemon's program) has the App Management or Full Disk
+                  Access permission; otherwise M(dockermac.hostbridge.hyperkit_shim) gets EPERM, even as root, and
+                  says which program needs which permission.
+                - V(not_required) before macOS 13 (and on Linux); V(full_disk_access) when this process can read the
+                  console user's TCC database, which only Full Disk Access allows; V(unknown) otherwise - App
+                  Management itself cannot be read without a prompt, so a change may be refused.
+              returned: always
+              type: str
+              choices: [not_required, full_disk_access, unknown]
+              sample: unknown
         tuntap:
           description: Tap devices.
           returned: always
@@ -282,6 +296,27 @@ ansible_facts:
               returned: always
               type: bool
               sample: false
+            kext_state:
+              description:
+                - macOS - the tuntaposx tap kext. V(loaded); V(not_installed) (no C(/Library/Extensions/tap.kext));
+                  V(not_loaded) - installed, and loadable with C(kextload) (macOS 10.x); V(awaiting_approval_or_reboot)
+                  - installed but not loaded on macOS 11 or later, where a kext loads only at boot after the user
+                  approved it in System Settings and restarted (which of the two is pending cannot be read). Null on
+                  Linux.
+              returned: always
+              type: str
+              choices: [loaded, not_installed, not_loaded, awaiting_approval_or_reboot]
+              sample: awaiting_approval_or_reboot
+            kext_load_on_demand:
+              description: macOS - whether C(kextload) can load an installed, approved kext now (before macOS 11).
+              returned: always
+              type: bool
+              sample: false
+            kext_approval_steps:
+              description: macOS 11 and later - what the user must do for a kext to load (approve it, restart); null
+                before macOS 11 and on Linux.
+              returned: always
+              type: str
             devices:
               description: In numeric order, macOS - the C(tapN) character devices in C(/dev); Linux - the TAP
                 interfaces named C(tapN) (Linux has no C(/dev/tapN); C(/sys/class/net/tapN/tun_flags) marks them).

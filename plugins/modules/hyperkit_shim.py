@@ -17,9 +17,11 @@ description:
     real binary, so the VM gets a second network interface (C(eth1)) linked to the Mac's C(/dev/tapN).
   - hyperkit is looked for in the three known bundle layouts, first that exists -
     C(Contents/MacOS/com.docker.hyperkit) (17.03), C(Contents/Resources/bin/hyperkit) (17.04-17.12),
-    C(Contents/Resources/bin/com.docker.hyperkit) (18.03 on). A bundle without any is an error that lists the
-    paths tried; Docker Desktop on Apple's Virtualization framework (the default since 4.14, and Apple Silicon)
-    has no hyperkit.
+    C(Contents/Resources/bin/com.docker.hyperkit) (18.03 on). With O(state=present) a bundle without any is an
+    error that lists the paths tried; Docker Desktop on Apple's Virtualization framework (the default since 4.14,
+    and Apple Silicon) has no hyperkit. With O(state=absent) no bundle, or no hyperkit in it, is nothing to remove -
+    V(ok), unchanged, RV(state_found=no_hyperkit), nothing touched (as M(ansible.builtin.file) with
+    C(state=absent) on a missing path).
   - "The state found is reported as RV(state_found): V(pristine) (the real binary, no C(.real)) - the shim is
     installed; V(installed) (our shim for these options, C(.real) present) - nothing to do; V(outdated) (our shim
     of another version or with other options) - it is updated; V(updated_by_docker) (a new real binary in place
@@ -28,7 +30,7 @@ description:
     V(foreign_shim) (docker-tuntap-osx's C(.original) next to it, or a script that is not ours) - the module fails
     with instructions and touches nothing."
   - Our shim is recognised by its second line, a marker with the shim version, the options and the sha256 of the
-    real binary, for example C(# dockermac.hostbridge-shim v1 tap=tap1 slot=after_vpnkit
+    real binary, for example C(# dockermac.hostbridge-shim v2 tap=tap1 slot=after_vpnkit
     real=com.docker.hyperkit.real real-sha256=...).
   - Every change is crash-safe - the shim is written to a temp file and fsynced, the real binary is hard-linked to
     C(<name>.real) through a temp name and checked, then the shim is renamed over the binary; removal renames
@@ -62,9 +64,11 @@ options:
         C(virtio-vpnkit) (as docker-for-mac-host-bridge did).
       - V(next_function) inserts C(-s 2:<N+1>,virtio-tap,<tap_device>) right after the C(-s 2:N,...) device with
         the highest function N (as docker-tuntap-osx did); C(-s 2,...), C(-s 2:N,...) and C(-s 0:2:N,...) count.
-      - Either way, when no anchor is found or the function is taken, or an argument already carries
-        C(virtio-tap,<tap_device>), the shim passes the arguments through unchanged (with a warning on stderr in
-        the first cases) so that Docker Desktop always starts.
+      - Either way PCI slot 2 must have function 0 (C(-s 2,...), C(-s 2:0,...) or C(-s 0:2:0,...)) - the VM's
+        Linux does not look at other functions of a slot without it.
+      - Either way, when no anchor is found, slot 2 has no function 0 or the function is taken, or an argument
+        already carries C(virtio-tap,<tap_device>), the shim passes the arguments through unchanged (with a
+        warning on stderr in the first cases) so that Docker Desktop always starts.
     type: str
     choices: [after_vpnkit, next_function]
     default: after_vpnkit
@@ -94,6 +98,14 @@ notes:
   - Needs root (C(become)) unless the user owns the bundle. The shim gets the original binary's owner and mode
     (without group/other write).
   - Changing a file in the bundle breaks Docker.app's code signature seal, as every hyperkit shim does.
+  - macOS 13 and later (App Management) refuse a change of a notarized app with EPERM, even to root, unless the
+    program responsible for the run has the App Management or Full Disk Access permission; the module then fails
+    naming that program - C(sshd-keygen-wrapper) over SSH (Remote Login's "Allow full disk access for remote
+    users"), the terminal app, or the program of the ansible-pull LaunchDaemon - and touches nothing.
+    M(dockermac.hostbridge.bridge_facts) reports C(ansible_facts.hostbridge.docker_desktop.app_management).
+  - The shim follows C($0) through symlinks to find the real binary, so it also works when started as
+    C(/usr/local/bin/hyperkit) (the link Docker's Homebrew cask makes on Intel Macs, which minikube's hyperkit
+    driver starts).
   - See C(docs/shim.md) in the collection for the shim itself and how to undo it by hand.
 seealso:
   - name: docker-for-mac-host-bridge
@@ -134,35 +146,37 @@ restart_required:
   type: bool
   sample: true
 hyperkit_path:
-  description: The hyperkit path in the bundle (the file the shim replaces).
+  description: The hyperkit path in the bundle (the file the shim replaces); null for V(no_hyperkit).
   returned: success
   type: str
   sample: /Applications/Docker.app/Contents/Resources/bin/com.docker.hyperkit
 real_path:
-  description: Where the real binary is kept while the shim is installed.
+  description: Where the real binary is kept while the shim is installed; null for V(no_hyperkit).
   returned: success
   type: str
   sample: /Applications/Docker.app/Contents/Resources/bin/com.docker.hyperkit.real
 app_path:
-  description: The bundle used.
+  description: The bundle used; null when none was found (O(state=absent) only).
   returned: success
   type: str
   sample: /Applications/Docker.app
 state_found:
-  description: The state found before any change.
+  description: The state found before any change - V(pristine), V(installed), V(outdated), V(updated_by_docker),
+    or with O(state=absent) V(no_hyperkit) (no bundle, or no hyperkit in it).
   returned: success
   type: str
   sample: pristine
 state:
-  description: The state after the run (V(installed) or V(pristine)); in check mode, the state it would have.
+  description: The state after the run (V(installed) or V(pristine), or V(no_hyperkit)); in check mode, the state
+    it would have.
   returned: success
   type: str
   sample: installed
 shim_version:
-  description: The version of the shim this module writes (the C(v1) of the marker line).
+  description: The version of the shim this module writes (the C(v2) of the marker line).
   returned: success
   type: int
-  sample: 1
+  sample: 2
 actions:
   description: What was done (or would be done in check mode), in order.
   returned: success
@@ -170,7 +184,7 @@ actions:
   elements: str
   sample:
     - keep the real hyperkit as /Applications/Docker.app/Contents/Resources/bin/com.docker.hyperkit.real
-    - install the shim (v1) as /Applications/Docker.app/Contents/Resources/bin/com.docker.hyperkit
+    - install the shim (v2) as /Applications/Docker.app/Contents/Resources/bin/com.docker.hyperkit
 backup_file:
   description: The backup of the real binary made or reused (O(backup=true), install only), otherwise null.
   returned: success

@@ -86,6 +86,15 @@ def parse(argv: list[str]) -> list[tuple[str, str, list[str]]]:
     return devices
 
 
+def guest_visible(devices: list[tuple[str, str, list[str]]]) -> list[tuple[str, str, list[str]]]:
+    """The devices the Linux guest finds. hyperkit takes a function N > 0 on a slot without function 0
+    (moby/hyperkit src/lib/pci_emul.c: pci_parse_slot only checks that slot:func is free; pci_cfgrw answers
+    all-ones for a slot:func without a device), but Linux scans the other functions of a slot only when
+    function 0 answers (drivers/pci/probe.c pci_scan_slot: "Function 0 is required"), so the VM never sees them."""
+    with_function_0 = {slot.split(":")[0] for slot, _emulation, _config in devices if slot.endswith(":0")}
+    return [device for device in devices if device[0].split(":")[0] in with_function_0]
+
+
 def setns(path: str) -> None:
     libc = ctypes.CDLL(None, use_errno=True)
     fd = os.open(path, os.O_RDONLY)
@@ -137,7 +146,12 @@ def main(argv: list[str]) -> int:
         print(f"hyperkit: {exc}", file=sys.stderr)
         return 1
 
-    taps = [config[0] for _slot, emulation, config in devices if emulation == "virtio-tap"]
+    visible = guest_visible(devices)
+    for slot, emulation, _config in devices:
+        if (slot, emulation, _config) not in visible:
+            print(f"hyperkit stand-in: the guest cannot see {slot},{emulation} (no function 0 on its slot)",
+                  file=sys.stderr)
+    taps = [config[0] for _slot, emulation, config in visible if emulation == "virtio-tap"]
     vm_nic = os.environ.get("HOSTBRIDGE_SIM_VM_NIC", "hbsim-eth1")
     own_ns = f"/proc/{os.getpid()}/ns/net"
     own_ns_fd = os.open(own_ns, os.O_RDONLY)

@@ -131,16 +131,17 @@ class SimulatedMac:
         self.stop_docker_desktop()
         self.start_docker_desktop()
 
-    def start_hyperkit(self, binary: Path, argv: list[str]) -> None:
-        """Start ``binary`` (the bundle's hyperkit, or in a test any other one) as Docker Desktop would, and wait
-        until the stand-in has attached its devices. Raises RuntimeError when it exits instead."""
+    def start_hyperkit(self, binary: Path, argv: list[str], *, cwd: Path | None = None) -> None:
+        """Start ``binary`` (the bundle's hyperkit, or in a test any other one, also a path relative to ``cwd``)
+        as Docker Desktop would, and wait until the stand-in has attached its devices. Raises RuntimeError when
+        it exits instead."""
         self.stop_docker_desktop()
         env = dict(os.environ, HOSTBRIDGE_SIM_VM_NIC=self.vm_nic, HOSTBRIDGE_SIM_RUN_AS=self.user,
                    HOSTBRIDGE_SIM_VM_NETNS=self.vm_netns, HOSTBRIDGE_SIM_ARGV_LOG=str(self.argv_log))
         started = self._starts()
         log = open(self.vm_log, "ab")  # noqa: SIM115 - kept open for the child's lifetime
         self._vm = subprocess.Popen(["ip", "netns", "exec", self.netns, str(binary), *argv],
-                                    env=env, stdout=log, stderr=log, start_new_session=True)
+                                    env=env, stdout=log, stderr=log, start_new_session=True, cwd=cwd)
         log.close()
         self.vm_pidfile.write_text(str(self._vm.pid), encoding="ascii")
         deadline = time.monotonic() + 10

@@ -210,7 +210,7 @@ def test_tap_bridge_end_to_end(mac: SimulatedMac) -> None:
     assert starts == [original_argv, with_tap(original_argv, mac.tap)], "restarted once, through the shim"
     assert real.exists()
     assert sha256(real) == hyperkit_sha
-    assert mac.hyperkit.read_bytes().startswith(b"#!/bin/sh\n# dockermac.hostbridge-shim v1 tap=tap1 ")
+    assert mac.hyperkit.read_bytes().startswith(b"#!/bin/sh\n# dockermac.hostbridge-shim v2 tap=tap1 ")
     vm_pid = mac.vm_pid()
     assert vm_pid is not None
     uid = int(Path(f"/proc/{vm_pid}/status").read_text().split("\nUid:")[1].split()[0])
@@ -300,7 +300,7 @@ def test_tap_bridge_end_to_end(mac: SimulatedMac) -> None:
     starts = len(argv_starts(mac))
     recap, output = playbooks.run("bridge")
     assert recap["changed"] > 0, output
-    assert mac.hyperkit.read_bytes().startswith(b"#!/bin/sh\n# dockermac.hostbridge-shim v1 tap=tap1 ")
+    assert mac.hyperkit.read_bytes().startswith(b"#!/bin/sh\n# dockermac.hostbridge-shim v2 tap=tap1 ")
     assert argv_starts(mac)[starts:] == [with_tap(original_argv, mac.tap)], "restarted once, through the shim"
     assert ipv4(mac, mac.tap) == [HOST_ADDRESS], "the address comes back after the restart, from the playbook"
     assert get(mac, url) == 200

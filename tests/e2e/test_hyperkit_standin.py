@@ -42,3 +42,16 @@ def test_real_line_parses_with_the_tap_device() -> None:
 def test_refuses_what_hyperkit_refuses(line: str, error: str) -> None:
     with pytest.raises(standin.Rejected, match=error):
         standin.parse(line.split())
+
+
+@pytest.mark.parametrize(
+    ("line", "seen"),
+    [
+        ("-s 1:0,virtio-vpnkit,p -s 2:0,ahci-hd,d -s 2:1,virtio-tap,tap1", ["1:0", "2:0", "2:1"]),
+        # the 2019 line without its 2:0: hyperkit starts, the guest has no eth1
+        ("-s 1:0,virtio-vpnkit,p -s 2:1,virtio-tap,tap1 -s 3,virtio-blk,f", ["1:0", "3:0"]),
+        ("-s 2:3,virtio-rnd -s 2:4,virtio-tap,tap1", []),
+    ],
+)
+def test_guest_sees_a_function_only_beside_function_0(line: str, seen: list[str]) -> None:
+    assert [slot for slot, _e, _c in standin.guest_visible(standin.parse(line.split()))] == seen

@@ -74,3 +74,22 @@ class FakeBundle:
 
     def temps(self) -> list[str]:
         return [name for name in self.files() if name.endswith(".hostbridge.tmp")]
+
+
+def apple_silicon_bundle(root: Path) -> Path:
+    """A Docker.app as on Apple Silicon: the cask links com.docker.hyperkit only `on_intel` (Homebrew/homebrew-cask
+    Casks/d/docker-desktop.rb), so the bin folder has the other binaries the cask links and no hyperkit."""
+    app = root / "Docker.app"
+    bindir = app / "Contents" / "Resources" / "bin"
+    bindir.mkdir(parents=True)
+    (app / "Contents" / "MacOS").mkdir()
+    (app / "Contents" / "Info.plist").write_text("<plist><dict></dict></plist>\n")
+    for name in ("docker", "docker-credential-desktop", "docker-credential-osxkeychain", "hub-tool", "kubectl"):
+        (bindir / name).write_bytes(fake_binary(name, 4096))
+    return app
+
+
+def tree(root: Path) -> dict[str, tuple[int, int, bytes | None]]:
+    """Every path under ``root`` with its mode, mtime and bytes: to prove nothing was touched."""
+    return {str(p.relative_to(root)): (p.lstat().st_mode, p.lstat().st_mtime_ns,
+                                       p.read_bytes() if p.is_file() else None) for p in sorted(root.rglob("*"))}

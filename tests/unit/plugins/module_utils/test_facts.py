@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.dockermac.hostbridge.plugins.module_utils import _facts, _strategy
-from ansible_collections.dockermac.hostbridge.plugins.module_utils._darwin import kext_listed
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._darwin import KEXT_APPROVAL_STEPS, kext_listed
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._facts import DarwinFacts, LinuxFacts
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._strategy import (
@@ -408,9 +408,11 @@ def test_intel_mac_on_hyperkit(mac: Mac) -> None:
     assert facts["docker_desktop"] == {
         "installed": True, "app_path": str(bundle.app), "version": "4.15.0", "vm_manager": HYPERKIT,
         "vm_manager_source": "settings.json UseVirtualizationFramework=false", "settings_path": str(settings),
-        "hyperkit_path": str(bundle.hyperkit), "shim_state": "pristine"}
+        "hyperkit_path": str(bundle.hyperkit), "shim_state": "pristine",
+        "app_management": "unknown"}  # macOS 13.6.1, no readable TCC database (no Full Disk Access)
     assert facts["tuntap"] == {"kext_loaded": True, "devices": ["tap0", "tap1"], "tap_device": "tap1",
-                               "tap_device_exists": True, "dev_net_tun": False}
+                               "tap_device_exists": True, "dev_net_tun": False, "kext_state": "loaded",
+                               "kext_load_on_demand": False, "kext_approval_steps": KEXT_APPROVAL_STEPS}
     assert facts["docker"] == {"socket": str(mac.root / "var/run/docker.sock"), "socket_exists": False,
                                "engine_reachable": False}
     assert facts["strategies"]["tap"]["possible"] is True
@@ -432,6 +434,35 @@ def test_intel_mac_without_the_kext_needs_it(mac: Mac) -> None:
     assert tap["possible"] is True
     assert tap["needs"][0].startswith("tuntaposx kext not loaded and /dev/tap1 missing")
     assert facts["recommended_strategy"] == "tap"
+
+
+# --- tuntaposx from macOS 11: approval and a restart, never loaded on demand (issue 13 item 6) ---------------
+@pytest.mark.parametrize(("macos", "installed", "listing", "state", "todo"), [
+    ("13.6.1", True, "", "awaiting_approval_or_reboot", "approves it and restarts"),
+    ("11.7.10", True, "", "awaiting_approval_or_reboot", "Mattias Nissler"),
+    ("13.6.1", False, "", "not_installed", "install tuntaposx"),
+    ("10.15.7", True, "", "not_loaded", "kextload /Library/Extensions/tap.kext"),
+    ("10.15.7", False, "", "not_installed", "installs it and loads it"),
+    ("13.6.1", True, "kextstat_l_b_tuntap_tap.txt", "loaded", None),
+    ("13.6.1", True, "kextstat_l_b_tuntap_tun_only.txt", "awaiting_approval_or_reboot", "Privacy & Security"),
+])
+def test_kext_state(mac: Mac, *, macos: str, installed: bool, listing: str, state: str, todo: str | None) -> None:
+    mac.bundle()
+    mac.settings("settings_json_intel_hyperkit.json", name="settings.json")
+    if installed:  # what tuntap_20150118.pkg installs (background.md section 3)
+        (mac.root / "Library" / "Extensions" / "tap.kext" / "Contents").mkdir(parents=True)
+    facts, _w = mac.facts(intel_runner(kext=darwin(listing) if listing else "", macos=macos))
+    tuntap = facts["tuntap"]
+    assert tuntap["kext_state"] == state
+    assert tuntap["kext_load_on_demand"] is (macos.startswith("10."))
+    assert tuntap["kext_approval_steps"] == (None if macos.startswith("10.") else KEXT_APPROVAL_STEPS)
+    needs = facts["strategies"]["tap"]["needs"]
+    if todo is None:
+        assert needs == []
+    else:
+        assert len(needs) == 1
+        assert needs[0].startswith("tuntaposx kext not loaded and /dev/tap1 missing: ")
+        assert todo in needs[0]
 
 
 def test_intel_mac_on_the_virtualization_framework(mac: Mac) -> None:
@@ -522,7 +553,8 @@ def test_no_docker_desktop(mac: Mac) -> None:
     facts, _w = mac.facts(intel_runner())
     desktop = facts["docker_desktop"]
     assert desktop == {"installed": False, "app_path": None, "version": None, "vm_manager": None,
-                       "vm_manager_source": None, "settings_path": None, "hyperkit_path": None, "shim_state": None}
+                       "vm_manager_source": None, "settings_path": None, "hyperkit_path": None, "shim_state": None,
+                       "app_management": None}
     assert "Docker Desktop is not installed" in facts["strategies"]["tap"]["reason"]
     assert str(mac.home / "Applications" / "Docker.app") in facts["strategies"]["tap"]["reason"]
     assert facts["recommended_strategy"] == "loopback"
@@ -741,7 +773,8 @@ def test_linux_with_dev_net_tun(tmp_path: Path) -> None:
     facts = host.facts(user="nobody")
     assert (facts["platform"], facts["architecture"], facts["os_version"]) == ("linux", "arm64", "Ubuntu 24.04.1 LTS")
     assert facts["tuntap"] == {"kext_loaded": False, "devices": ["tap1"], "tap_device": "tap1",
-                               "tap_device_exists": True, "dev_net_tun": True}
+                               "tap_device_exists": True, "dev_net_tun": True, "kext_state": None,
+                               "kext_load_on_demand": False, "kext_approval_steps": None}
     assert facts["docker_desktop"]["installed"] is False
     assert facts["strategies"]["tap"]["possible"] is True
     assert facts["strategies"]["routed"]["possible"] is False

@@ -93,7 +93,7 @@ def test_a_replaced_real_binary_is_refused_whichever_checksum_sorts_first(tmp_pa
 def test_a_newer_shim_is_noted_with_what_happens_to_it(tmp_path: Path, options: Options, note: str) -> None:
     bundle = FakeBundle(tmp_path)
     bundle.make_installed()
-    text = bundle.hyperkit.read_text().replace(" v1 ", f" v{SHIM_VERSION + 1} ", 1)
+    text = bundle.hyperkit.read_text().replace(f" v{SHIM_VERSION} ", f" v{SHIM_VERSION + 1} ", 1)
     bundle.hyperkit.unlink()
     bundle.hyperkit.write_text(text)
     options = Options(**as_json(dataclasses.asdict(options)))
@@ -254,7 +254,7 @@ def test_only_a_leftover_temp_file_to_remove_on_an_installed_shim(tmp_path: Path
 def test_another_version_over_a_replaced_real_binary_is_reported_outdated(tmp_path: Path, version: int) -> None:
     bundle = FakeBundle(tmp_path)
     bundle.make_installed()
-    text = bundle.hyperkit.read_text().replace(" v1 ", f" v{version} ", 1)
+    text = bundle.hyperkit.read_text().replace(f" v{SHIM_VERSION} ", f" v{version} ", 1)
     bundle.hyperkit.unlink()
     bundle.hyperkit.write_text(text)
     bundle.real.unlink()

@@ -105,7 +105,7 @@ VALUE_FLAGS = {"-s", "-c", "-f", "-F", "-g", "-l", "-m", "-U", "-Y"}
 
 def model(args: list[str], *, tap: str, slot: str) -> tuple[list[str], bool]:
     """(argv hyperkit should get, whether a warning is due)."""
-    state = {"vpnkit": 0, "func1": False, "top": -1, "top_at": 0}
+    state = {"vpnkit": 0, "func0": False, "func1": False, "top": -1, "top_at": 0}
 
     def note(value: str, position: int) -> None:
         if "," not in value:
@@ -115,6 +115,7 @@ def model(args: list[str], *, tap: str, slot: str) -> tuple[list[str], bool]:
         pci = re.sub(r"^0:2:([0-7])$", r"2:\1", pci)
         func = 0 if pci == "2" else int(pci[2]) if re.fullmatch(r"2:[0-7]", pci) else None
         if func is not None:
+            state["func0"] = state["func0"] or func == 0
             state["func1"] = state["func1"] or func == 1
             if func > state["top"]:
                 state["top"], state["top_at"] = func, position
@@ -138,6 +139,12 @@ def model(args: list[str], *, tap: str, slot: str) -> tuple[list[str], bool]:
             has_tap = True
     if has_tap:
         return args, False
+    return _place(args, state, tap=tap, slot=slot)
+
+
+def _place(args: list[str], state: dict[str, t.Any], *, tap: str, slot: str) -> tuple[list[str], bool]:
+    if not state["func0"]:  # the guest scans the functions of slot 2 only when 2:0 is there
+        return args, True
     if slot == "next_function":
         if not state["top_at"] or state["top"] >= 7:
             return args, True
@@ -213,6 +220,20 @@ def test_2019_line_vpnkit_on_slot_1(tmp_path: t.Any, shell: list[str], slot: str
     assert got == tap_after(args, index, device)
 
 
+@pytest.mark.parametrize("slot", ["after_vpnkit", "next_function"])
+def test_2019_line_without_slot_2_function_0(tmp_path: t.Any, shell: list[str], slot: str) -> None:
+    """The 2019 line without its 2:0 (ahci-hd): hyperkit would accept a 2:1 device (pci_parse_slot checks only that
+    slot:func is free) but the Linux guest never scans function 1 of a slot whose function 0 is absent
+    (drivers/pci/probe.c pci_scan_slot), so the VM would have no eth1: pass through, with a warning."""
+    args = argv_fixture("hyperkit_argv_2019_vpnkit_slot1.txt")
+    ahci = args.index(next(a for a in args if a.startswith("2:0,ahci-hd,")))
+    del args[ahci - 1: ahci + 1]
+    got, err, rc = Bundle(tmp_path, slot=slot).run(args, shell=shell)
+    assert (got, rc) == (args, 0)
+    why = "PCI slot 2 has no function 0" if slot == "after_vpnkit" else "no -s 2:N device"
+    assert why in err
+
+
 @pytest.mark.parametrize("fixture", ["hyperkit_argv_2016_vpnkit_slot2.txt", "hyperkit_argv_2019_vpnkit_slot1.txt"])
 @pytest.mark.parametrize("slot", ["after_vpnkit", "next_function"])
 def test_line_already_carrying_the_tap_passes_through(tmp_path: t.Any, shell: list[str], fixture: str,
@@ -260,6 +281,12 @@ def test_no_arguments_at_all(tmp_path: t.Any, shell: list[str]) -> None:
     (["-s2:0,virtio-vpnkit,p", "-s", "3,virtio-blk"], "after_vpnkit",
      (["-s2:0,virtio-vpnkit,p", "-s", "2:1,virtio-tap,tap1", "-s", "3,virtio-blk"], False)),
     (["-s", "2:7,virtio-rnd"], "next_function", (None, True)),  # no function left on slot 2
+    # no function 0 on slot 2: the guest would never see 2:N (see test_2019_line_without_slot_2_function_0)
+    (["-s", "1:0,virtio-vpnkit,p", "-s", "3,virtio-blk"], "after_vpnkit", (None, True)),
+    (["-s", "1:0,virtio-vpnkit,p", "-s", "2:3,virtio-rnd"], "after_vpnkit", (None, True)),
+    (["-s", "1:0,virtio-vpnkit,p", "-s", "2:3,virtio-rnd"], "next_function", (None, True)),
+    (["-s", "2:2,virtio-rnd", "-s", "0:2:0,virtio-vpnkit,p"], "next_function",
+     (["-s", "2:2,virtio-rnd", "-s", "2:3,virtio-tap,tap1", "-s", "0:2:0,virtio-vpnkit,p"], False)),
     (["-s", "12:0,virtio-rnd", "-s", "22,lpc"], "next_function", (None, True)),  # 12 and 22 are not slot 2
     # -s as the value of another option is not an option; `--` and the first operand end the options
     (["-F", "-s", "2:0,virtio-vpnkit,p"], "after_vpnkit", (None, True)),
@@ -371,3 +398,48 @@ def test_property_matches_model(tmp_path_factory: pytest.TempPathFactory, shell_
     got, err, rc = bundle.run(args, shell=shell)
     assert (got, rc) == (want, 0)
     assert bool(err) == warns, err
+
+
+# --- started through a symlink (issue 13 item 4) -------------------------------------------------------------
+# Docker's cask links /usr/local/bin/hyperkit to the bundle's com.docker.hyperkit on Intel (Homebrew/homebrew-cask
+# Casks/d/docker-desktop.rb, `on_intel do binary ... target: "/usr/local/bin/hyperkit"`); minikube's hyperkit driver
+# calls hyperkit.New("", ...) (kubernetes/minikube pkg/drivers/hyperkit/driver.go), whose defaultHyperKits start
+# with "hyperkit" and "/usr/local/bin/hyperkit" (moby/hyperkit go/hyperkit.go), exec'd by that path: $0 is the link.
+@pytest.mark.parametrize("how", ["absolute-link", "relative-link", "link-chain", "link-via-relative-path",
+                                 "link-found-on-path", "linked-folder"])
+def test_started_through_a_symlink(tmp_path: t.Any, shell: list[str], how: str) -> None:
+    bundle = Bundle(tmp_path)
+    links = tmp_path / "usr local" / "bin"  # a space in the link's folder too
+    links.mkdir(parents=True)
+    link = links / "hyperkit"
+    cwd, argv0, path = None, str(link), None
+    if how == "absolute-link":
+        link.symlink_to(bundle.shim)
+    elif how == "relative-link":
+        link.symlink_to(os.path.relpath(bundle.shim, links))
+    elif how == "link-chain":  # hyperkit -> ../opt/hk -> the bundle's file
+        (tmp_path / "opt").mkdir()
+        (tmp_path / "opt" / "hk").symlink_to(bundle.shim)
+        link.symlink_to(os.path.join("..", "..", "opt", "hk"))
+    elif how == "link-via-relative-path":
+        link.symlink_to(bundle.shim)
+        cwd, argv0 = str(links.parent), "bin/hyperkit"
+    elif how == "link-found-on-path":  # execvp finds it on PATH (so no shell in front)
+        link.symlink_to(bundle.shim)
+        argv0, path, shell = "hyperkit", f"{links}:{os.environ['PATH']}", []
+    else:  # the bundle's bin folder reached through a linked folder
+        (tmp_path / "app-bin").symlink_to(bundle.dir)
+        argv0 = str(tmp_path / "app-bin" / NAME)
+    args = ["-s", "2:0,virtio-vpnkit,p"]
+    got, err, rc = bundle.run(args, shell=shell or None, cwd=cwd, argv0=argv0, path=path)
+    assert (got, err, rc) == ([*args, "-s", "2:1,virtio-tap,tap1"], "", 0)
+
+
+def test_a_link_to_nowhere_fails_loudly(tmp_path: t.Any) -> None:
+    bundle = Bundle(tmp_path)
+    link = tmp_path / "hyperkit"
+    link.symlink_to(bundle.shim)
+    bundle.real.unlink()
+    got, err, rc = bundle.run(["-s", "2:0,virtio-vpnkit,p"], argv0=str(link))
+    assert (got, rc) == (None, 127)
+    assert f"the real hyperkit is missing: {bundle.real}" in err

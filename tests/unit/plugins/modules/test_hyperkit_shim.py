@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import pwd
 import shutil
@@ -13,13 +15,15 @@ from unittest import mock
 import pytest
 from ansible.module_utils import basic
 
-from ansible_collections.dockermac.hostbridge.plugins.module_utils import _module
+from ansible_collections.dockermac.hostbridge.plugins.module_utils import _hyperkit, _module
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._shim_template import SHIM_VERSION, parse_marker
 from ansible_collections.dockermac.hostbridge.plugins.modules import hyperkit_shim
 from ansible_collections.dockermac.hostbridge.tests.unit.plugins.module_utils.hyperkit_fakes import (
     FakeBundle,
+    apple_silicon_bundle,
     fake_binary,
     sha,
+    tree,
 )
 from ansible_collections.dockermac.hostbridge.tests.unit.utils import fixture_text, run_module
 
@@ -298,3 +302,77 @@ def test_installed_shim_runs_the_real_hyperkit(tmp_path: Path) -> None:
     assert start() == [*args[: vpnkit + 1], "-s", "2:1,virtio-tap,tap4", *args[vpnkit + 1:]]
     module(present(bundle, state="absent"))
     assert start() == args
+
+
+# --- state=absent where there is nothing to remove (issue 13 item 1) ----------------------------------------
+@pytest.mark.parametrize("check", [False, True])
+def test_absent_without_hyperkit_in_the_bundle_is_ok(tmp_path: Path, check: bool) -> None:
+    app = apple_silicon_bundle(tmp_path)
+    before = tree(tmp_path)
+    result, warnings = module({"app_path": str(app), "state": "absent", "_ansible_check_mode": check,
+                               "_ansible_diff": True})
+    assert not result.get("failed"), result
+    assert (result["changed"], result["restart_required"]) == (False, False)
+    assert (result["state_found"], result["state"]) == ("no_hyperkit", "no_hyperkit")
+    assert (result["app_path"], result["hyperkit_path"], result["real_path"]) == (str(app), None, None)
+    assert result["actions"] == []
+    assert result["diff"]["before"] == result["diff"]["after"]
+    assert warnings == []
+    assert tree(tmp_path) == before
+
+
+@pytest.mark.parametrize("system", ["Darwin", "Linux"])
+def test_absent_without_a_bundle_is_ok(tmp_path: Path, system: str) -> None:
+    missing = tmp_path / "Docker.app"
+    result, _w = module({"app_path": str(missing), "state": "absent"}, system=system)
+    assert not result.get("failed"), result
+    assert (result["changed"], result["state_found"], result["app_path"]) == (False, "no_hyperkit", None)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_absent_on_a_mac_without_docker_desktop_is_ok(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_hyperkit, "DEFAULT_APP", str(tmp_path / "Applications" / "Docker.app"))
+    result, _w = module({"state": "absent", "user": pwd.getpwuid(os.getuid()).pw_name})
+    assert not result.get("failed"), result
+    assert (result["changed"], result["state_found"], result["app_path"]) == (False, "no_hyperkit", None)
+
+
+def test_present_without_hyperkit_still_fails(tmp_path: Path) -> None:
+    app = apple_silicon_bundle(tmp_path)
+    before = tree(tmp_path)
+    result, _w = module({"app_path": str(app)})
+    assert result["failed"]
+    assert "No hyperkit found" in result["msg"]
+    assert "Apple Silicon" in result["msg"]
+    assert tree(tmp_path) == before
+
+
+# --- App Management (macOS 13+): EPERM even as root (issue 13 item 8) ----------------------------------------
+@contextlib.contextmanager
+def refusing_changes(folder: Path) -> t.Iterator[None]:
+    """The kernel refuses every change in ``folder`` with EPERM, even to root, as macOS does to a notarized app's
+    folder for a process without App Management: Linux's immutable attribute (chattr +i) gives the same errno."""
+    subprocess.run(["chattr", "+i", str(folder)], check=True)
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", str(folder)], check=True)
+
+
+@pytest.mark.root
+def test_eperm_names_app_management_and_the_program(bundle: FakeBundle) -> None:
+    before = bundle.files()
+    with refusing_changes(bundle.bindir):
+        result, _w = module(present(bundle))
+    assert result["failed"]
+    assert result["errno"] == errno.EPERM
+    for words in ("EPERM", "App Management", "Full Disk Access", "macOS 13", "The real hyperkit is intact"):
+        assert words in result["msg"], result["msg"]
+    # this test runs from no terminal app, SSH or job: the program below init (pytest's ancestry) is named
+    assert "This run was started by" in result["msg"] or "This run came over SSH" in result["msg"], result["msg"]
+    assert bundle.files() == before
+    # the same refusal on Linux is not App Management
+    with refusing_changes(bundle.bindir):
+        result, _w = module(present(bundle), system="Linux")
+    assert "App Management" not in result["msg"]
+    assert result["msg"].startswith("Cannot change the bundle: Operation not permitted")
