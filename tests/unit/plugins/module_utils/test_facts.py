@@ -694,7 +694,7 @@ def test_unsupported_system() -> None:
 
 
 # --- recorded facts: tests/fixtures/facts/<kind>.json, what bridge_facts gives on each kind of machine ----------
-# The example inventories are checked against these (tests/unit/roles/test_example_inventories.py). Each is made
+# The example inventories are checked against these (tests/system/test_example_inventories.py). Each is made
 # here from the recorded macOS samples above (tests/fixtures/darwin/SOURCES.md) on a fabricated machine, so they
 # change when the code's decision changes: HOSTBRIDGE_RECORD_FACTS=1 rewrites them, and the diff is reviewed.
 FACTS_DIR = Path(__file__).resolve().parents[3] / "fixtures" / "facts"
