@@ -18,8 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 ROLES = sorted(path.name for path in (ROOT / "roles").iterdir() if (path / "meta" / "argument_specs.yml").exists())
 DOCS = sorted([ROOT / "README.md", *(ROOT / "docs").glob("*.md"), *(ROOT / "roles").glob("*/README.md")])
 # A role variable: the role's name, one underscore, then the name (a double underscore is a role's internal one).
-VARIABLE = re.compile(r"(?<![\w.$/-])(?P<name>(?:%s)__?[a-z0-9]+(?:_[a-z0-9]+)*)(?![\w(/-])" % "|".join(
-    sorted(ROLES, key=len, reverse=True)))
+ROLE_NAMES = "|".join(sorted(ROLES, key=len, reverse=True))
+VARIABLE = re.compile(rf"(?<![\w.$/-])(?P<name>(?:{ROLE_NAMES})__?[a-z0-9]+(?:_[a-z0-9]+)*)(?![\w(/-])")
 # Paths and launchd/systemd labels that belong to this collection.
 OURS = re.compile(r"(?:/[\w.-]+)*/[\w.-]*dockermac-hostbridge[\w./-]*|com\.dockermac\.hostbridge(?:\.[\w-]+)*")
 # A default quoted in the docs: a table row "| `name` | `value` |" under a "default" column, "`name` (default
@@ -75,7 +75,7 @@ def test_every_role_variable_the_docs_name_exists() -> None:
     options, text, other = role_options(), code_text(), code_names()
     missing = [f"{doc}:{line}: {name}" for doc, line, name in mentions(VARIABLE)
                if name not in options and name not in other
-               and not re.search(r"(?<![\w.])%s(?!\w)" % re.escape(name), text)]
+               and not re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", text)]
     assert not missing, "role variables named in the docs that no role has:\n" + "\n".join(missing)
 
 
@@ -83,7 +83,7 @@ def test_every_option_the_docs_name_is_documented_in_its_argument_spec() -> None
     """Public variables (one underscore) the docs name must be options of an argument spec (ansible-doc shows
     them), unless a role sets them as a result (a fact, a registered result)."""
     options, text, other = role_options(), code_text(), code_names()
-    results = set(re.findall(r"register: (\w+)", text)) | set(re.findall(r"^\s{4,}(\w+): ", text, re.MULTILINE))
+    results = set(re.findall(r"register: (\w+)", text)) | set(re.findall(r"^\s{4,}(\w+):(?: |$)", text, re.MULTILINE))
     missing = sorted({f"{doc}:{line}: {name}" for doc, line, name in mentions(VARIABLE)
                       if "__" not in name and name not in options and name not in other and name not in results})
     assert not missing, "variables the docs name that no argument spec documents:\n" + "\n".join(missing)
