@@ -86,3 +86,14 @@ def test_lo0_alias_says_to_use_become(netns: str, shared_dir: Path) -> None:
     addresses = subprocess.run(["ip", "-n", netns, "-o", "addr", "show", "lo"], capture_output=True, text=True,
                                check=True).stdout
     assert "198.51.100.5" not in addresses
+
+
+def test_tap_device_says_to_use_become(netns: str, shared_dir: Path) -> None:
+    result = as_nobody(netns, shared_dir, "tap_device", {"name": "tap7", "owner": "nobody",
+                                                         "address": "10.0.75.1/24"})
+    # `ip tuntap add` as nobody: "open: Permission denied" (/dev/net/tun 0600) or the TUNSETIFF ioctl's
+    # "Operation not permitted" (0666): either is a missing privilege.
+    assert result["msg"].startswith(f"creating tap7 owned by nobody (uid {NOBODY_UID}) failed (rc=1): ")
+    assert result["msg"].endswith(f". {HINT}")
+    links = subprocess.run(["ip", "-n", netns, "-o", "link"], capture_output=True, text=True, check=True).stdout
+    assert "tap7" not in links
