@@ -8,7 +8,7 @@ argv and replays real command output.
 
 from __future__ import annotations
 
-from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError, become_hint
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._types import CommandResult, Module
 
 __all__ = ["C_LOCALE", "SYSTEM_DIRS", "CommandResult", "CommandRunner", "command_error"]
@@ -54,4 +54,6 @@ class CommandRunner:
 def command_error(what: str, argv: list[str], rc: int, stdout: str, stderr: str) -> HostbridgeError:
     detail = (stderr or stdout).strip().splitlines()
     reason = f": {detail[-1]}" if detail else ""
-    return HostbridgeError(f"{what} failed (rc={rc}){reason}", cmd=argv, rc=rc, stdout=stdout, stderr=stderr)
+    hint = become_hint(stderr, stdout)
+    return HostbridgeError(f"{what} failed (rc={rc}){reason}" + (f". {hint}" if hint else ""),
+                           cmd=argv, rc=rc, stdout=stdout, stderr=stderr)

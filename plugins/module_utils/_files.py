@@ -16,7 +16,7 @@ import re
 import tempfile
 import typing as t
 
-from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import BECOME_HINT, HostbridgeError
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._types import Module
 
 TEMP_SUFFIX = ".hostbridge.tmp"
@@ -74,7 +74,10 @@ def write_atomic(
     path = os.path.realpath(path)
     directory = os.path.dirname(path)
     remove_stale_temps(path)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=TEMP_SUFFIX)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=TEMP_SUFFIX)
+    except OSError as exc:
+        raise cannot_write(path, exc) from exc
     try:
         try:
             with os.fdopen(fd, "wb") as handle:
@@ -102,6 +105,23 @@ def write_atomic(
     if mode is not None:
         module.set_mode_if_different(path, mode, False)
     fsync_directory(directory)
+
+
+def cannot_write(path: str, exc: OSError) -> HostbridgeError:
+    """The error for a file that cannot be written beside ``path`` (its temp file, its backup): without root, it
+    says to use become."""
+    denied = exc.errno in (errno.EACCES, errno.EPERM) and os.geteuid() != 0
+    hint = " " + BECOME_HINT.format(uid=os.geteuid()) if denied else ""
+    return HostbridgeError(f"Cannot write {path}: {exc.strerror} (creating a file in {os.path.dirname(path)})."
+                           f"{hint} The original file is unchanged.", path=path)
+
+
+def check_writable(path: str) -> None:
+    """Fail, naming ``path`` and saying to use become, unless this process may create files beside ``path`` (the
+    temp file of ``write_atomic``, a backup) - before anything is written."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if os.geteuid() != 0 and not os.access(directory, os.W_OK):
+        raise cannot_write(path, PermissionError(errno.EACCES, os.strerror(errno.EACCES)))
 
 
 def remove_stale_temps(path: str) -> list[str]:

@@ -25,6 +25,7 @@ import typing as t
 
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._files import (
+    check_writable,
     directory_lock,
     read_bytes,
     write_atomic,
@@ -380,6 +381,7 @@ def manage(ctx: Context, params: Params) -> Result:
             result["diff"] = {"before_header": path, "after_header": path,
                               "before": current.before.decode(**_CODEC), "after": current.after.decode(**_CODEC)}
         if changed and not ctx.check_mode:
+            check_writable(path)
             if params.get("backup") and exists:
                 result["backup_file"] = ctx.module.backup_local(path)
             write_atomic(ctx.module, path, current.after, mode=None if exists else 0o644,

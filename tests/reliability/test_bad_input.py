@@ -324,6 +324,13 @@ def role_cases() -> list[RoleCase]:
         RoleCase("loopback-on-conflict", "loopback", {"loopback_hosts_on_conflict": "explode"},
                  "loopback_hosts_on_conflict", "explode"),
         RoleCase("loopback-services-type", "loopback", {"loopback_services": "nginx.test"}, "loopback_services"),
+        RoleCase("loopback-extra-ip", "loopback",
+                 {"loopback_services": svc(12), "loopback_services_extra": [*svc(13), *svc(14, ip="198.51.100.256")]},
+                 "loopback_services_extra[1].ip", "198.51.100.256",
+                 ("loopback: loopback_services_extra[1].ip: '198.51.100.256' is not a valid IPv4 or IPv6 address "
+                  "(rule ip_address)",)),
+        RoleCase("loopback-drop-name", "loopback", {"loopback_services": svc(15), "loopback_services_drop": ["a b"]},
+                 "loopback_services_drop[0]", "a b", (f"loopback_services_drop[0]: 'a b' {HOSTNAME}",)),
         RoleCase("tap-999", "tap_bridge", {"tap_bridge_device": "tap999"}, "tap_bridge_device", "tap999",
                  (f"tap_bridge: tap_bridge_device: 'tap999' {TAP}",)),
         RoleCase("tap-dotdot", "tap_bridge", {"tap_bridge_device": "../x"}, "tap_bridge_device", "../x",

@@ -6,8 +6,9 @@ import json
 
 TEAM = {"198.51.100.1": ["nginx.test"], "198.51.100.2": ["api.test", "api.team.internal"],
         "198.51.100.3": ["db.test"]}
-# host_vars of hb-molecule-fleet-3 replace the list.
-OVERRIDE = {"198.51.100.1": ["nginx.test"], "198.51.100.9": ["grafana.test"]}
+# host_vars of hb-molecule-fleet-3 add grafana.test and drop db.test; the rest of the team's list stays.
+OVERRIDE = {"198.51.100.1": ["nginx.test"], "198.51.100.2": ["api.test", "api.team.internal"],
+            "198.51.100.9": ["grafana.test"]}
 
 
 def expected(host) -> dict[str, list[str]]:

@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import difflib
 
-# Known and reported: bridge.yml creates /usr/local/libexec (the parent of the re-apply program's folder) where it
-# did not exist, and unbridge.yml removes only dockermac-hostbridge inside it. Tolerated, exactly this line, until
-# the role removes what it created; anything else left or changed fails.
-KNOWN_LEFTOVERS = {"path /usr/local/libexec d 755 0:0"}
-
 
 def test_host_state_identical_to_the_snapshot(host) -> None:
     before = host.file("/root/hb-snapshot.before").content_string.rstrip("\n")
     after = host.check_output("/root/hb-snapshot.sh").rstrip("\n")
     diff = "".join(difflib.unified_diff(before.splitlines(True), after.splitlines(True)))
-    kept = [line for line in after.splitlines() if line not in KNOWN_LEFTOVERS or line in before.splitlines()]
-    assert kept == before.splitlines(), diff
+    # bridge.yml created /usr/local/libexec too (the base image has none): unbridge.yml removes it with the rest.
+    assert after.splitlines() == before.splitlines(), diff
 
 
 def test_no_managed_block_left_in_hosts(host) -> None:

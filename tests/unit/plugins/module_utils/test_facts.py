@@ -813,3 +813,81 @@ def test_linux_simulated_bundle(tmp_path: Path) -> None:
 def test_unsupported_system() -> None:
     with pytest.raises(HostbridgeError, match="does not support 'Windows'"):
         _facts.gather(params={}, system="Windows", runner=FakeRunner())
+
+
+# --- recorded facts: tests/fixtures/facts/<kind>.json, what bridge_facts gives on each kind of machine ----------
+# The example inventories are checked against these (tests/system/test_example_inventories.py). Each is made
+# here from the recorded macOS samples above (tests/fixtures/darwin/SOURCES.md) on a fabricated machine, so they
+# change when the code's decision changes: HOSTBRIDGE_RECORD_FACTS=1 rewrites them, and the diff is reviewed.
+FACTS_DIR = Path(__file__).resolve().parents[3] / "fixtures" / "facts"
+
+
+def _homebrew(mac: Mac) -> None:
+    brew = mac.root / "opt" / "homebrew" / "bin" / "brew"
+    brew.parent.mkdir(parents=True)
+    brew.write_text("#!/bin/sh\n")
+    brew.chmod(0o755)
+
+
+def _record_intel_hyperkit(mac: Mac) -> dict[str, t.Any]:
+    """An Intel Mac, Docker Desktop 4.15 set to HyperKit, tuntaposx loaded and /dev/tap1 there."""
+    mac.bundle()
+    mac.settings("settings_json_intel_hyperkit.json", name="settings.json")
+    mac.char_device("tap1")
+    return mac.facts(intel_runner(kext=darwin("kextstat_l_b_tuntap_tap.txt")))[0]
+
+
+def _record_intel_virtualization_framework_homebrew(mac: Mac) -> dict[str, t.Any]:
+    """An Intel Mac, Docker Desktop on Apple's Virtualization framework, Homebrew installed."""
+    mac.bundle()
+    mac.settings("settings_store_apple_silicon_vf.json")
+    _homebrew(mac)
+    return mac.facts(intel_runner())[0]
+
+
+def _record_apple_silicon_homebrew(mac: Mac) -> dict[str, t.Any]:
+    """An Apple Silicon Mac, Docker Desktop 4.35 (Virtualization framework), Homebrew in /opt/homebrew."""
+    mac.apple_silicon_app()
+    mac.settings("settings_store_apple_silicon_vf.json")
+    _homebrew(mac)
+    return mac.facts(FakeRunner([(SW_VERS, 0, "15.1\n", ""), (KMUTIL, 0, "", "")]), machine="arm64")[0]
+
+
+def _record_apple_silicon(mac: Mac) -> dict[str, t.Any]:
+    """An Apple Silicon Mac, Docker Desktop 4.35 (Virtualization framework), no Homebrew."""
+    mac.apple_silicon_app()
+    mac.settings("settings_store_apple_silicon_vf.json")
+    return mac.facts(FakeRunner([(SW_VERS, 0, "15.1\n", ""), (KMUTIL, 0, "", "")]), machine="arm64")[0]
+
+
+def _record_linux(tmp_path: Path) -> dict[str, t.Any]:
+    """A Linux laptop (Ubuntu 24.04) with /dev/net/tun."""
+    host = LinuxHost(tmp_path)
+    (host.root / "dev" / "net" / "tun").symlink_to("/dev/null")
+    return host.facts(user="nobody")
+
+
+RECORDED = {"intel_hyperkit": _record_intel_hyperkit,
+            "intel_virtualization_framework_homebrew": _record_intel_virtualization_framework_homebrew,
+            "apple_silicon_homebrew": _record_apple_silicon_homebrew, "apple_silicon": _record_apple_silicon}
+
+
+def _portable(value: t.Any, tmp_path: Path) -> t.Any:
+    """The facts without this run's temp paths and uids: the fabricated / is /, the home /Users/alice."""
+    text = json.dumps(value, sort_keys=True)
+    text = text.replace(str(tmp_path / "home" / "alice"), "/Users/alice").replace(str(tmp_path / "root"), "")
+    facts = json.loads(text)
+    facts["console_user"] = {"name": "alice", "uid": 501, "home": facts["console_user"]["home"]}
+    if facts["homebrew"]["owner"] is not None:
+        facts["homebrew"]["owner"] = "alice"
+    return facts
+
+
+@pytest.mark.parametrize("kind", [*RECORDED, "linux"])
+def test_recorded_facts_are_what_bridge_facts_gives(tmp_path: Path, kind: str) -> None:
+    facts = _record_linux(tmp_path) if kind == "linux" else RECORDED[kind](Mac(tmp_path))
+    facts = _portable(facts, tmp_path)
+    path = FACTS_DIR / f"{kind}.json"
+    if os.environ.get("HOSTBRIDGE_RECORD_FACTS") == "1":
+        path.write_text(json.dumps(facts, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    assert json.loads(path.read_text(encoding="utf-8")) == facts, f"{path} is stale: HOSTBRIDGE_RECORD_FACTS=1"

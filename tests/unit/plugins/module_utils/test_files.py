@@ -70,6 +70,27 @@ def test_write_atomic_failure_keeps_original_and_cleans_temp(module, tmp_path, m
     assert sorted(os.listdir(tmp_path)) == ["hosts"]
 
 
+@pytest.mark.parametrize(("uid", "says_become"), [(501, True), (0, False)])
+def test_write_atomic_in_a_directory_it_may_not_write(module, tmp_path, monkeypatch, uid: int,
+                                                      says_become: bool) -> None:
+    """The temp file cannot be created (no root): a HostbridgeError naming the file, saying to use become when not
+    root (tests/system/test_without_root.py runs it for real as nobody)."""
+    target = tmp_path / "hosts"
+    target.write_bytes(b"precious\n")
+
+    def denied(**kwargs: object) -> tuple[int, str]:
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(_files.tempfile, "mkstemp", denied)
+    monkeypatch.setattr(_files.os, "geteuid", lambda: uid)
+    with pytest.raises(HostbridgeError) as info:
+        _files.write_atomic(module, str(target), b"new\n")
+    assert info.value.msg.startswith(f"Cannot write {target}: Permission denied (creating a file in {tmp_path}).")
+    assert ("This needs root and the module ran as uid 501: run the task with become" in info.value.msg) is says_become
+    assert info.value.msg.endswith("The original file is unchanged.")
+    assert target.read_bytes() == b"precious\n"
+
+
 def test_write_atomic_fsyncs_the_data_before_the_rename_and_the_directory_after(
         module, tmp_path, monkeypatch) -> None:
     """Durability, which a SIGKILL test cannot see (the page cache survives a killed process, not a power cut)."""

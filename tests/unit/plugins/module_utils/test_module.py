@@ -9,7 +9,8 @@ from unittest import mock
 import pytest
 from ansible.module_utils import basic
 
-from ansible_collections.dockermac.hostbridge.plugins.module_utils import _module
+from ansible_collections.dockermac.hostbridge.plugins.module_utils import _errors, _module
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._commands import command_error
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._module import Context, select_backend
 from ansible_collections.dockermac.hostbridge.plugins.modules import (
@@ -124,3 +125,20 @@ def test_select_backend_picks_by_platform_and_names_what_is_missing() -> None:
         select_backend("Windows", {"Darwin": "mac"}, what="some_module")
     assert info.value.msg == "some_module does not support 'Windows' (only macOS (Darwin))"
     assert info.value.details == {"system": "Windows"}
+
+
+@pytest.mark.parametrize(("uid", "stderr", "hint"), [
+    (501, "RTNETLINK answers: Operation not permitted\n", True),
+    (501, "route: must be root to alter routing table\n", True),
+    (501, "ifconfig: interface tap1 does not exist\n", False),  # not a privilege problem
+    (0, "RTNETLINK answers: Operation not permitted\n", False),  # root refused: become would not help
+])
+def test_a_command_refused_for_lack_of_root_says_to_use_become(monkeypatch: pytest.MonkeyPatch, uid: int,
+                                                               stderr: str, hint: bool) -> None:
+    monkeypatch.setattr(_errors.os, "geteuid", lambda: uid)
+    error = command_error("adding 198.51.100.2/32 to lo", ["/sbin/ip", "addr", "add"], 2, "", stderr)
+    detail = stderr.strip()
+    become = (f". This needs root and the module ran as uid {uid}: run the task with become (become: true on the "
+              "task or the play, or ansible-playbook --become; add -K when sudo asks for a password).")
+    assert error.msg == f"adding 198.51.100.2/32 to lo failed (rc=2): {detail}" + (become if hint else "")
+    assert error.details == {"cmd": ["/sbin/ip", "addr", "add"], "rc": 2, "stdout": "", "stderr": stderr}
