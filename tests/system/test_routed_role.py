@@ -167,6 +167,8 @@ class FakeMac:
         self.calls_file = base / "calls.jsonl"
         self.state_file = base / "state.json"
         self.home = base / "home"
+        self.state_dir = base / "var" / "lib" / "dockermac-hostbridge"
+        self.record = self.state_dir / "routed.json"
         for directory in (self.brew.parent, self.keg.parent, self.home, base / "samples"):
             directory.mkdir(parents=True, exist_ok=True)
         for directory in (base, base / "opt", base / "opt" / "homebrew", base / "samples"):
@@ -240,6 +242,7 @@ class FakeMac:
 
     def run(self, state: str = "present", *, check: bool = False,
             **role_vars: t.Any) -> subprocess.CompletedProcess[str]:
+        role_vars.setdefault("routed_state_dir", str(self.state_dir))
         book = playbook(self.base / "play.yml", role_vars={"routed_state": state, **role_vars})
         return run_playbook(book, self.inventory, check=check, extra_vars=self.facts)
 
@@ -283,7 +286,9 @@ def test_mac_side_argv_check_mode_idempotence_and_undo(fake_mac: FakeMac) -> Non
     assert calls == [READ_TAPS, (ME, ["tap", "chipmk/tap"]), READ_INFO, (ME, ["install", FORMULA]),
                      ROOT_SERVICE_INFO, (0, ["services", "start", FORMULA])]
     assert_brew_as_root_only_for_services(calls)
-    assert counts["changed"] == 3
+    assert counts["changed"] == 5  # tap, install, start, the record's directory and file
+    assert json.loads(fake_mac.record.read_text()) == {"formula": FORMULA, "installed": ["formula", "service"]}
+    assert os.stat(fake_mac.record).st_uid == 0
     assert fake_mac.state()["service"] == "started"
     assert os.stat(fake_mac.keg / "v0.1.4" / "bin" / "docker-mac-net-connect").st_uid == 0  # Homebrew's chown
 
@@ -309,15 +314,52 @@ def test_mac_side_argv_check_mode_idempotence_and_undo(fake_mac: FakeMac) -> Non
     assert calls == [ROOT_SERVICE_INFO, (0, ["services", "stop", FORMULA]), READ_INFO,
                      (ME, ["uninstall", "--force", FORMULA])]
     assert_brew_as_root_only_for_services(calls)
-    assert counts["changed"] == 3  # stop, keg ownership, uninstall
+    assert counts["changed"] == 4  # stop, keg ownership, uninstall, the record
     assert fake_mac.state() == {"taps": ["homebrew/core", "chipmk/tap"], "installed": False, "service": "none"}
     assert not fake_mac.keg.exists()
+    assert not fake_mac.record.exists()
+    assert "was installed by hand" not in result.stdout
     assert "networks labelled com.dockermac.hostbridge.role=routed are left in place" in result.stdout
 
     # 6. undo again: nothing to do (no keg: brew is not even asked about the formula)
     counts = ok(fake_mac.run("absent"))
     assert fake_mac.take_calls() == [ROOT_SERVICE_INFO]
     assert counts["changed"] == 0
+
+
+@pytest.mark.root
+def test_unbridge_leaves_a_docker_mac_net_connect_installed_by_hand(fake_mac: FakeMac) -> None:
+    """The developer ran `brew install` and `sudo brew services start` before the collection came: bridge finds both
+    there (records nothing), unbridge leaves both and says how to remove them."""
+    (fake_mac.keg / "v0.1.4" / "bin").mkdir(parents=True)
+    (fake_mac.keg / "v0.1.4" / "bin" / "docker-mac-net-connect").write_text("")
+    fake_mac.set_state(taps=["homebrew/core", "chipmk/tap"], installed=True, service="started")
+    assert ok(fake_mac.run())["changed"] == 0
+    assert fake_mac.take_calls() == [READ_TAPS, READ_INFO, ROOT_SERVICE_INFO]
+    assert not fake_mac.record.exists()
+
+    result = fake_mac.run("absent")
+    assert ok(result)["changed"] == 0
+    assert fake_mac.take_calls() == [ROOT_SERVICE_INFO]  # no stop, no uninstall
+    assert fake_mac.state() == {"taps": ["homebrew/core", "chipmk/tap"], "installed": True, "service": "started"}
+    assert (fake_mac.keg / "v0.1.4" / "bin" / "docker-mac-net-connect").exists()
+    said = " ".join(result.stdout.split())
+    assert (f"routed: {FORMULA} was installed by hand, not by this collection ({fake_mac.record} does not record "
+            "it), so it stays installed and its service stays as it is.") in said
+    assert f"sudo brew services stop {FORMULA};" in said
+
+    # formula by hand, service stopped: the collection starts the service (recorded), so unbridge stops it again
+    # and still leaves the formula
+    fake_mac.set_state(service="none")
+    assert ok(fake_mac.run())["changed"] == 3  # start, the record's directory and file
+    assert json.loads(fake_mac.record.read_text())["installed"] == ["service"]
+    fake_mac.take_calls()
+    result = fake_mac.run("absent")
+    ok(result)
+    assert fake_mac.take_calls() == [ROOT_SERVICE_INFO, (0, ["services", "stop", FORMULA])]
+    assert fake_mac.state()["installed"] is True
+    assert "was installed by hand" in result.stdout
+    assert not fake_mac.record.exists()
 
 
 @pytest.mark.root
