@@ -174,7 +174,9 @@ class Facts:
     def docker(self, *, home: str | None) -> dict[str, t.Any]:
         path = self.socket_path(home=home)
         exists = os.path.exists(path)
-        return {"socket": path, "socket_exists": exists, "engine_reachable": exists and ping(path)}
+        # The default socket is a link on a Mac: present (lexists) even while Docker Desktop is not running.
+        return {"socket": path, "socket_exists": exists, "engine_reachable": exists and ping(path),
+                "default_socket": DOCKER_SOCKET, "default_socket_present": os.path.lexists(self.path(DOCKER_SOCKET))}
 
     def socket_path(self, *, home: str | None) -> str:
         raise NotImplementedError
@@ -325,18 +327,20 @@ class DarwinFacts(Facts):
         devices = self.tap_devices()
         loaded = self.kext_loaded()
         homebrew = self.homebrew()
+        docker = self.docker(home=home)
 
         seen = Observed(platform=self.platform, architecture=arch, tap_device=tap, installed=app is not None,
                         app_path=app, vm=vm, hyperkit_path=hyperkit_path, shim_state=shim_state,
                         shim_problem=problem, kext_loaded=loaded, tap_device_exists=tap in devices,
-                        apps_tried=tuple(candidates), homebrew_path=homebrew["path"])
+                        apps_tried=tuple(candidates), homebrew_path=homebrew["path"],
+                        default_socket=docker["default_socket_present"])
         desktop = {"installed": app is not None, "app_path": app, "version": version,
                    "vm_manager": vm.manager if vm else None, "vm_manager_source": vm.source if vm else None,
                    "settings_path": settings_path, "hyperkit_path": hyperkit_path, "shim_state": shim_state}
         tuntap = {"kext_loaded": loaded, "devices": devices, "tap_device": tap, "tap_device_exists": tap in devices,
                   "dev_net_tun": False}
         return self._assemble(seen=seen, os_version=macos, account=account, home=home,
-                              docker=self.docker(home=home), desktop=desktop, tuntap=tuntap, homebrew=homebrew)
+                              docker=docker, desktop=desktop, tuntap=tuntap, homebrew=homebrew)
 
 
 class LinuxFacts(Facts):

@@ -378,6 +378,14 @@ def test_refusals_before_any_brew_call(fake_mac: FakeMac) -> None:
     result = fake_mac.run()
     assert result.returncode != 0
     assert "Homebrew was not found" in result.stdout
+    # Docker Desktop's default socket switched off: docker-mac-net-connect (root) would find no engine
+    facts = fake_mac.hostbridge()
+    facts["docker"].update(default_socket="/var/run/docker.sock", default_socket_present=False)
+    fake_mac.facts.write_text(json.dumps({"hostbridge_facts": facts}))
+    result = fake_mac.run()
+    assert result.returncode != 0
+    assert ('routed: /var/run/docker.sock does not exist: in Docker Desktop > Settings > Advanced, switch on "Allow '
+            'the default Docker socket to be used"') in " ".join(result.stdout.split())
     # brew owned by root: refused, Homebrew does not run as root
     facts = fake_mac.hostbridge()
     facts["homebrew"]["owner"] = "root"
