@@ -148,7 +148,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def address_string(self) -> str:  # a unix socket has no peer address
         return "unix"
 
-    def log_message(self, format: str, *args: t.Any) -> None:  # noqa: A002 (the base class's name)
+    def log_message(self, format: str, *args: t.Any) -> None:
         pass
 
     def do_GET(self) -> None:
@@ -191,10 +191,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         fake.requests.append((method, self.path))
         url = urllib.parse.urlsplit(self.path)
         path = _VERSION_PREFIX.sub("", url.path)
-        query = urllib.parse.parse_qs(url.query)
-        body = self._body() if method in ("POST",) else None
+        body = self._body() if method == "POST" else None
         fake.bodies.append(body)
-        parts = [part for part in path.split("/") if part]
         if path == RESTART_PATH and method == "POST":
             fake.restart()
             self._send(200, text="restarted")
@@ -206,27 +204,35 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._send(200, self._version())
         elif path == "/info" and method == "GET":
             self._send(200, self._info())
-        elif path == "/networks" and method == "GET":
-            self._send(200, self._list_networks(query))
-        elif path == "/networks/create" and method == "POST":
-            self._create_network(body or {})
-        elif len(parts) == 2 and parts[0] == "networks" and method in ("GET", "DELETE"):
-            network = fake.find(urllib.parse.unquote(parts[1]))
-            if network is None:
-                self._error(404, f"network {urllib.parse.unquote(parts[1])} not found")
-            elif method == "GET":
-                self._send(200, network)
-            else:
-                del fake.networks[network["Name"]]
-                self._send(204)
-        elif len(parts) == 3 and parts[0] == "networks" and parts[2] in ("connect", "disconnect"):
-            network = fake.find(urllib.parse.unquote(parts[1]))
-            if network is None:
-                self._error(404, f"network {urllib.parse.unquote(parts[1])} not found")
-            else:
-                self._send(200)
+        elif path.startswith("/networks"):
+            self._route_networks(method, path, urllib.parse.parse_qs(url.query), body)
         else:
-            self._error(404, f"page not found (fake Docker API: {method} {path})")
+            self._not_found(method, path)
+
+    def _route_networks(self, method: str, path: str, query: dict[str, list[str]], body: t.Any) -> None:
+        parts = [urllib.parse.unquote(part) for part in path.split("/") if part]
+        if parts == ["networks"] and method == "GET":
+            self._send(200, self._list_networks(query))
+        elif parts == ["networks", "create"] and method == "POST":
+            self._create_network(body or {})
+        elif len(parts) in (2, 3) and method in ("GET", "DELETE", "POST"):
+            network = self.fake.find(parts[1])
+            if network is None:
+                self._error(404, f"network {parts[1]} not found")
+            elif len(parts) == 3 and parts[2] in ("connect", "disconnect") and method == "POST":
+                self._send(200)
+            elif len(parts) == 2 and method == "GET":
+                self._send(200, network)
+            elif len(parts) == 2 and method == "DELETE":
+                del self.fake.networks[network["Name"]]
+                self._send(204)
+            else:
+                self._not_found(method, path)
+        else:
+            self._not_found(method, path)
+
+    def _not_found(self, method: str, path: str) -> None:
+        self._error(404, f"page not found (fake Docker API: {method} {path})")
 
     # -- answers --
     def _version(self) -> dict[str, t.Any]:
