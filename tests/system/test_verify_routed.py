@@ -172,8 +172,8 @@ def test_a_container_reaches_the_host_and_the_host_reaches_it_by_ip(tmp_path: Pa
         assert "routed checks (Linux reaches container IPs directly)" in said
         # nothing left behind: no probe container, no server
         assert docker("ps", "-aq", "--filter", "label=com.dockermac.hostbridge.role=verify").stdout.strip() == ""
-        with socket.socket() as sock:
-            sock.bind(("0.0.0.0", port))  # the one-shot server is gone: the port is free again
+        listening = subprocess.run(["ss", "-Hltn", f"sport = :{port}"], capture_output=True, text=True, check=True)
+        assert listening.stdout.strip() == ""  # the one-shot server is gone
 
         # negative control: a server listening on 127.0.0.1 only is not the host-gateway address - the check must
         # fail and say so (not pass because something else answered)
