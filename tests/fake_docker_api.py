@@ -170,8 +170,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         return json.loads(raw) if raw.strip() else None
 
     def _send(self, status: int, payload: t.Any = None, *, text: str | None = None) -> None:
-        data = (text if text is not None else json.dumps(payload)).encode() if (payload is not None
-                                                                               or text is not None) else b""
+        body = text if text is not None else (json.dumps(payload) if payload is not None else "")
+        data = body.encode()
         self.send_response(status)
         self.send_header("Content-Type", "text/plain; charset=utf-8" if text is not None else "application/json")
         self.send_header("Api-Version", api_version_of(self.fake.version))
@@ -280,8 +280,8 @@ def _matches(network: dict[str, t.Any], key: str, wanted: t.Any) -> bool:
     values = list(wanted) if not isinstance(wanted, dict) else [value for value, on in wanted.items() if on]
     if key == "label":
         labels = network["Labels"]
-        return all(labels.get(k) == v if sep else k in labels for k, sep, v in (item.partition("=")
-                                                                                 for item in values))
+        pairs = [item.partition("=") for item in values]
+        return all(labels.get(k) == v if sep else k in labels for k, sep, v in pairs)
     if key == "name":
         return any(value in network["Name"] for value in values)
     return True

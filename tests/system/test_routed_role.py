@@ -527,7 +527,6 @@ def test_trusted_networks_on_the_local_engine(tmp_path: Path, engine: Path) -> N
     assert inspect(name_a) == users
 
 
-
 # --- the engine's version decides: a fake Docker API reporting the version, whatever Docker is installed ---------
 DAEMON_JSON = {"builder": {"gc": {"enabled": True}}, "features": {"containerd-snapshotter": True}}
 NET = {"name": "hbr-routed-fake", "subnet": "198.51.100.0/24"}

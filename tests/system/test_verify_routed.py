@@ -81,9 +81,9 @@ def recorded_mac(tmp_path: Path) -> t.Iterator[tuple[FakeDockerAPI, dict[str, t.
         for name, subnet in (("my-network", "172.200.0.0/16"), ("hbr", "198.51.100.0/24"),
                              ("compose_default", "10.99.200.0/24")):
             api.add_network(name, subnet)
+        running = "launchctl_print_docker_mac_net_connect_running.txt"
         extra = {"verify__facts": mac_facts(str(sock)), "bridge_strategy": "routed", "verify_loopback": False,
-                 "verify__launchctl": printing(tmp_path / "launchctl",
-                                              "launchctl_print_docker_mac_net_connect_running.txt"),
+                 "verify__launchctl": printing(tmp_path / "launchctl", running),
                  "verify__ifconfig": printing(tmp_path / "ifconfig", "ifconfig_a_routed.txt"),
                  "verify__netstat": printing(tmp_path / "netstat", "netstat_rnf_inet_routed.txt")}
         yield api, extra
