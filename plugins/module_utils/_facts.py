@@ -202,7 +202,9 @@ class Facts:
     def docker(self, *, home: str | None) -> dict[str, t.Any]:
         path = self.socket_path(home=home)
         exists = os.path.exists(path)
-        return {"socket": path, "socket_exists": exists, "engine_reachable": exists and ping(path)}
+        # The default socket is a link on a Mac: present (lexists) even while Docker Desktop is not running.
+        return {"socket": path, "socket_exists": exists, "engine_reachable": exists and ping(path),
+                "default_socket": DOCKER_SOCKET, "default_socket_present": os.path.lexists(self.path(DOCKER_SOCKET))}
 
     def socket_path(self, *, home: str | None) -> str:
         raise NotImplementedError
@@ -358,12 +360,14 @@ class DarwinFacts(Facts):
         loaded = self.kext_loaded()
         kext = kext_state(loaded=loaded, installed=os.path.isdir(self.path(TUNTAP_KEXT_PATH)), macos=macos)
         homebrew = self.homebrew()
+        docker = self.docker(home=home)
 
         seen = Observed(platform=self.platform, architecture=arch, tap_device=tap, installed=app is not None,
                         app_path=app, vm=vm, hyperkit_path=hyperkit_path, shim_state=shim_state,
                         shim_problem=problem, kext_loaded=loaded, kext_todo=kext_todo(kext, tap, macos),
                         tap_device_exists=tap in devices,
-                        apps_tried=tuple(candidates), homebrew_path=homebrew["path"])
+                        apps_tried=tuple(candidates), homebrew_path=homebrew["path"],
+                        default_socket=docker["default_socket_present"])
         desktop = {"installed": app is not None, "app_path": app, "version": version,
                    "vm_manager": vm.manager if vm else None, "vm_manager_source": vm.source if vm else None,
                    "settings_path": read.path, "hyperkit_path": hyperkit_path, "shim_state": shim_state,
@@ -372,7 +376,7 @@ class DarwinFacts(Facts):
                   "dev_net_tun": False, "kext_state": kext, "kext_load_on_demand": kext_load_on_demand(macos),
                   "kext_approval_steps": None if kext_load_on_demand(macos) else KEXT_APPROVAL_STEPS}
         return self._assemble(seen=seen, os_version=macos, account=account, home=home,
-                              docker=self.docker(home=home), desktop=desktop, tuntap=tuntap, homebrew=homebrew)
+                              docker=docker, desktop=desktop, tuntap=tuntap, homebrew=homebrew)
 
 
 class LinuxFacts(Facts):

@@ -17,6 +17,14 @@ from ansible_collections.dockermac.hostbridge.plugins.module_utils._hyperkit imp
 # Where Homebrew's installer puts brew: Apple Silicon first, then Intel (docs.brew.sh/Installation).
 HOMEBREW_PATHS = ("/opt/homebrew/bin/brew", "/usr/local/bin/brew")
 ROUTED_TOOL = "docker-mac-net-connect"
+DEFAULT_SOCKET = "/var/run/docker.sock"
+# docker-mac-net-connect runs as root and builds its Docker client from the environment (main.go,
+# client.NewClientWithOpts(client.FromEnv)); its launchd job sets no DOCKER_HOST, so it talks to the default socket,
+# which Docker Desktop links only with this setting on (docs.docker.com/desktop/settings-and-maintenance/settings/,
+# Advanced). No settings-store.json key for it is documented: the user switches it on.
+DEFAULT_SOCKET_NEED = (f"Docker Desktop's setting 'Allow the default Docker socket to be used' (Settings > Advanced; "
+                       f"it asks for your password): {ROUTED_TOOL} runs as root and talks to {DEFAULT_SOCKET}, which "
+                       "Docker Desktop creates only with that setting on")
 
 HYPERKIT = "hyperkit"
 VIRTUALIZATION_FRAMEWORK = "virtualization_framework"
@@ -134,6 +142,7 @@ class Observed(t.NamedTuple):
     dev_net_tun: bool = False
     apps_tried: tuple[str, ...] = ()
     homebrew_path: str | None = None
+    default_socket: bool = True  # /var/run/docker.sock exists (a link, even dangling while Docker Desktop is off)
 
 
 def _verdict(possible: bool, reason: str, **extra: t.Any) -> dict[str, t.Any]:
@@ -183,6 +192,8 @@ def _darwin_routed(seen: Observed) -> dict[str, t.Any]:
     if seen.homebrew_path is None:
         needs.append(f"Homebrew (brew at {' or '.join(HOMEBREW_PATHS)}): the routed role installs {ROUTED_TOOL} "
                      "with it")
+    if not seen.default_socket:
+        needs.append(DEFAULT_SOCKET_NEED)
     return _verdict(True, f"Docker Desktop on {_VM_LABELS[vm.manager]} ({vm.source}): {ROUTED_TOOL} routes the "
                           "Docker networks' subnets through a WireGuard tunnel into the VM", needs=needs)
 

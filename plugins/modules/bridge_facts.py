@@ -45,7 +45,10 @@ description:
   - The routed strategy (docker-mac-net-connect, installed with Homebrew by the C(routed) role) is possible on a Mac
     whose Docker Desktop is installed and does not run on HyperKit (where the tap strategy applies); a missing
     Homebrew (no C(brew) at C(/opt/homebrew/bin/brew) or C(/usr/local/bin/brew)) is reported in the C(needs) list
-    of C(ansible_facts.hostbridge.strategies.routed), because the role cannot install Homebrew. On Linux it is
+    of C(ansible_facts.hostbridge.strategies.routed), because the role cannot install Homebrew; so is a missing
+    C(/var/run/docker.sock), because docker-mac-net-connect runs as root with no C(DOCKER_HOST) and talks to that
+    socket, which Docker Desktop creates only with its setting "Allow the default Docker socket to be used"
+    (Settings > Advanced; no settings file key for it is documented, so the user switches it on). On Linux it is
     never possible - not needed, the host reaches container IPs directly.
   - The recommendation on a Mac is V(tap) where possible, else V(routed) where possible with nothing needed, else
     V(loopback); on Linux V(loopback). C(recommended_reason) says why.
@@ -220,6 +223,19 @@ ansible_facts:
               returned: always
               type: bool
               sample: true
+            default_socket:
+              description: The default socket clients without C(DOCKER_HOST) use (docker-mac-net-connect among them).
+              returned: always
+              type: str
+              sample: /var/run/docker.sock
+            default_socket_present:
+              description:
+                - Whether C(default_socket) exists, as a socket or a link (a dangling link counts - Docker Desktop
+                  links it to the user's socket, which exists only while Docker Desktop runs). On a Mac it is there
+                  only with Docker Desktop's "Allow the default Docker socket to be used".
+              returned: always
+              type: bool
+              sample: true
         docker_desktop:
           description: Docker Desktop. On Linux V(installed) is false and only C(app_path), C(hyperkit_path) and
             C(shim_state) of an explicit O(app_path) are filled in.
@@ -360,7 +376,8 @@ ansible_facts:
           description: For each strategy (C(loopback), C(tap), C(routed)) a dict with C(possible) (bool) and
             C(reason) (str, why it is or is not possible); C(tap) and C(routed) also have C(needs), a list of what
             has to be there first (C(tap) - the tuntaposx kext, which the C(tap_bridge) role installs; C(routed) -
-            Homebrew, which no role installs).
+            Homebrew, which no role installs, and Docker Desktop's default socket setting, which the user switches
+            on).
           returned: always
           type: dict
           sample:

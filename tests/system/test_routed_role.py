@@ -7,7 +7,10 @@ service) so that runs are idempotent, and behaves like Homebrew where it matters
 not see the root service, ``services start`` as root takes root ownership of the keg, and ``uninstall`` fails on a
 keg the user does not own. ``become`` goes through ``su -s /bin/sh`` (no sudo here; root needs no password).
 
-Docker side (markers root, docker): the role's ``networks`` entry point against the local engine, for real.
+Docker side: the role's ``networks`` entry point against the local engine, for real (markers root, docker); and
+every path whose result depends on the engine's version (daemon_option's daemon.json merge, backup and restart;
+trusted_interfaces' networks) against a fake Docker API on the fake Mac's socket reporting a chosen version
+(tests/fake_docker_api.py), so that both sides of Engine 28.0 and 28.2 are tested whatever Docker is installed.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.dockermac.hostbridge.tests import ansible_cli
+from ansible_collections.dockermac.hostbridge.tests.fake_docker_api import FakeDockerAPI
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "darwin"
@@ -163,6 +167,8 @@ class FakeMac:
         self.calls_file = base / "calls.jsonl"
         self.state_file = base / "state.json"
         self.home = base / "home"
+        self.state_dir = base / "var" / "lib" / "dockermac-hostbridge"
+        self.record = self.state_dir / "routed.json"
         for directory in (self.brew.parent, self.keg.parent, self.home, base / "samples"):
             directory.mkdir(parents=True, exist_ok=True)
         for directory in (base, base / "opt", base / "opt" / "homebrew", base / "samples"):
@@ -220,8 +226,23 @@ class FakeMac:
         self.calls_file.write_text("")
         return [(call["uid"], call["argv"]) for call in calls]
 
+    @contextlib.contextmanager
+    def engine(self, version: str) -> t.Iterator[FakeDockerAPI]:
+        """A fake Docker engine of ``version`` on the socket the facts name (~/.docker/run/docker.sock), which the
+        facts now call reachable; its restart re-reads ~/.docker/daemon.json."""
+        dot_docker = self.home / ".docker"
+        dot_docker.mkdir(exist_ok=True)
+        os.chown(dot_docker, NOBODY.pw_uid, NOBODY.pw_gid)
+        facts = self.hostbridge()
+        facts["docker"].update(socket_exists=True, engine_reachable=True)
+        self.facts.write_text(json.dumps({"hostbridge_facts": facts}))
+        with FakeDockerAPI(facts["docker"]["socket"], version=version,
+                           daemon_json=str(dot_docker / "daemon.json")) as api:
+            yield api
+
     def run(self, state: str = "present", *, check: bool = False,
             **role_vars: t.Any) -> subprocess.CompletedProcess[str]:
+        role_vars.setdefault("routed_state_dir", str(self.state_dir))
         book = playbook(self.base / "play.yml", role_vars={"routed_state": state, **role_vars})
         return run_playbook(book, self.inventory, check=check, extra_vars=self.facts)
 
@@ -265,7 +286,9 @@ def test_mac_side_argv_check_mode_idempotence_and_undo(fake_mac: FakeMac) -> Non
     assert calls == [READ_TAPS, (ME, ["tap", "chipmk/tap"]), READ_INFO, (ME, ["install", FORMULA]),
                      ROOT_SERVICE_INFO, (0, ["services", "start", FORMULA])]
     assert_brew_as_root_only_for_services(calls)
-    assert counts["changed"] == 3
+    assert counts["changed"] == 5  # tap, install, start, the record's directory and file
+    assert json.loads(fake_mac.record.read_text()) == {"formula": FORMULA, "installed": ["formula", "service"]}
+    assert os.stat(fake_mac.record).st_uid == 0
     assert fake_mac.state()["service"] == "started"
     assert os.stat(fake_mac.keg / "v0.1.4" / "bin" / "docker-mac-net-connect").st_uid == 0  # Homebrew's chown
 
@@ -291,15 +314,52 @@ def test_mac_side_argv_check_mode_idempotence_and_undo(fake_mac: FakeMac) -> Non
     assert calls == [ROOT_SERVICE_INFO, (0, ["services", "stop", FORMULA]), READ_INFO,
                      (ME, ["uninstall", "--force", FORMULA])]
     assert_brew_as_root_only_for_services(calls)
-    assert counts["changed"] == 3  # stop, keg ownership, uninstall
+    assert counts["changed"] == 4  # stop, keg ownership, uninstall, the record
     assert fake_mac.state() == {"taps": ["homebrew/core", "chipmk/tap"], "installed": False, "service": "none"}
     assert not fake_mac.keg.exists()
+    assert not fake_mac.record.exists()
+    assert "was installed by hand" not in result.stdout
     assert "networks labelled com.dockermac.hostbridge.role=routed are left in place" in result.stdout
 
     # 6. undo again: nothing to do (no keg: brew is not even asked about the formula)
     counts = ok(fake_mac.run("absent"))
     assert fake_mac.take_calls() == [ROOT_SERVICE_INFO]
     assert counts["changed"] == 0
+
+
+@pytest.mark.root
+def test_unbridge_leaves_a_docker_mac_net_connect_installed_by_hand(fake_mac: FakeMac) -> None:
+    """The developer ran `brew install` and `sudo brew services start` before the collection came: bridge finds both
+    there (records nothing), unbridge leaves both and says how to remove them."""
+    (fake_mac.keg / "v0.1.4" / "bin").mkdir(parents=True)
+    (fake_mac.keg / "v0.1.4" / "bin" / "docker-mac-net-connect").write_text("")
+    fake_mac.set_state(taps=["homebrew/core", "chipmk/tap"], installed=True, service="started")
+    assert ok(fake_mac.run())["changed"] == 0
+    assert fake_mac.take_calls() == [READ_TAPS, READ_INFO, ROOT_SERVICE_INFO]
+    assert not fake_mac.record.exists()
+
+    result = fake_mac.run("absent")
+    assert ok(result)["changed"] == 0
+    assert fake_mac.take_calls() == [ROOT_SERVICE_INFO]  # no stop, no uninstall
+    assert fake_mac.state() == {"taps": ["homebrew/core", "chipmk/tap"], "installed": True, "service": "started"}
+    assert (fake_mac.keg / "v0.1.4" / "bin" / "docker-mac-net-connect").exists()
+    said = " ".join(result.stdout.split())
+    assert (f"routed: {FORMULA} was installed by hand, not by this collection ({fake_mac.record} does not record "
+            "it), so it stays installed and its service stays as it is.") in said
+    assert f"sudo brew services stop {FORMULA};" in said
+
+    # formula by hand, service stopped: the collection starts the service (recorded), so unbridge stops it again
+    # and still leaves the formula
+    fake_mac.set_state(service="none")
+    assert ok(fake_mac.run())["changed"] == 3  # start, the record's directory and file
+    assert json.loads(fake_mac.record.read_text())["installed"] == ["service"]
+    fake_mac.take_calls()
+    result = fake_mac.run("absent")
+    ok(result)
+    assert fake_mac.take_calls() == [ROOT_SERVICE_INFO, (0, ["services", "stop", FORMULA])]
+    assert fake_mac.state()["installed"] is True
+    assert "was installed by hand" in result.stdout
+    assert not fake_mac.record.exists()
 
 
 @pytest.mark.root
@@ -318,6 +378,14 @@ def test_refusals_before_any_brew_call(fake_mac: FakeMac) -> None:
     result = fake_mac.run()
     assert result.returncode != 0
     assert "Homebrew was not found" in result.stdout
+    # Docker Desktop's default socket switched off: docker-mac-net-connect (root) would find no engine
+    facts = fake_mac.hostbridge()
+    facts["docker"].update(default_socket="/var/run/docker.sock", default_socket_present=False)
+    fake_mac.facts.write_text(json.dumps({"hostbridge_facts": facts}))
+    result = fake_mac.run()
+    assert result.returncode != 0
+    assert ('routed: /var/run/docker.sock does not exist: in Docker Desktop > Settings > Advanced, switch on "Allow '
+            'the default Docker socket to be used"') in " ".join(result.stdout.split())
     # brew owned by root: refused, Homebrew does not run as root
     facts = fake_mac.hostbridge()
     facts["homebrew"]["owner"] = "root"
@@ -459,44 +527,132 @@ def test_trusted_networks_on_the_local_engine(tmp_path: Path, engine: Path) -> N
     assert inspect(name_a) == users
 
 
+# --- the engine's version decides: a fake Docker API reporting the version, whatever Docker is installed ---------
+DAEMON_JSON = {"builder": {"gc": {"enabled": True}}, "features": {"containerd-snapshotter": True}}
+NET = {"name": "hbr-routed-fake", "subnet": "198.51.100.0/24"}
+
+
+def write_daemon_json(fake_mac: FakeMac, content: dict[str, t.Any]) -> Path:
+    path = fake_mac.home / ".docker" / "daemon.json"
+    path.write_text(json.dumps(content, indent=2) + "\n")
+    os.chown(path, NOBODY.pw_uid, NOBODY.pw_gid)
+    path.chmod(0o600)  # not what the role would create: its mode must be kept
+    return path
+
+
+def flat(result: subprocess.CompletedProcess[str]) -> str:
+    return " ".join(result.stdout.split())
+
+
 @pytest.mark.root
-@pytest.mark.docker
-def test_daemon_option_is_refused_on_an_engine_before_28_2(fake_mac: FakeMac) -> None:
-    """The local engine is older than 28.2: the role must not write a key that would stop Docker from starting."""
-    version = docker("version", "--format", "{{.Server.Version}}").stdout.strip()
-    if tuple(int(p) for p in version.split(".")[:2] if p.isdigit()) >= (28, 2):
-        pytest.skip(f"engine {version} knows allow-direct-routing")  # a failure with HOSTBRIDGE_NO_SKIP=1
-    daemon_json = fake_mac.home / ".docker" / "daemon.json"
-    daemon_json.parent.mkdir()
-    daemon_json.write_text('{"builder": {"gc": {"enabled": true}}}\n')
+def test_daemon_option_refused_before_engine_28_2(fake_mac: FakeMac) -> None:
+    """Engine 28.1: dockerd would refuse to start with the key, so the role writes nothing and restarts nothing."""
     fake_mac.set_state(taps=["homebrew/core", "chipmk/tap"], installed=True, service="started")
-    result = fake_mac.run(routed_direct_routing="daemon_option", routed_docker_socket="/var/run/docker.sock")
-    assert result.returncode != 0
-    assert f"Docker Engine {version} does not know allow-direct-routing" in " ".join(result.stdout.split())
-    assert "routed_direct_routing=daemon_option sets" in result.stdout  # the run says what it changes
-    assert daemon_json.read_text() == '{"builder": {"gc": {"enabled": true}}}\n'
+    with fake_mac.engine("28.1.1") as api:
+        path = write_daemon_json(fake_mac, DAEMON_JSON)
+        before = path.read_bytes()
+        result = fake_mac.run(routed_direct_routing="daemon_option",
+                              routed_docker_restart_command=api.restart_argv(), routed_docker_restart_timeout=3)
+        assert result.returncode != 0
+        assert "routed: Docker Engine 28.1.1 does not know allow-direct-routing (added in 28.2" in flat(result)
+        assert "routed_direct_routing=daemon_option sets" in result.stdout  # the run says what it changes
+        assert path.read_bytes() == before
+        assert list(path.parent.glob("daemon.json.*~")) == []
+        assert api.restarts == 0
+        assert api.calls() == ["/version", "/info"]
 
 
 @pytest.mark.root
-@pytest.mark.docker
-def test_daemon_option_undo_edits_daemon_json_and_restarts(fake_mac: FakeMac) -> None:
-    """absent with daemon_option: the key goes, the other keys stay, a backup is kept, the restart handler runs
-    (a custom restart command here) and waits for the engine (the local one)."""
-    dot_docker = fake_mac.home / ".docker"
-    dot_docker.mkdir()
-    os.chown(dot_docker, NOBODY.pw_uid, NOBODY.pw_gid)
-    daemon_json = dot_docker / "daemon.json"
-    daemon_json.write_text('{"allow-direct-routing": true, "builder": {"gc": {"enabled": true}}}\n')
-    os.chown(daemon_json, NOBODY.pw_uid, NOBODY.pw_gid)
-    marker = fake_mac.base / "restarted"
-    more = {"routed_direct_routing": "daemon_option", "routed_docker_socket": "/var/run/docker.sock",
-            "routed_docker_restart_command": ["/usr/bin/touch", str(marker)]}
-    result = fake_mac.run("absent", **more)
-    ok(result)
-    assert json.loads(daemon_json.read_text()) == {"builder": {"gc": {"enabled": True}}}
-    assert os.stat(daemon_json).st_uid == NOBODY.pw_uid  # written as the console user
-    assert len(list(dot_docker.glob("daemon.json.*~"))) == 1  # the backup
-    assert marker.exists()
-    marker.unlink()
-    assert ok(fake_mac.run("absent", **more))["changed"] == 0
-    assert not marker.exists()
+def test_daemon_option_merge_backup_restart_and_undo_on_engine_28_2(fake_mac: FakeMac) -> None:
+    fake_mac.set_state(taps=["homebrew/core", "chipmk/tap"], installed=True, service="started")
+    with fake_mac.engine("28.2.2") as api:
+        path = write_daemon_json(fake_mac, DAEMON_JSON)
+        more = {"routed_direct_routing": "daemon_option", "routed_docker_restart_command": api.restart_argv(),
+                "routed_docker_restart_timeout": 3}
+        # check mode: announced, nothing written, no restart
+        ok(fake_mac.run(check=True, **more))
+        assert json.loads(path.read_text()) == DAEMON_JSON
+        assert api.restarts == 0
+        api.requests.clear()
+        # the key merged, every other key kept, owner and mode kept, one backup with the old content, one restart
+        # after which the engine (re-reading the file) answered
+        counts = ok(fake_mac.run(**more))
+        assert counts["changed"] == 2  # the file, the restart command
+        assert json.loads(path.read_text()) == {**DAEMON_JSON, "allow-direct-routing": True}
+        assert (os.stat(path).st_uid, os.stat(path).st_mode & 0o777) == (NOBODY.pw_uid, 0o600)
+        backups = list(path.parent.glob("daemon.json.*~"))
+        assert len(backups) == 1
+        assert json.loads(backups[0].read_text()) == DAEMON_JSON
+        assert api.restarts == 1
+        assert api.start_error is None
+        # the version check, the restart, the wait for the engine
+        assert api.calls() == ["/version", "/info", "/fake/restart", "/version", "/info"]
+        # again: nothing to write, no restart
+        api.requests.clear()
+        assert ok(fake_mac.run(**more))["changed"] == 0
+        assert api.restarts == 1
+        assert len(list(path.parent.glob("daemon.json.*~"))) == 1
+        # undo: the key goes, the rest stays, a second backup, a restart; the engine is not asked its version
+        api.requests.clear()
+        counts = ok(fake_mac.run("absent", **more))
+        assert json.loads(path.read_text()) == DAEMON_JSON
+        assert len(list(path.parent.glob("daemon.json.*~"))) == 2
+        assert api.restarts == 2
+        assert "/version" in api.calls()  # the wait after the restart (and the labelled networks' lookup)
+        assert ok(fake_mac.run("absent", **more))["changed"] == 0
+        assert api.restarts == 2
+
+
+@pytest.mark.root
+def test_fake_engine_refuses_a_daemon_json_key_it_does_not_know(tmp_path: Path) -> None:
+    """The simulation fights back: had the role written the key for Engine 28.1, the restarted engine would not
+    come up (and the role's wait for it would time out)."""
+    daemon_json = tmp_path / "daemon.json"
+    daemon_json.write_text('{"allow-direct-routing": true}')
+    with FakeDockerAPI(str(tmp_path / "docker.sock"), version="28.1.1", daemon_json=str(daemon_json)) as api:
+        subprocess.run(api.restart_argv(), check=True, timeout=10)
+        assert api.start_error == (f"unable to configure the Docker daemon with file {daemon_json}: the following "
+                                   "directives don't match any configuration option: allow-direct-routing")
+        api.version = "28.2.2"
+        subprocess.run(api.restart_argv(), check=True, timeout=10)
+        assert api.start_error is None
+
+
+@pytest.mark.root
+def test_trusted_interfaces_by_engine_version(fake_mac: FakeMac) -> None:
+    fake_mac.set_state(taps=["homebrew/core", "chipmk/tap"], installed=True, service="started")
+    # no network listed: the option protects nothing - said clearly, and the engine is not even asked
+    with fake_mac.engine("28.2.2") as api:
+        result = fake_mac.run()
+        assert ok(result)["changed"] == 0
+        assert "WARNING: routed: routed_direct_routing=trusted_interfaces with no routed_networks changes nothing" \
+            in flat(result)
+        assert api.requests == []
+    # Engine 28.1 filters but does not know the option: refused before any network is created
+    with fake_mac.engine("28.1.1") as api:
+        result = fake_mac.run(routed_networks=[NET])
+        assert result.returncode != 0
+        assert ("routed: Docker Engine 28.1.1 filters packets routed to container IPs (since 28.0) but does not know "
+                "com.docker.network.bridge.trusted_host_interfaces (added in 28.2)") in flat(result)
+        assert api.calls("POST") == []
+        assert set(api.networks) == {"bridge"}
+    # Engine 28.2: created with the option and the label; a second run changes nothing
+    with fake_mac.engine("28.2.2") as api:
+        assert ok(fake_mac.run(routed_networks=[NET]))["changed"] == 1
+        created = api.networks[NET["name"]]
+        assert created["Options"] == {"com.docker.network.bridge.trusted_host_interfaces": "chip0"}
+        assert created["Labels"] == {ROLE_LABEL: "routed"}
+        assert created["IPAM"]["Config"] == [{"Subnet": NET["subnet"]}]
+        assert ok(fake_mac.run(routed_networks=[NET]))["changed"] == 0
+        assert api.calls("POST") == ["/networks/create"]
+    # Engine 27: no filter yet - said, and the networks are created all the same
+    with fake_mac.engine("27.5.1") as api:
+        result = fake_mac.run(routed_networks=[NET])
+        assert ok(result)["changed"] == 1
+        assert "routed: Docker Engine 27.5.1 does not filter packets routed to container IPs" in flat(result)
+    # no engine: a clear stop, not a connection traceback
+    with fake_mac.engine("28.2.2") as api:
+        api.stop()
+        result = fake_mac.run(routed_networks=[NET])
+        assert result.returncode != 0
+        assert "routed: the Docker engine does not answer on " in flat(result)

@@ -10,7 +10,7 @@ import yaml
 
 ROLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))),
                      "roles")
-OTHER = ("bridge", "loopback", "tap_bridge", "pull")
+OTHER = ("bridge", "loopback", "tap_bridge", "routed", "pull")
 
 
 def verify_text() -> str:
@@ -27,7 +27,7 @@ def test_fallbacks_are_the_other_roles_defaults_not_copies() -> None:
     for role in OTHER:
         with open(os.path.join(ROLES, role, "defaults", "main.yml"), encoding="utf-8") as handle:
             defaults.update(yaml.safe_load(handle))
-    uses = re.findall(r"\b((?:bridge|loopback|tap_bridge|pull)_[a-z_]+) \| default\(([^,)]+)", verify_text())
+    uses = re.findall(r"\b((?:bridge|loopback|tap_bridge|routed|pull)_[a-z_]+) \| default\(([^,)]+)", verify_text())
     assert uses
     for name, fallback in uses:
         assert fallback in (f"verify__defaults.{name}", "omit"), f"{name} falls back to {fallback}"

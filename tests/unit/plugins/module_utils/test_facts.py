@@ -414,7 +414,8 @@ def test_intel_mac_on_hyperkit(mac: Mac) -> None:
                                "tap_device_exists": True, "dev_net_tun": False, "kext_state": "loaded",
                                "kext_load_on_demand": False, "kext_approval_steps": KEXT_APPROVAL_STEPS}
     assert facts["docker"] == {"socket": str(mac.root / "var/run/docker.sock"), "socket_exists": False,
-                               "engine_reachable": False}
+                               "engine_reachable": False, "default_socket": "/var/run/docker.sock",
+                               "default_socket_present": False}
     assert facts["strategies"]["tap"]["possible"] is True
     assert facts["strategies"]["tap"]["needs"] == []
     assert facts["strategies"]["routed"]["possible"] is False
@@ -516,10 +517,21 @@ def test_docker_vmm(mac: Mac) -> None:
     assert facts["recommended_reason"].startswith("the routed strategy would need Homebrew")
 
 
+def default_socket_link(mac: Mac) -> Path:
+    """What Docker Desktop's "Allow the default Docker socket to be used" leaves: a link to the user's socket
+    (dangling while Docker Desktop is not running; docs.docker.com/desktop/setup/install/mac-permission-requirements/
+    "Installing symlinks")."""
+    link = mac.root / "var" / "run" / "docker.sock"
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(mac.home / ".docker" / "run" / "docker.sock")
+    return link
+
+
 @pytest.mark.parametrize("where", ["opt/homebrew/bin", "usr/local/bin"])
 def test_apple_silicon_with_homebrew_is_routed(mac: Mac, where: str) -> None:
     mac.apple_silicon_app()
     mac.settings("settings_store_apple_silicon_vf.json")
+    default_socket_link(mac)
     brew = mac.root / where / "brew"
     brew.parent.mkdir(parents=True)
     brew.write_text("#!/bin/sh\n")
@@ -531,6 +543,35 @@ def test_apple_silicon_with_homebrew_is_routed(mac: Mac, where: str) -> None:
     assert facts["recommended_strategy"] == "routed"
     assert facts["recommended_reason"].startswith("the tap strategy is not possible, the routed strategy is: "
                                                   "Docker Desktop on Apple's Virtualization framework")
+
+
+def test_routed_needs_the_default_socket(mac: Mac) -> None:
+    """Docker Desktop's default: no /var/run/docker.sock. docker-mac-net-connect (root, no DOCKER_HOST) would find
+    no engine: the routed strategy needs the setting, and loopback stays recommended until it is on."""
+    mac.apple_silicon_app()
+    mac.settings("settings_store_apple_silicon_vf.json")
+    brew = mac.root / "opt" / "homebrew" / "bin" / "brew"
+    brew.parent.mkdir(parents=True)
+    brew.write_text("#!/bin/sh\n")
+    brew.chmod(0o755)
+    runner = FakeRunner([(SW_VERS, 0, "15.1\n", ""), (KMUTIL, 0, "", "")])
+    facts, _w = mac.facts(runner, machine="arm64")
+    assert facts["docker"]["default_socket_present"] is False
+    assert facts["strategies"]["routed"]["possible"] is True
+    assert facts["strategies"]["routed"]["needs"] == [
+        "Docker Desktop's setting 'Allow the default Docker socket to be used' (Settings > Advanced; it asks for your "
+        "password): docker-mac-net-connect runs as root and talks to /var/run/docker.sock, which Docker Desktop "
+        "creates only with that setting on"]
+    assert facts["recommended_strategy"] == "loopback"
+    assert facts["recommended_reason"].startswith("the routed strategy would need Docker Desktop's setting 'Allow "
+                                                  "the default Docker socket to be used'")
+    # the setting on, Docker Desktop not running: a dangling link is the setting's mark, nothing is needed
+    link = default_socket_link(mac)
+    assert not link.exists()
+    facts, _w = mac.facts(FakeRunner([(SW_VERS, 0, "15.1\n", ""), (KMUTIL, 0, "", "")]), machine="arm64")
+    assert facts["docker"]["default_socket_present"] is True
+    assert facts["strategies"]["routed"]["needs"] == []
+    assert facts["recommended_strategy"] == "routed"
 
 
 def test_homebrew_order_and_what_is_not_brew(mac: Mac) -> None:
@@ -709,7 +750,8 @@ def test_user_socket_and_a_live_engine(mac: Mac, short_dir: str) -> None:
     backend = DarwinFacts(runner=intel_runner(), root=str(mac.root), home=str(home), machine="x86_64", environ={})
     with ping_server(str(sock), OK):
         facts = backend.gather({"user": "nobody"})
-    assert facts["docker"] == {"socket": str(sock), "socket_exists": True, "engine_reachable": True}
+    assert facts["docker"] == {"socket": str(sock), "socket_exists": True, "engine_reachable": True,
+                               "default_socket": "/var/run/docker.sock", "default_socket_present": False}
 
 
 def test_without_sw_vers_and_kext_tools(mac: Mac) -> None:
