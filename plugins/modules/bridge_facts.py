@@ -300,8 +300,8 @@ ansible_facts:
               description:
                 - The process holding O(tap_device) open (hyperkit), looked up only when the shim is C(installed) and
                   the engine answers; else null. macOS - tuntaposx's C(open (pid N)) line of C(ifconfig tapN) (no
-                  interface, no holder); Linux - a C(/dev/net/tun) descriptor whose C(/proc/PID/fdinfo) says
-                  C(iff: tapN), in this network namespace.
+                  interface, no holder); Linux - a C(/dev/net/tun) descriptor whose C(/proc/PID/fdinfo) has an
+                  C(iff) line naming the device, in this network namespace.
               returned: always
               type: int
               sample: 25606
