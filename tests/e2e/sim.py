@@ -88,7 +88,8 @@ class SimulatedMac:
             "<key>CFBundleShortVersionString</key><string>2.5.0.1</string></dict></plist>\n")
         sh("cc", "-O2", f'-DPYTHON="{sys.executable}"', f'-DSTANDIN="{HERE / "hyperkit_standin.py"}"',
            "-o", str(self.hyperkit), str(HERE / "launcher.c"))
-        self.state_file.write_text(json.dumps({"id": self.id, "tap": self.tap, "user": self.user}), encoding="utf-8")
+        self.state_file.write_text(json.dumps({"id": self.id, "tap": self.tap, "user": self.user,
+                                               "creator_pid": os.getpid()}), encoding="utf-8")
         # The image the VM's engine runs, as if it had been pulled there once (no registry here).
         self.engine_dir.mkdir()
         self._boot_vm()
@@ -473,10 +474,12 @@ def main(argv: list[str]) -> int:
         print("usage: sim.py restart-docker-desktop WORKDIR", file=sys.stderr)
         return 2
     # Run from the playbook, this process is in its private mount namespace (the test's unshare, ip netns exec's
-    # fresh /sys): the VM's namespace and engine must be made in the machine's, where the test finds them.
-    if os.readlink("/proc/self/ns/mnt") != os.readlink("/proc/1/ns/mnt"):
-        os.execvp("nsenter", ["nsenter",  # noqa: S606 - argv, no shell "--mount=/proc/1/ns/mnt", sys.executable, str(Path(__file__).resolve()),
-                              *argv])
+    # fresh /sys): the VM's namespace and engine must be made in the creator's (the test's), where it finds them.
+    creator = json.loads((Path(argv[1]) / "sim.json").read_text(encoding="utf-8"))["creator_pid"]
+    theirs = f"/proc/{creator}/ns/mnt"
+    if os.readlink("/proc/self/ns/mnt") != os.readlink(theirs):
+        os.execvp("nsenter", ["nsenter", f"--mount={theirs}", sys.executable,  # noqa: S606 - argv, no shell
+                              str(Path(__file__).resolve()), *argv])
     mac = SimulatedMac.load(Path(argv[1]))
     try:
         mac.restart_docker_desktop()
