@@ -9,6 +9,7 @@ hits every case alike), median and spread (min-max), and the ratios and targets 
 3. naive       bench/naive.yml: the same end state with lineinfile/command loops (checked equal; changed=0 too)
 4. fleet       the collection's no-change re-run against 1, 5 and 20 container hosts (forks = hosts)
 5. hot path    etc_hosts_entry (bench/hosts_file.py's case) and lo0_alias with 50-200 addresses, in-process
+6. restart     a simulated Docker Desktop restart to HTTP 200 by container IP, no playbook run (restart_to_http.py)
 
 Plus variants of 1-3: ANSIBLE_PIPELINING=1, pipelining without become, Mitogen (``--mitogen``), a profile of
 the collection's run (per task, AnsiballZ sizes, per-exec cost). Hosts are containers of
@@ -33,6 +34,8 @@ import typing as t
 from cases import fleet, hot_path, main_cases, mitogen, profile
 from harness import IMAGE, Bench
 from report import report
+from restart_to_http import measure as restart_to_http
+from restart_to_http import report as restart_report
 
 
 def main() -> None:
@@ -49,7 +52,7 @@ def main() -> None:
                         help="measure the 1-host fleet on its own instead of reusing case 2's runs")
     parser.add_argument("--mitogen", action="store_true", help="also run cases 1-3 with Mitogen (throwaway venv)")
     parser.add_argument("--mitogen-venv", default=os.path.join(tempfile.gettempdir(), "hostbridge-bench-mitogen"))
-    parser.add_argument("--skip", default="", help="comma-separated parts to skip: fleet,hot,profile")
+    parser.add_argument("--skip", default="", help="comma-separated parts to skip: fleet,hot,profile,restart")
     parser.add_argument("--json", help="also write the raw figures to this file")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (inventories, playbooks)")
     options = parser.parse_args()
@@ -74,7 +77,8 @@ def main() -> None:
         sections = [("mitogen", lambda: mitogen(bench, names[0], naive_host)),
                     ("profile", lambda: profile(bench, names[0])),
                     ("fleet", lambda: fleet(bench, names)),
-                    ("hot", lambda: hot_path(bench))]
+                    ("hot", lambda: hot_path(bench)),
+                    ("restart", lambda: bench.results.update(restart_to_http=restart_to_http(options.repeat)))]
         for name, section in sections:
             if name in skip or (name == "mitogen" and not options.mitogen):
                 continue
@@ -88,6 +92,8 @@ def main() -> None:
     bench.results["seconds"] = time.perf_counter() - started
     bench.results["load_after"] = os.getloadavg()
     print(report(bench))
+    if "restart_to_http" in bench.results:
+        print(restart_report(bench.results["restart_to_http"]))
     if options.json:
         with open(options.json, "w", encoding="utf-8") as handle:
             json.dump(bench.results, handle, indent=1, default=str)

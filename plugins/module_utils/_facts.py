@@ -49,6 +49,7 @@ from ansible_collections.dockermac.hostbridge.plugins.module_utils._strategy imp
     decide_vm_manager,
     recommendation,
 )
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._tap import DarwinTap, LinuxTap
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._types import Params, Result, Runner
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._validation import tap_name
 
@@ -223,6 +224,25 @@ class Facts:
             return location.hyperkit_path, None, None
         return location.hyperkit_path, detection.state, detection.problem
 
+    def tap_backend(self) -> DarwinTap | LinuxTap:
+        raise NotImplementedError
+
+    def tap_held(self, *, tap: str, shim_state: str | None, docker: dict[str, t.Any],
+                 devices: list[str]) -> tuple[int | None, bool]:
+        """(the pid holding the tap device, whether the VM runs without it), looked up only where it matters: the
+        shim installed and the engine answering (else None, False). The VM runs without the device when nothing
+        holds it then: hyperkit could not open it when Docker Desktop started (after a reboot the device is root's
+        until the boot job gives it back; hyperkit then only warns and boots the VM with an unbacked NIC), and only
+        a Docker Desktop restart attaches it."""
+        if tap not in devices or shim_state != "installed" or not docker["engine_reachable"]:
+            return None, False
+        try:
+            holder = self.tap_backend().holder(tap)
+        except (HostbridgeError, OSError) as exc:
+            self.warnings.append(f"Cannot tell which process holds {tap}: {getattr(exc, 'msg', None) or exc}")
+            return None, False
+        return holder, holder is None
+
     # -- the whole module --
     def gather(self, params: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
         raise NotImplementedError
@@ -334,6 +354,11 @@ class DarwinFacts(Facts):
     def kext_loaded(self) -> bool:
         return kext_loaded(self.runner)[0] is True
 
+    def tap_backend(self) -> DarwinTap:
+        backend = DarwinTap(self.runner)
+        backend.dev_dir = self.path("/dev")
+        return backend
+
     def gather(self, params: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
         tap = tap_name(params.get("tap_device") or "tap1", field="tap_device")
         account = self.console_user(params.get("user"))
@@ -368,13 +393,16 @@ class DarwinFacts(Facts):
                         tap_device_exists=tap in devices,
                         apps_tried=tuple(candidates), homebrew_path=homebrew["path"],
                         default_socket=docker["default_socket_present"])
+        holder, without_tap = self.tap_held(tap=tap, shim_state=shim_state, docker=docker, devices=devices)
         desktop = {"installed": app is not None, "app_path": app, "version": version,
                    "vm_manager": vm.manager if vm else None, "vm_manager_source": vm.source if vm else None,
                    "settings_path": read.path, "hyperkit_path": hyperkit_path, "shim_state": shim_state,
-                   "app_management": _app_management.probe(home, macos) if hyperkit_path else None}
+                   "app_management": _app_management.probe(home, macos) if hyperkit_path else None,
+                   "vm_without_tap": without_tap}
         tuntap = {"kext_loaded": loaded, "devices": devices, "tap_device": tap, "tap_device_exists": tap in devices,
                   "dev_net_tun": False, "kext_state": kext, "kext_load_on_demand": kext_load_on_demand(macos),
-                  "kext_approval_steps": None if kext_load_on_demand(macos) else KEXT_APPROVAL_STEPS}
+                  "kext_approval_steps": None if kext_load_on_demand(macos) else KEXT_APPROVAL_STEPS,
+                  "holder_pid": holder}
         return self._assemble(seen=seen, os_version=macos, account=account, home=home,
                               docker=docker, desktop=desktop, tuntap=tuntap, homebrew=homebrew)
 
@@ -403,6 +431,11 @@ class LinuxFacts(Facts):
     def socket_path(self, *, home: str | None) -> str:
         return docker_host_socket(self.environ.get("DOCKER_HOST")) or self.path(DOCKER_SOCKET)
 
+    def tap_backend(self) -> LinuxTap:
+        backend = LinuxTap(self.runner)
+        backend.proc = self.path("/proc")
+        return backend
+
     def gather(self, params: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
         tap = tap_name(params.get("tap_device") or "tap1", field="tap_device")
         account = self.user(params.get("user"))
@@ -415,14 +448,18 @@ class LinuxFacts(Facts):
         devices = self.tap_devices()
         seen = Observed(platform=self.platform, architecture=self.architecture(), tap_device=tap, dev_net_tun=tun,
                         tap_device_exists=tap in devices)
+        docker = self.docker(home=home)
+        holder, without_tap = self.tap_held(tap=tap, shim_state=shim_state, docker=docker, devices=devices)
         desktop = {"installed": False, "app_path": app, "version": None, "vm_manager": None,
                    "vm_manager_source": None, "settings_path": None, "hyperkit_path": hyperkit_path,
-                   "shim_state": shim_state, "app_management": "not_required" if hyperkit_path else None}
+                   "shim_state": shim_state, "app_management": "not_required" if hyperkit_path else None,
+                   "vm_without_tap": without_tap}
         tuntap = {"kext_loaded": False, "devices": devices, "tap_device": tap, "tap_device_exists": tap in devices,
-                  "dev_net_tun": tun, "kext_state": None, "kext_load_on_demand": False, "kext_approval_steps": None}
+                  "dev_net_tun": tun, "kext_state": None, "kext_load_on_demand": False, "kext_approval_steps": None,
+                  "holder_pid": holder}
         # Homebrew matters only to the routed strategy, which Linux does not need.
         return self._assemble(seen=seen, os_version=self.os_version(), account=account, home=home,
-                              docker=self.docker(home=home), desktop=desktop, tuntap=tuntap,
+                              docker=docker, desktop=desktop, tuntap=tuntap,
                               homebrew={"path": None, "owner": None})
 
 

@@ -161,6 +161,10 @@ class DarwinTap:
         return TapState(exists=True, owner_uid=info.st_uid, interface_present=True, up="UP" in status.flags,
                         addresses=tuple(parse_ifconfig(result.stdout).get(name, [])), holder_pid=status.holder_pid)
 
+    def holder(self, name: str) -> int | None:
+        """The pid holding /dev/``name`` open (tuntaposx's ``open (pid N)`` line), or None."""
+        return self.read(name).holder_pid
+
     def missing_device(self, name: str) -> HostbridgeError:
         path = self.device(name)
         kind = self._node_kind.get(name, "missing")
@@ -288,6 +292,7 @@ class LinuxTap:
     """Persistent TAP devices with iproute2 (``ip -j`` needs iproute2 4.13 or later) and sysfs."""
 
     sysfs_net = "/sys/class/net"
+    proc = "/proc"
 
     def __init__(self, runner: Runner, *, tun: TunControl | None = None) -> None:
         self._runner = runner
@@ -301,6 +306,31 @@ class LinuxTap:
             return None
         except OSError as exc:
             raise HostbridgeError(f"Cannot read {self.sysfs_net}/{name}/{attribute}: {exc.strerror}") from exc
+
+    def holder(self, name: str) -> int | None:
+        """A pid in this network namespace holding the TAP device ``name`` open, or None: a ``/dev/net/tun`` fd whose
+        fdinfo says ``iff: name`` (drivers/net/tun.c, tun_chr_show_fdinfo). Another namespace's device of the same
+        name is not this one."""
+        mine = os.readlink(os.path.join(self.proc, "self", "ns", "net"))
+        wanted = f"iff:\t{name}"
+        for pid in filter(str.isdigit, os.listdir(self.proc)):
+            base = os.path.join(self.proc, pid)
+            try:
+                if os.readlink(os.path.join(base, "ns", "net")) != mine:
+                    continue
+                fds = os.listdir(os.path.join(base, "fd"))
+            except OSError:  # gone, or a kernel thread
+                continue
+            for fd in fds:
+                try:
+                    if os.readlink(os.path.join(base, "fd", fd)) != "/dev/net/tun":
+                        continue
+                    with open(os.path.join(base, "fdinfo", fd), encoding="ascii", errors="replace") as handle:
+                        if wanted in handle.read().splitlines():
+                            return int(pid)
+                except OSError:
+                    continue
+        return None
 
     def read(self, name: str) -> TapState:
         if not os.path.isdir(os.path.join(self.sysfs_net, name)):

@@ -301,6 +301,17 @@ ansible_facts:
               type: str
               choices: [not_required, full_disk_access, unknown]
               sample: unknown
+            vm_without_tap:
+              description:
+                - Whether Docker Desktop's VM runs without the tap device - the shim is C(installed) and the engine
+                  answers, but no process holds O(tap_device) (RV(ansible_facts.hostbridge.tuntap.holder_pid) is
+                  null). hyperkit could not open the device when Docker Desktop started (after a reboot tuntaposx's
+                  C(/dev/tapN) is root:wheel 0660 until the C(tap_bridge) re-apply job gives it back), only warned,
+                  and booted the VM with an unbacked NIC. Only a Docker Desktop restart attaches the device; the
+                  C(tap_bridge) role restarts it, C(verify) reports it.
+              returned: always
+              type: bool
+              sample: false
         tuntap:
           description: Tap devices.
           returned: always
@@ -355,6 +366,15 @@ ansible_facts:
               returned: always
               type: bool
               sample: true
+            holder_pid:
+              description:
+                - The process holding O(tap_device) open (hyperkit), looked up only when the shim is C(installed) and
+                  the engine answers; else null. macOS - tuntaposx's C(open (pid N)) line of C(ifconfig tapN) (no
+                  interface, no holder); Linux - a C(/dev/net/tun) descriptor whose C(/proc/PID/fdinfo) has an
+                  C(iff) line naming the device, in this network namespace.
+              returned: always
+              type: int
+              sample: 25606
         homebrew:
           description: Homebrew, which the C(routed) role installs docker-mac-net-connect with. Both null on Linux.
           returned: always

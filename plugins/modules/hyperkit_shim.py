@@ -54,7 +54,9 @@ options:
   tap_device:
     description:
       - The tap device the shim hands to hyperkit, C(tap0) to C(tap255). It must exist on the Mac (tuntaposx's
-        C(/dev/tapN)) and be owned by the user Docker Desktop runs as, or the VM does not start.
+        C(/dev/tapN)) and be owned by the user Docker Desktop runs as when Docker Desktop starts, or hyperkit only
+        warns and the VM starts without the link (after a reboot C(/dev/tapN) is root's again, and the C(tap_bridge)
+        role's re-apply job gives it back at boot).
     type: str
     default: tap1
   slot:

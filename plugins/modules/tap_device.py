@@ -91,9 +91,9 @@ attributes:
     details: The diff shows the device's owner, and the interface's presence, link state and IPv4 addresses.
 notes:
   - Needs root (C(become)).
-  - On macOS devfs recreates C(/dev/tapN) as root:wheel 0660 at every boot, and the interface loses its address
-    whenever the process holding the device restarts; the C(tap_bridge) role installs a job that re-applies the
-    address. Run the module again after a reboot for the owner.
+  - On macOS tuntaposx recreates C(/dev/tapN) as root:wheel 0660 at every boot, and the interface loses its
+    address whenever the process holding the device restarts; the C(tap_bridge) role installs a job that gives the
+    device back to its owner at boot and re-applies the address.
   - The C(tap_bridge) role calls this module twice (the owner first, then the owner and the address after Docker
     Desktop restarted) and once with O(state=absent) when undoing.
   - "Undo by hand - macOS: C(sudo chown root /dev/tap1) and C(sudo ifconfig tap1 inet 10.0.75.1 -alias); Linux:

@@ -409,10 +409,11 @@ def test_intel_mac_on_hyperkit(mac: Mac) -> None:
         "installed": True, "app_path": str(bundle.app), "version": "4.15.0", "vm_manager": HYPERKIT,
         "vm_manager_source": "settings.json UseVirtualizationFramework=false", "settings_path": str(settings),
         "hyperkit_path": str(bundle.hyperkit), "shim_state": "pristine",
-        "app_management": "unknown"}  # macOS 13.6.1, no readable TCC database (no Full Disk Access)
+        "app_management": "unknown", "vm_without_tap": False}  # macOS 13.6.1, no readable TCC database
     assert facts["tuntap"] == {"kext_loaded": True, "devices": ["tap0", "tap1"], "tap_device": "tap1",
                                "tap_device_exists": True, "dev_net_tun": False, "kext_state": "loaded",
-                               "kext_load_on_demand": False, "kext_approval_steps": KEXT_APPROVAL_STEPS}
+                               "kext_load_on_demand": False, "kext_approval_steps": KEXT_APPROVAL_STEPS,
+                               "holder_pid": None}
     assert facts["docker"] == {"socket": str(mac.root / "var/run/docker.sock"), "socket_exists": False,
                                "engine_reachable": False, "default_socket": "/var/run/docker.sock",
                                "default_socket_present": False}
@@ -595,7 +596,7 @@ def test_no_docker_desktop(mac: Mac) -> None:
     desktop = facts["docker_desktop"]
     assert desktop == {"installed": False, "app_path": None, "version": None, "vm_manager": None,
                        "vm_manager_source": None, "settings_path": None, "hyperkit_path": None, "shim_state": None,
-                       "app_management": None}
+                       "app_management": None, "vm_without_tap": False}
     assert "Docker Desktop is not installed" in facts["strategies"]["tap"]["reason"]
     assert str(mac.home / "Applications" / "Docker.app") in facts["strategies"]["tap"]["reason"]
     assert facts["recommended_strategy"] == "loopback"
@@ -816,7 +817,7 @@ def test_linux_with_dev_net_tun(tmp_path: Path) -> None:
     assert (facts["platform"], facts["architecture"], facts["os_version"]) == ("linux", "arm64", "Ubuntu 24.04.1 LTS")
     assert facts["tuntap"] == {"kext_loaded": False, "devices": ["tap1"], "tap_device": "tap1",
                                "tap_device_exists": True, "dev_net_tun": True, "kext_state": None,
-                               "kext_load_on_demand": False, "kext_approval_steps": None}
+                               "kext_load_on_demand": False, "kext_approval_steps": None, "holder_pid": None}
     assert facts["docker_desktop"]["installed"] is False
     assert facts["strategies"]["tap"]["possible"] is True
     assert facts["strategies"]["routed"]["possible"] is False
@@ -933,3 +934,78 @@ def test_recorded_facts_are_what_bridge_facts_gives(tmp_path: Path, kind: str) -
     if os.environ.get("HOSTBRIDGE_RECORD_FACTS") == "1":
         path.write_text(json.dumps(facts, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     assert json.loads(path.read_text(encoding="utf-8")) == facts, f"{path} is stale: HOSTBRIDGE_RECORD_FACTS=1"
+
+
+# --- after a reboot: the shim in place, the VM running, the tap device held by nobody --------------------------
+IFCONFIG_TAP1 = ["ifconfig", "tap1"]
+
+
+@pytest.mark.parametrize(
+    ("ifconfig", "holder", "without_tap"),
+    [
+        # hyperkit holds /dev/tap1: tuntaposx's `open (pid N)` status line (a real `ifconfig tap1`)
+        ((0, darwin("ifconfig_tap1_open.txt"), ""), 25606, False),
+        # nobody holds it: the interface does not exist (hyperkit could not open the device and only warned)
+        ((1, "", darwin("ifconfig_tap1_missing_stderr.txt")), None, True),
+    ],
+)
+def test_vm_running_without_the_tap_device(mac: Mac, short_dir: str, ifconfig: tuple[int, str, str],
+                                           holder: int | None, without_tap: bool) -> None:
+    bundle = mac.bundle()
+    bundle.make_installed(tap="tap1")
+    mac.settings("settings_json_intel_hyperkit.json", name="settings.json")
+    mac.char_device("tap1")
+    home = Path(short_dir)
+    (home / ".docker" / "run").mkdir(parents=True)
+    sock = home / ".docker" / "run" / "docker.sock"
+    runner = FakeRunner([(SYSCTL, 0, "", ""), (SW_VERS, 0, "13.6.1\n", ""), (KMUTIL, 0, "", ""),
+                         (IFCONFIG_TAP1, *ifconfig)])
+    backend = DarwinFacts(runner=runner, root=str(mac.root), home=str(home), machine="x86_64", environ={})
+    with ping_server(str(sock), OK):
+        facts = backend.gather({"user": "nobody"})
+    runner.assert_done()
+    assert facts["docker_desktop"]["shim_state"] == "installed"
+    assert facts["tuntap"]["holder_pid"] == holder
+    assert facts["docker_desktop"]["vm_without_tap"] is without_tap
+    assert backend.warnings == []
+
+
+def test_holder_is_not_looked_up_when_it_cannot_matter(mac: Mac) -> None:
+    # The shim in place, the device there, but no engine answers (Docker Desktop not running): no ifconfig call.
+    bundle = mac.bundle()
+    bundle.make_installed(tap="tap1")
+    mac.char_device("tap1")
+    facts, _w = mac.facts(intel_runner())
+    assert (facts["tuntap"]["holder_pid"], facts["docker_desktop"]["vm_without_tap"]) == (None, False)
+
+
+def fake_proc(root: Path, processes: dict[str, tuple[str, dict[str, tuple[str, str]]]]) -> Path:
+    """A /proc with ``self`` and, per pid, its network namespace and fds (target, fdinfo text)."""
+    proc = root / "proc"
+    for pid, (netns, fds) in {"self": ("net:[4026531992]", {}), **processes}.items():
+        (proc / pid / "ns").mkdir(parents=True)
+        (proc / pid / "ns" / "net").symlink_to(netns)
+        (proc / pid / "fd").mkdir()
+        (proc / pid / "fdinfo").mkdir()
+        for fd, (target, info) in fds.items():
+            (proc / pid / "fd" / fd).symlink_to(target)
+            (proc / pid / "fdinfo" / fd).write_text(info)
+    return proc
+
+
+def tun_fd(name: str) -> tuple[str, str]:
+    # What the kernel shows for a TUN/TAP fd (drivers/net/tun.c, tun_chr_show_fdinfo).
+    return "/dev/net/tun", f"pos:\t0\nflags:\t02\nmnt_id:\t26\nino:\t1055\niff:\t{name}\n"
+
+
+def test_linux_holder_from_fdinfo_in_this_namespace_only(tmp_path: Path) -> None:
+    here, elsewhere = "net:[4026531992]", "net:[4026532500]"
+    tap = _facts.LinuxTap(FakeRunner())
+    tap.proc = str(fake_proc(tmp_path, {
+        "77": (elsewhere, {"5": tun_fd("tap1")}),  # another namespace's tap1
+        "88": (here, {"3": ("/tmp/notes", "iff:\ttap1\n"), "4": tun_fd("tap10")}),  # a file, another device
+        "99": (here, {"0": ("/dev/null", "pos:\t0\n"), "7": tun_fd("tap1")}),
+    }))
+    assert tap.holder("tap1") == 99
+    assert tap.holder("tap10") == 88
+    assert tap.holder("tap2") is None
