@@ -137,6 +137,11 @@ def test_every_path_and_label_of_the_collection_in_the_docs_is_the_codes() -> No
     joined = {f"{first}/{second}" for first in paths for second in paths}
     # A default directory and a file the code names under it ("{{ routed_state_dir }}/routed.json").
     joined |= {f"{first}/{name}" for first in paths for name in re.findall(r"\}\}/([\w.-]+)", text)}
+    # ... or one named after a default value ("{{ tap_bridge_device }}.owner": tap1.owner).
+    defaults = role_defaults()
+    named = {f"{defaults[var]}.{ext}" for var, ext in re.findall(r"/\{\{ (\w+) \}\}\.(\w+)", text)
+             if isinstance(defaults.get(var), str)}
+    joined |= {f"{folder}/{name}" for path in paths for folder in (path, path.rpartition("/")[0]) for name in named}
     missing = sorted({f"{doc}:{line}: {path}" for doc, line, path in mentions(OURS)
                       if re.sub(r"\.(plist|service|timer|log|conf)$", "", path.rstrip("./")) not in text
                       and path.rstrip("./") not in joined
