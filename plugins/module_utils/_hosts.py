@@ -352,10 +352,10 @@ def manage(ctx: Context, params: Params) -> Result:
     if on_conflict not in CONFLICT_CHOICES:
         raise bad("on_conflict", on_conflict, f"must be one of {', '.join(CONFLICT_CHOICES)}")
     wanted = entries_from_params(params)
-    if not wanted and not (state == "absent" and exclusive):
+    if not wanted and not exclusive:
         raise bad("entries", params.get("entries"),
                   "must list at least one entry (or give ip and names); an empty list is only allowed with "
-                  "state=absent and exclusive=true, which removes the whole block")
+                  "exclusive=true, where the block holds nothing and is removed")
     if os.path.isdir(path):
         raise bad("path", path, "is a directory, not a hosts file")
     if not os.path.isdir(os.path.dirname(os.path.abspath(path))):

@@ -81,7 +81,8 @@ options:
   exclusive:
     description:
       - With O(state=present), the block becomes exactly the given entries, in the given order; entries of earlier
-        runs that are no longer listed are removed.
+        runs that are no longer listed are removed. An empty O(entries) removes the block (a team with no services
+        left).
       - With O(state=absent), the whole block is removed (O(entries) may then be empty).
     type: bool
     default: false

@@ -82,3 +82,13 @@ def test_host_additions_and_removals_on_top_of_a_growing_team_list(laptop: Lapto
     laptop.play("dockermac.hostbridge.bridge", [NGINX, DB, API])
     assert laptop.aliases() == {"198.51.100.1", "198.51.100.2", "198.51.100.3"}
     assert laptop.names() == {"nginx.test", "api.test", "api.team.internal", "db.test"}
+
+
+def test_a_team_list_emptied_leaves_no_alias_and_no_block(laptop: Laptop) -> None:
+    laptop.play("dockermac.hostbridge.bridge", [NGINX, DB])
+    assert laptop.aliases() == {"198.51.100.1", "198.51.100.3"}
+    # No service left (or a laptop that only wants the tap bridge): the exclusive block holds nothing and goes.
+    assert laptop.play("dockermac.hostbridge.bridge", [])["changed"] > 0
+    assert (laptop.aliases(), laptop.names()) == (set(), set())
+    assert "dockermac.hostbridge" not in laptop.hosts.read_text(encoding="utf-8")
+    assert laptop.play("dockermac.hostbridge.bridge", [])["changed"] == 0

@@ -76,13 +76,17 @@ def test_an_entry_without_an_address_is_refused_naming_it(item: t.Any) -> None:
         _hosts.entries_from_params({"entries": [item], "state": "present"})
 
 
-def test_no_entries_are_refused_unless_absent_and_exclusive(tmp_path: Path) -> None:
+def test_no_entries_are_refused_unless_exclusive(tmp_path: Path) -> None:
     path = tmp_path / "hosts"
-    path.write_text(f"{BEGIN}{A}\ta.test\n{END}")
-    result, _w = module({"path": str(path), "entries": [], "exclusive": True})
+    path.write_text(f"127.0.0.1 localhost\n{BEGIN}{A}\ta.test\n{END}")
+    result, _w = module({"path": str(path), "entries": []})
     assert result["failed"] is True
     assert result["msg"].startswith("entries: [] must list at least one entry")
-    assert path.read_text() == f"{BEGIN}{A}\ta.test\n{END}"
+    assert path.read_text() == f"127.0.0.1 localhost\n{BEGIN}{A}\ta.test\n{END}"
+    # Exclusive, the block becomes exactly nothing: it goes (bridge.yml with no loopback services).
+    result, _w = module({"path": str(path), "entries": [], "exclusive": True})
+    assert (result.get("failed", False), result["changed"]) == (False, True)
+    assert path.read_text() == "127.0.0.1 localhost\n"
 
 
 def test_no_backup_unless_asked(tmp_path: Path) -> None:
