@@ -78,7 +78,7 @@ lint:  ## ruff, yamllint, shellcheck, ansible-lint (production), changelog lint,
 	$(BIN)/ruff check .
 	$(BIN)/mypy -p ansible_collections.dockermac.hostbridge.plugins
 	$(BIN)/yamllint -s .
-	shellcheck tools/bootstrap tools/ansible-test tools/check-package tools/galaxy-import tools/docs tools/ee .ci/run $(wildcard tools/*.sh bench/*.sh)
+	shellcheck tools/bootstrap tools/ansible-test tools/check-package tools/galaxy-import tools/docs tools/ee .ci/run $(wildcard tools/*.sh bench/*.sh docs/examples/*.sh extensions/molecule/*/*.sh)
 	$(BIN)/ansible-lint --offline -q
 	$(BIN)/antsibull-changelog lint
 	tools/docs lint

@@ -42,12 +42,10 @@ def report(bench: Bench) -> str:
              f"load average before {tuple(round(x, 2) for x in m['load_before'])}, after "
              f"{tuple(round(x, 2) for x in res.get('load_after', (0, 0, 0)))}; "
              f"bench took {res.get('seconds', 0):.0f} s",
-]
-    lines += ["", "Over SSH + sudo + pipelining (bench/ssh.py; the same tables as docs/performance.md):",
-              ssh_section(res)]
+             "", "Over SSH + sudo + pipelining (bench/ssh.py; the same tables as docs/performance.md):",
+             ssh_section(res)]
     if "floor" not in cases:   # --skip docker
-        lines += [f"note: {n}" for n in res["notes"]]
-        return "\n".join(lines)
+        return "\n".join([*lines, *(f"note: {n}" for n in res["notes"])])
     lines += ["", "Over docker exec + su. One host, no-change re-run; median (min-max); controller CPU = "
               "getrusage(RUSAGE_CHILDREN) delta around ansible-playbook; container CPU = the container's cgroup "
               "cpuacct delta",

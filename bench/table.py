@@ -53,12 +53,13 @@ def render(results: dict[str, t.Any]) -> str:
              "SSH with a key as an admin user, `sudo` with a vaulted password, pipelining on; each run starts cold "
              "(new SSH connections). Median (min-max, runs).",
              "",
-             "| case | hosts | wall | controller CPU | x floor |",
-             "|---|---|---|---|---|"]
+             "| case | hosts | wall | controller CPU | controller CPU per host | wall x floor |",
+             "|---|---|---|---|---|---|"]
     for case, row in cases.items():
         hosts = int(case.split(", ")[1].split()[0]) if ", " in case and "hosts" in case else 1
+        ratio = f"{wall[case] / wall['floor (ping)']:.2f}" if hosts == 1 else "-"
         lines.append(f"| {case} | {hosts} | {spread(row['wall'])} | {spread(row['ctrl_cpu'])} | "
-                     f"{wall[case] / wall['floor (ping)']:.2f} |")
+                     f"{cpu[case] / hosts:.2f} s | {ratio} |")
     fleet_case = fleet["case"].removeprefix("ssh: ")
     per_host_1, per_host_n = cpu["collection"], cpu[fleet_case] / fleet["hosts"]
     growth = per_host_n / per_host_1
