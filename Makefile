@@ -74,7 +74,7 @@ test: bootstrap  ## Run every test (what .ci/run runs)
 no-skips:  ## After `make test`: no test skipped in any report of .tmp/junit, and every test file of the tree ran
 	$(BIN)/python tools/no_skips.py --tree .tmp/junit
 
-lint:  ## ruff, yamllint, shellcheck, ansible-lint (production), changelog lint, module docs lint and drift check
+lint:  ## ruff, yamllint, shellcheck, ansible-lint (production), changelog lint, module docs lint and drift check, bench table
 	$(BIN)/ruff check .
 	$(BIN)/mypy -p ansible_collections.dockermac.hostbridge.plugins
 	$(BIN)/yamllint -s .
@@ -83,6 +83,7 @@ lint:  ## ruff, yamllint, shellcheck, ansible-lint (production), changelog lint,
 	$(BIN)/antsibull-changelog lint
 	tools/docs lint
 	tools/docs check
+	$(BIN)/python bench/table.py --check
 
 docs:  ## Build the HTML docs site offline into .tmp/docs-html (module and role pages from the code)
 	tools/docs html

@@ -17,8 +17,8 @@ from __future__ import annotations
 import os
 import typing as t
 
-from cases import end_state
-from harness import HERE, SERVICES, TAP_ADDRESS, UID, Bench, team_vars
+from cases import FLOOR_PLAY, end_state
+from harness import HERE, SERVICES, TAP_ADDRESS, UID, USER, Bench, team_vars
 
 from ansible_collections.dockermac.hostbridge.tests.ssh_fleet import IMAGE, SshFleet
 
@@ -56,6 +56,7 @@ def ssh_cases(bench: Bench) -> None:
     fleet = SshFleet(os.path.join(bench.tmp, "ssh"), f"{bench.prefix}-ssh", size,
                      subnet=o.ssh_subnet, docker_args=["--cap-add", "NET_ADMIN", "--device", "/dev/net/tun"])
     bench.ssh_fleet = fleet
+    fleet.exec_all("useradd", "-m", "-u", str(UID), USER)   # the developer who owns the TAP device
     names = fleet.names
     # Hosts 1..N run the collection, N+1..2N the hand-written playbook, the last one the naive playbook.
     coll, hand, naive = names[:o.ssh_compare], names[o.ssh_compare:2 * o.ssh_compare], names[-1]
@@ -63,7 +64,7 @@ def ssh_cases(bench: Bench) -> None:
     for name in ("ANSIBLE_STDOUT_CALLBACK", "ANSIBLE_PYTHON_INTERPRETER"):
         env.pop(name)
     bench.ssh_env = env
-    floor = os.path.join(bench.tmp, FLOOR)
+    floor = bench.write(FLOOR, FLOOR_PLAY)
     inventory = fleet.write_inventory(ssh_vars())
 
     def run(playbook: str, hosts: list[str], **kwargs: t.Any) -> dict[str, t.Any]:

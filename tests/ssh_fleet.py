@@ -85,6 +85,11 @@ class SshFleet:
         docker("exec", "-i", "-e", f"HB_PUBKEY={public}", name, "sh", "-c", ADMIN_SETUP,
                stdin=f"{ADMIN}:{self.password}\n")
 
+    def exec_all(self, *argv: str) -> None:
+        """Run a command as root on every host (through docker exec: set-up, not the connection under test)."""
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda name: docker("exec", name, *argv), self.names))
+
     def _write_vault_password(self) -> None:
         fd = os.open(self.vault_password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="ascii") as handle:

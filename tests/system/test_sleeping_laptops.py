@@ -7,7 +7,7 @@ Four SSH hosts (``tests/ssh_fleet.py``); for the second run three of them sleep,
 - ``address dropped``: the host left the test's own Docker network (no answer to ARP: "No route to host");
 - ``paused`` (``docker pause``): the kernel still completes the TCP handshake, but nothing answers the SSH
   banner. Only ``timeout`` (ssh's ``ConnectTimeout``, which covers the banner exchange) ends that wait.
-The ansible.cfg is docs/fleet.md's recipe with a shorter ``timeout``.
+The ansible.cfg is docs/fleet.md's recipe with a shorter ``timeout``; each run opens new SSH connections.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import os
 import re
 import secrets
 import subprocess
+import tempfile
 import time
 import typing as t
 from pathlib import Path
@@ -43,6 +44,7 @@ pipelining = True
 
 [ssh_connection]
 retries = 0
+ssh_args = -C -o ControlMaster=auto -o ControlPersist=60s -o ServerAliveInterval=5 -o ServerAliveCountMax=2
 """
 RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
@@ -67,7 +69,10 @@ def fleet(tmp_path: Path) -> t.Iterator[SshFleet]:
 
 
 def bridge(fleet: SshFleet, services: list[dict[str, str]], *args: str) -> Run:
-    env = fleet.env(ANSIBLE_CONFIG=os.path.join(fleet.workdir, "ansible.cfg"))
+    # New SSH connections for every run, as for scheduled runs further apart than ControlPersist (60 s): a
+    # multiplexing master still open from the run before would carry on over its established connection.
+    control = tempfile.mkdtemp(prefix="cp-", dir=fleet.workdir)
+    env = fleet.env(ANSIBLE_CONFIG=os.path.join(fleet.workdir, "ansible.cfg"), ANSIBLE_SSH_CONTROL_PATH_DIR=control)
     # The recap and the retry file as a user sees them: the default callback, retry files as ansible.cfg says.
     for name in ("ANSIBLE_STDOUT_CALLBACK", "ANSIBLE_RETRY_FILES_ENABLED"):
         env.pop(name)
