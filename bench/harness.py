@@ -24,7 +24,7 @@ ROOT = os.path.dirname(HERE)
 # tests/ssh_fleet.py is imported as the suite imports it (tools/bootstrap makes this symlink tree).
 sys.path.insert(0, os.path.join(ROOT, ".tmp", "collections"))
 BIN = os.path.join(ROOT, ".venv", "bin")
-IMAGE = "hostbridge-base:bookworm-v2"
+IMAGE = "hostbridge-base:bookworm"
 SERVICES = 25
 USER, UID = "hbdev", 1501
 TAP, TAP_ADDRESS = "tap3", "10.0.75.1/24"

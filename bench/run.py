@@ -12,7 +12,7 @@ hits every case alike), median and spread (min-max), and the ratios and targets 
 
 Plus variants of 1-3: ANSIBLE_PIPELINING=1, pipelining without become, Mitogen (``--mitogen``), a profile of
 the collection's run (per task, AnsiballZ sizes, per-exec cost). Hosts are containers of
-hostbridge-base:bookworm-v2 on the default docker bridge, connection community.docker.docker (``docker exec``),
+hostbridge-base:bookworm on the default docker bridge, connection community.docker.docker (``docker exec``),
 become via su (as the Molecule fleet scenario); all are removed at
 the end, also on failure.
 

@@ -2,7 +2,7 @@
 password, that password vault-encrypted in the inventory, pipelining on.
 
 Used by ``tests/system/test_sleeping_laptops.py`` and by the benchmark (``bench/``). Each host is a container of
-the base image (``tools/bootstrap``: openssh-server and sudo are in it) on a Docker network made for this fleet
+the SSH image (``tools/bootstrap``: the base image plus openssh-server and sudo) on a Docker network made for this fleet
 (a subnet of 198.18.0.0/15, the range RFC 2544 reserves for benchmarks; ``--internal``: no route out), running
 ``sshd`` with ``sleep`` as PID 1 so that sshd can be stopped while the host stays up. Everything secret is made
 here, at random, per fleet: the SSH key, the become password (set with ``chpasswd``, sent on stdin), the vault
@@ -22,7 +22,7 @@ import typing as t
 
 from ansible_collections.dockermac.hostbridge.tests import ansible_cli
 
-IMAGE = "hostbridge-base:bookworm-v2"
+IMAGE = "hostbridge-sshd:bookworm-v1"
 ADMIN = "hbadmin"
 LABEL = "dockermac.hostbridge.ssh-fleet"
 # sshd daemonises (its pid in /run/sshd.pid); `sleep` keeps the container up when sshd is stopped.

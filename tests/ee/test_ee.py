@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 ROOT = Path(__file__).resolve().parents[2]
-BASE_IMAGE = "hostbridge-base:bookworm-v2"
+BASE_IMAGE = "hostbridge-base:bookworm"
 SERVICE = {"name": "hostbridge-ee.test", "ip": "198.51.100.9"}
 RECAP = re.compile(
     r"^(?P<host>\S+)\s*:\s*ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+unreachable=(?P<unreachable>\d+)"
