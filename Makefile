@@ -137,7 +137,7 @@ ee:  ## Execution Environment: build it air-gapped (tools/ee build), run bridge.
 package:  ## Build the collection, galaxy-importer on it (offline), install it, render every doc, run a module from it
 	tools/check-package
 
-bench:  ## Benchmarks side by side: floor, this collection, naive, fleet, hot paths (docs/performance.md)
+bench:  ## Benchmarks side by side: over SSH + sudo (floor, collection, hand-written, 50 hosts), docker exec cases, hot paths (docs/performance.md)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 changelog:  ## Render CHANGELOG.rst from the fragments

@@ -9,6 +9,9 @@ hits every case alike), median and spread (min-max), and the ratios and targets 
 3. naive       bench/naive.yml: the same end state with lineinfile/command loops (checked equal; changed=0 too)
 4. fleet       the collection's no-change re-run against 1, 5 and 20 container hosts (forks = hosts)
 5. hot path    etc_hosts_entry (bench/hosts_file.py's case) and lo0_alias with 50-200 addresses, in-process
+6. ssh         first, on hosts of their own: SSH + sudo (vaulted password) + pipelining, the floor, the collection,
+               the best hand-written playbook and the naive one on 1 host, 20 hosts each, a 50-host fleet
+               (bench/ssh.py; ``--skip docker`` runs only this part)
 
 Plus variants of 1-3: ANSIBLE_PIPELINING=1, pipelining without become, Mitogen (``--mitogen``), a profile of
 the collection's run (per task, AnsiballZ sizes, per-exec cost). Hosts are containers of
