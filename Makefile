@@ -74,16 +74,17 @@ test: bootstrap  ## Run every test (what .ci/run runs)
 no-skips:  ## After `make test`: no test skipped in any report of .tmp/junit, and every test file of the tree ran
 	$(BIN)/python tools/no_skips.py --tree .tmp/junit
 
-lint:  ## ruff, yamllint, shellcheck, ansible-lint (production), changelog lint, module docs lint and drift check
+lint:  ## ruff, yamllint, shellcheck, ansible-lint (production), changelog lint, module docs lint and drift check, bench table
 	$(BIN)/ruff check .
 	$(BIN)/mypy -p ansible_collections.dockermac.hostbridge.plugins
 	$(BIN)/yamllint -s .
-	shellcheck tools/bootstrap tools/ansible-test tools/check-package tools/galaxy-import tools/docs tools/ee .ci/run $(wildcard tools/*.sh bench/*.sh)
+	shellcheck tools/bootstrap tools/ansible-test tools/check-package tools/galaxy-import tools/docs tools/ee .ci/run $(wildcard tools/*.sh bench/*.sh docs/examples/*.sh extensions/molecule/*/*.sh)
 	$(BIN)/ansible-lint --offline -q
 	$(BIN)/antsibull-changelog lint
 	tools/docs lint
 	tools/docs check
 	$(BIN)/python tools/mutation.py check
+	$(BIN)/python bench/table.py --check
 
 docs:  ## Build the HTML docs site offline into .tmp/docs-html (module and role pages from the code)
 	tools/docs html
@@ -137,7 +138,7 @@ ee:  ## Execution Environment: build it air-gapped (tools/ee build), run bridge.
 package:  ## Build the collection, galaxy-importer on it (offline), install it, render every doc, run a module from it
 	tools/check-package
 
-bench:  ## Benchmarks side by side: floor, this collection, naive, fleet, hot paths (docs/performance.md)
+bench:  ## Benchmarks side by side: over SSH + sudo (floor, collection, hand-written, 50 hosts), docker exec cases, hot paths (docs/performance.md)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 # Not in `make test` (45 min on 2 shared cores): each file of MUTATION_FILES (default: all in tools/mutation.py)

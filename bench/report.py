@@ -5,6 +5,7 @@ from __future__ import annotations
 import statistics
 
 import hosts_file
+import table
 from harness import Bench
 
 TARGETS = {"collection_vs_floor": 2.0, "naive_vs_collection": 3.0, "fleet_cpu_growth": 1.5, "hot_path_s": 0.5}
@@ -25,6 +26,13 @@ def verdict(ok: bool) -> str:
     return "met" if ok else "MISSED"
 
 
+def ssh_section(res: dict) -> str:
+    try:
+        return table.render(res)
+    except (KeyError, StopIteration, ZeroDivisionError) as exc:
+        return f"(incomplete: {exc!r})"
+
+
 def report(bench: Bench) -> str:
     res = bench.results
     m = res["machine"]
@@ -34,11 +42,18 @@ def report(bench: Bench) -> str:
              f"load average before {tuple(round(x, 2) for x in m['load_before'])}, after "
              f"{tuple(round(x, 2) for x in res.get('load_after', (0, 0, 0)))}; "
              f"bench took {res.get('seconds', 0):.0f} s",
-             "", "One host, no-change re-run; median (min-max); controller CPU = getrusage(RUSAGE_CHILDREN) delta "
-             "around ansible-playbook; container CPU = the container's cgroup cpuacct delta",
-             f"{'case':<44} {'n':>2}  {'wall':>22}  {'controller CPU':>22}  {'container CPU':>20}  {'x floor':>7}"]
+             "", "Over SSH + sudo + pipelining (bench/ssh.py; the same tables as docs/performance.md):",
+             ssh_section(res)]
+    if "floor" not in cases:   # --skip docker
+        return "\n".join([*lines, *(f"note: {n}" for n in res["notes"])])
+    lines += ["", "Over docker exec + su. One host, no-change re-run; median (min-max); controller CPU = "
+              "getrusage(RUSAGE_CHILDREN) delta around ansible-playbook; container CPU = the container's cgroup "
+              "cpuacct delta",
+              f"{'case':<44} {'n':>2}  {'wall':>22}  {'controller CPU':>22}  {'container CPU':>20}  {'x floor':>7}"]
     floor = med(cases.get("floor", {}).get("wall", []))
     for case, row in cases.items():
+        if case.startswith("ssh: "):
+            continue
         ratio = med(row["wall"]) / floor
         lines.append(f"{case:<44} {len(row['wall']):>2}  {fmt(row['wall']):>22}  {fmt(row['ctrl_cpu']):>22}  "
                      f"{fmt(row['container_cpu']):>20}  {ratio:>7.2f}")

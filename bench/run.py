@@ -9,7 +9,10 @@ hits every case alike), median and spread (min-max), and the ratios and targets 
 3. naive       bench/naive.yml: the same end state with lineinfile/command loops (checked equal; changed=0 too)
 4. fleet       the collection's no-change re-run against 1, 5 and 20 container hosts (forks = hosts)
 5. hot path    etc_hosts_entry (bench/hosts_file.py's case) and lo0_alias with 50-200 addresses, in-process
-6. restart     a simulated Docker Desktop restart to HTTP 200 by container IP, no playbook run (restart_to_http.py)
+6. ssh         first, on hosts of their own: SSH + sudo (vaulted password) + pipelining, the floor, the collection,
+               the best hand-written playbook and the naive one on 1 host, 20 hosts each, a 50-host fleet
+               (bench/ssh.py; ``--skip docker`` runs only this part)
+7. restart     a simulated Docker Desktop restart to HTTP 200 by container IP, no playbook run (restart_to_http.py)
 
 Plus variants of 1-3: ANSIBLE_PIPELINING=1, pipelining without become, Mitogen (``--mitogen``), a profile of
 the collection's run (per task, AnsiballZ sizes, per-exec cost). Hosts are containers of
@@ -36,6 +39,7 @@ from harness import IMAGE, Bench
 from report import report
 from restart_to_http import measure as restart_to_http
 from restart_to_http import report as restart_report
+from ssh import ssh_cases
 
 
 def main() -> None:
@@ -52,7 +56,14 @@ def main() -> None:
                         help="measure the 1-host fleet on its own instead of reusing case 2's runs")
     parser.add_argument("--mitogen", action="store_true", help="also run cases 1-3 with Mitogen (throwaway venv)")
     parser.add_argument("--mitogen-venv", default=os.path.join(tempfile.gettempdir(), "hostbridge-bench-mitogen"))
-    parser.add_argument("--skip", default="", help="comma-separated parts to skip: fleet,hot,profile,restart")
+    parser.add_argument("--ssh-fleet", type=int, default=50, help="hosts of the SSH fleet run (default 50)")
+    parser.add_argument("--ssh-compare", type=int, default=20,
+                        help="hosts of the SSH collection vs hand-written comparison (default 20)")
+    parser.add_argument("--ssh-forks", type=int, default=25, help="forks of the SSH fleet run (default 25)")
+    parser.add_argument("--ssh-subnet", default="198.18.0.0/24",
+                        help="the SSH hosts' own Docker network (default 198.18.0.0/24, RFC 2544)")
+    parser.add_argument("--skip", default="",
+                        help="comma-separated parts to skip: ssh,docker (every docker exec case),fleet,hot,profile,restart")
     parser.add_argument("--json", help="also write the raw figures to this file")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (inventories, playbooks)")
     options = parser.parse_args()
@@ -68,27 +79,47 @@ def main() -> None:
     signal.signal(signal.SIGTERM, stop)
     started = time.perf_counter()
     try:
-        fleet_size = max([*options.fleet, 1]) if "fleet" not in skip else 1
-        names = [f"{bench.prefix}-{n}" for n in range(1, fleet_size + 1)]
-        naive_host = f"{bench.prefix}-naive"
-        bench.log(f"starting {len(names) + 1} containers from {IMAGE} (default bridge) ...")
-        bench.start([*names, naive_host])
-        main_cases(bench, names[0], naive_host)
-        sections = [("mitogen", lambda: mitogen(bench, names[0], naive_host)),
-                    ("profile", lambda: profile(bench, names[0])),
-                    ("fleet", lambda: fleet(bench, names)),
-                    ("hot", lambda: hot_path(bench)),
-                    ("restart", lambda: bench.results.update(restart_to_http=restart_to_http(options.repeat)))]
-        for name, section in sections:
-            if name in skip or (name == "mitogen" and not options.mitogen):
-                continue
-            try:
-                section()
-            except (RuntimeError, subprocess.CalledProcessError, OSError, KeyError, ValueError) as exc:
-                bench.results["notes"].append(f"{name}: failed - {str(exc)[:2000]}")
-                bench.log(f"{name}: failed - {exc}")
+        # The SSH hosts first, removed before the docker exec ones start: never both fleets at once.
+        if "ssh" not in skip:
+            run_section(bench, "ssh", lambda: ssh_cases(bench))
+            bench.cleanup(keep_tmp=True)
+        if "docker" not in skip:
+            docker_cases(bench, skip)
     finally:
         bench.cleanup()
+    finish(bench, started, options)
+
+
+def docker_cases(bench: Bench, skip: set[str]) -> None:
+    """The cases over docker exec + su: main cases and variants, profile, fleets, hot paths."""
+    options = bench.options
+    fleet_size = max([*options.fleet, 1]) if "fleet" not in skip else 1
+    names = [f"{bench.prefix}-{n}" for n in range(1, fleet_size + 1)]
+    naive_host = f"{bench.prefix}-naive"
+    bench.log(f"starting {len(names) + 1} containers from {IMAGE} (default bridge) ...")
+    bench.start([*names, naive_host])
+    main_cases(bench, names[0], naive_host)
+    sections = [("mitogen", lambda: mitogen(bench, names[0], naive_host)),
+                ("profile", lambda: profile(bench, names[0])),
+                ("fleet", lambda: fleet(bench, names)),
+                ("hot", lambda: hot_path(bench)),
+                ("restart", lambda: bench.results.update(restart_to_http=restart_to_http(options.repeat)))]
+    for name, section in sections:
+        if name in skip or (name == "mitogen" and not options.mitogen):
+            continue
+        run_section(bench, name, section)
+
+
+def run_section(bench: Bench, name: str, section: t.Callable[[], None]) -> None:
+    """A failing part is noted in the report and the JSON; the others still run."""
+    try:
+        section()
+    except (RuntimeError, subprocess.CalledProcessError, OSError, KeyError, ValueError) as exc:
+        bench.results["notes"].append(f"{name}: failed - {str(exc)[:2000]}")
+        bench.log(f"{name}: failed - {exc}")
+
+
+def finish(bench: Bench, started: float, options: argparse.Namespace) -> None:
     bench.results["seconds"] = time.perf_counter() - started
     bench.results["load_after"] = os.getloadavg()
     print(report(bench))
