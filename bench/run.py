@@ -63,7 +63,8 @@ def main() -> None:
     parser.add_argument("--ssh-subnet", default="198.18.0.0/24",
                         help="the SSH hosts' own Docker network (default 198.18.0.0/24, RFC 2544)")
     parser.add_argument("--skip", default="",
-                        help="comma-separated parts to skip: ssh,docker (every docker exec case),fleet,hot,profile,restart")
+                        help="comma-separated parts to skip: ssh, docker (every docker exec case), fleet, hot, "
+                             "profile, restart")
     parser.add_argument("--json", help="also write the raw figures to this file")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (inventories, playbooks)")
     options = parser.parse_args()
