@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import contextlib
 import datetime
 import hashlib
 import json
@@ -185,8 +184,12 @@ def run(name: str, *, survivors_only: bool = False, resume: bool = False) -> str
             last = json.load(handle)
         if last["source_sha256"] != hashlib.sha256(source.encode()).hexdigest() or not os.path.exists(session):
             raise SystemExit(f"{name}: changed since its last run (or that run's session is gone): run it whole")
-        with contextlib.closing(sqlite3.connect(session)) as db, db:
-            db.execute("DELETE FROM work_results WHERE test_outcome = 'SURVIVED'")
+        db = sqlite3.connect(session)
+        try:
+            with db:  # one transaction
+                db.execute("DELETE FROM work_results WHERE test_outcome = 'SURVIVED'")
+        finally:
+            db.close()
         dates = (last["date"], today)
     elif not (resume and os.path.exists(session)):
         if os.path.exists(session):

@@ -11,7 +11,8 @@ set -eu
 TEAM_REPO=${TEAM_REPO:?set TEAM_REPO to the team configuration repository URL}
 TEAM_BRANCH=${TEAM_BRANCH:-main}
 PYTHON=${PYTHON:-/Library/Frameworks/Python.framework/Versions/3.12/bin/python3}
-ANSIBLE_CORE=${ANSIBLE_CORE:-ansible-core==2.21.*}
+# The same pin as the pull role (pull_ansible_core_version), so its first run keeps this venv as it is.
+ANSIBLE_CORE=${ANSIBLE_CORE:-ansible-core==2.19.14}
 PREFIX=/opt/dockermac-hostbridge
 CHECKOUT=/var/lib/dockermac-hostbridge/pull
 
@@ -28,7 +29,7 @@ if [ -d "$CHECKOUT/.git" ]; then
   git -C "$CHECKOUT" pull --quiet --ff-only
 else
   mkdir -p "$(dirname "$CHECKOUT")"
-  git clone --quiet --branch "$TEAM_BRANCH" "$TEAM_REPO" "$CHECKOUT"
+  (umask 077; git clone --quiet --branch "$TEAM_BRANCH" "$TEAM_REPO" "$CHECKOUT")  # root-only, as the role keeps it
 fi
 "$PREFIX/venv/bin/ansible-galaxy" collection install --upgrade -p "$PREFIX/collections" \
   -r "$CHECKOUT/collections/requirements.yml"

@@ -14,6 +14,9 @@ import pytest
 from ansible_collections.dockermac.hostbridge.tests import ansible_cli
 
 PLAYBOOK_BIN = ansible_cli.cli("ansible-playbook")
+# A target Python with nothing extra, as a new user's laptop has (Debian's; no requests, no Docker SDK).
+PLAIN_PYTHON = "/usr/bin/python3"
+STOCK_HOSTS = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n"
 
 
 def run_module_in_netns(netns: str, tmp: str, module: str, args: dict[str, t.Any], *, check: bool = False,

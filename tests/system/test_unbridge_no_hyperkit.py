@@ -15,10 +15,7 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.dockermac.hostbridge.tests import ansible_cli
-from ansible_collections.dockermac.hostbridge.tests.system.test_unbridge_plain_python import (  # noqa: F401
-    PLAIN_PYTHON,
-    laptop,
-)
+from ansible_collections.dockermac.hostbridge.tests.system.playbook import PLAIN_PYTHON
 from ansible_collections.dockermac.hostbridge.tests.unit.plugins.module_utils.hyperkit_fakes import (
     apple_silicon_bundle,
     tree,
@@ -50,7 +47,7 @@ def restore_results(output: dict[str, t.Any]) -> list[dict[str, t.Any]]:
 
 
 @pytest.mark.parametrize("bundle", ["apple_silicon", "none"])
-def test_unbridge_completes_with_no_hyperkit(laptop: tuple[str, Path], tmp_path: Path,  # noqa: F811
+def test_unbridge_completes_with_no_hyperkit(laptop: tuple[str, Path], tmp_path: Path,
                                              bundle: str) -> None:
     netns, _hosts = laptop
     apps = tmp_path / "Applications"

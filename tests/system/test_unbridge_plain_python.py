@@ -10,39 +10,20 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
-import typing as t
 from pathlib import Path
 
 import pytest
 
 from ansible_collections.dockermac.hostbridge.tests import ansible_cli
+from ansible_collections.dockermac.hostbridge.tests.system.playbook import PLAIN_PYTHON, STOCK_HOSTS
 
 pytestmark = [pytest.mark.root, pytest.mark.docker]
 
-PLAIN_PYTHON = "/usr/bin/python3"
 SERVICE = {"name": "plain.hostbridge-test.test", "ip": "198.51.100.61"}
-STOCK_HOSTS = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n"
 RECAP = re.compile(r"^localhost\s*:\s*ok=\d+\s+changed=(\d+)\s+unreachable=0\s+failed=(\d+)\s+skipped=\d+\s+"
                    r"rescued=(\d+)", re.MULTILINE)
 
-
-@pytest.fixture
-def laptop(tmp_path: Path) -> t.Iterator[tuple[str, Path]]:
-    if subprocess.run([PLAIN_PYTHON, "-c", "import requests"], capture_output=True, check=False).returncode == 0:
-        pytest.fail(f"{PLAIN_PYTHON} has requests: this test needs a target Python without it")
-    name = f"hb-plain-{tmp_path.name[-6:]}".replace("_", "-")
-    etc = Path("/etc/netns") / name
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    try:
-        subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
-        etc.mkdir(parents=True)
-        (etc / "hosts").write_text(STOCK_HOSTS, encoding="utf-8")
-        yield name, etc / "hosts"
-    finally:
-        subprocess.run(["ip", "netns", "del", name], check=False)
-        shutil.rmtree(etc, ignore_errors=True)
 
 
 def play(netns: str, tmp: Path, playbook: str) -> tuple[int, int, int, str]:
@@ -80,8 +61,9 @@ def test_unbridge_completes_without_requests_and_says_what_is_left(
     assert (failed, rescued) == (0, 2), out[-3000:]
     assert changed > 0
     # What is left, and the command that removes it, for each Docker-side part.
-    assert "WARNING: tap_bridge: the Docker network tap (if this role created it) was left in place" in out
-    assert "Remove it by hand with: docker network rm tap" in out
+    assert ("WARNING: tap_bridge: the Docker network tap and the container dockermac-hostbridge-vm-link (if this "
+            "role created them) were left in place") in out
+    assert "Remove them by hand with: docker rm -f dockermac-hostbridge-vm-link; docker network rm tap" in out
     assert "WARNING: routed: networks labelled com.dockermac.hostbridge.role=routed were left in place" in out
     assert "docker network ls --filter label=com.dockermac.hostbridge.role=routed" in out
     assert "(requests)" in out  # the cause, as the Docker modules give it

@@ -130,14 +130,20 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _free_subnet(taken: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> str:
+    for candidate in (ipaddress.ip_network(f"10.98.{n}.0/24") for n in range(10, 250)):
+        if not any(candidate.overlaps(other) for other in taken):
+            return str(candidate)
+    raise RuntimeError("no free 10.98.x.0/24 for a throwaway network")
+
+
 @contextlib.contextmanager
 def throwaway_network() -> t.Iterator[str]:
     """A Docker network of the test's own, on a 10.98.x.0/24 no route of this machine overlaps."""
     routes = json.loads(subprocess.run(["ip", "-j", "-4", "route"], capture_output=True, text=True,
                                        check=True).stdout or "[]")
     taken = [ipaddress.ip_network(r["dst"], strict=False) for r in routes if r.get("dst", "default") != "default"]
-    subnet = next(str(c) for c in (ipaddress.ip_network(f"10.98.{n}.0/24") for n in range(10, 250))
-                  if not any(c.overlaps(other) for other in taken))
+    subnet = _free_subnet(taken)
     name = f"hbv-{secrets.token_hex(3)}"
     docker("network", "create", "--subnet", subnet, "--label", "com.dockermac.hostbridge.test=verify", name)
     try:

@@ -147,3 +147,13 @@ def test_every_path_and_label_of_the_collection_in_the_docs_is_the_codes() -> No
                       and path.rstrip("./") not in joined
                       and not re.search(r"/dockermac-hostbridge-[\d.]+\.tar\.gz$", path)})
     assert not missing, "paths and labels in the docs that the code does not use:\n" + "\n".join(missing)
+
+
+def test_the_mdm_bootstrap_installs_the_pull_roles_ansible_core() -> None:
+    """The enrolment script makes the venv the pull role then keeps: the same pinned ansible-core and paths."""
+    script = (ROOT / "docs" / "examples" / "mdm-bootstrap.sh").read_text(encoding="utf-8")
+    defaults = role_defaults()
+    pin = re.search(r"ANSIBLE_CORE:-ansible-core==([\w.]+)\}", script)
+    assert pin and pin[1] == defaults["pull_ansible_core_version"]
+    assert f"{defaults['pull_venv']}" == re.search(r"^PREFIX=(\S+)", script, re.MULTILINE)[1] + "/venv"
+    assert re.search(r"^CHECKOUT=(\S+)", script, re.MULTILINE)[1] == defaults["pull_checkout_dir"]
