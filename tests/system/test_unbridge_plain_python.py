@@ -25,7 +25,6 @@ RECAP = re.compile(r"^localhost\s*:\s*ok=\d+\s+changed=(\d+)\s+unreachable=0\s+f
                    r"rescued=(\d+)", re.MULTILINE)
 
 
-
 def play(netns: str, tmp: Path, playbook: str) -> tuple[int, int, int, str]:
     extra = {"loopback_services": [SERVICE], "loopback_persistent": False, "loopback_flush_cache": False,
              # /etc/hosts is a bind mount here, as in a container: it cannot be renamed over.

@@ -1,5 +1,6 @@
 """docker-mac-net-connect's tunnel and routes read from macOS ``ifconfig`` and ``netstat -rn -f inet`` samples
-(tests/fixtures/darwin/SOURCES.md), and the verify role's filter over them."""
+(tests/fixtures/darwin/SOURCES.md), and the verify role's filter over them. A controller test (the filter imports
+ansible.errors), so it lives with the filters, not with the target-side module_utils tests."""
 
 from __future__ import annotations
 
