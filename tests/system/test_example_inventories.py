@@ -30,9 +30,10 @@ HOST_KINDS = {
 # What the comments say `auto` picks, phrase by phrase, and the recorded machines each phrase covers.
 AUTO_CLAIMS = {
     "tap on Intel Macs running HyperKit": ("tap", ["intel_hyperkit"]),
-    "routed on other Macs with Homebrew": ("routed", ["intel_virtualization_framework_homebrew",
-                                                      "apple_silicon_homebrew"]),
-    "loopback elsewhere (Linux, Macs without Homebrew)": ("loopback", ["linux", "apple_silicon"]),
+    "routed on other Macs with Homebrew and Docker Desktop's default socket on": (
+        "routed", ["intel_virtualization_framework_homebrew", "apple_silicon_homebrew"]),
+    "loopback elsewhere (Linux, Macs without Homebrew or without that socket)": (
+        "loopback", ["linux", "apple_silicon", "apple_silicon_homebrew_no_default_socket"]),
 }
 GETS = re.compile(r"^\s+(?P<host>[\w.-]+):\s+# gets: (?P<strategy>\w+)", re.MULTILINE)
 RENDER = [{"hosts": "all", "gather_facts": False, "tasks": [

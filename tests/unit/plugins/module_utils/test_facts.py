@@ -872,6 +872,14 @@ def _homebrew(mac: Mac) -> None:
     brew.chmod(0o755)
 
 
+def _default_socket(mac: Mac) -> None:
+    """Docker Desktop's "Allow the default Docker socket to be used" on: /var/run/docker.sock, a link to the
+    user's socket (docker-mac-net-connect's only engine; bridge_facts counts the link, dangling or not)."""
+    run = mac.root / "var" / "run"
+    run.mkdir(parents=True, exist_ok=True)
+    (run / "docker.sock").symlink_to("/Users/alice/.docker/run/docker.sock")
+
+
 def _record_intel_hyperkit(mac: Mac) -> dict[str, t.Any]:
     """An Intel Mac, Docker Desktop 4.15 set to HyperKit, tuntaposx loaded and /dev/tap1 there."""
     mac.bundle()
@@ -881,18 +889,22 @@ def _record_intel_hyperkit(mac: Mac) -> dict[str, t.Any]:
 
 
 def _record_intel_virtualization_framework_homebrew(mac: Mac) -> dict[str, t.Any]:
-    """An Intel Mac, Docker Desktop on Apple's Virtualization framework, Homebrew installed."""
+    """An Intel Mac, Docker Desktop on Apple's Virtualization framework with the default socket on, Homebrew."""
     mac.bundle()
     mac.settings("settings_store_apple_silicon_vf.json")
     _homebrew(mac)
+    _default_socket(mac)
     return mac.facts(intel_runner())[0]
 
 
-def _record_apple_silicon_homebrew(mac: Mac) -> dict[str, t.Any]:
-    """An Apple Silicon Mac, Docker Desktop 4.35 (Virtualization framework), Homebrew in /opt/homebrew."""
+def _record_apple_silicon_homebrew(mac: Mac, *, default_socket: bool = True) -> dict[str, t.Any]:
+    """An Apple Silicon Mac, Docker Desktop 4.35 (Virtualization framework), Homebrew in /opt/homebrew, and the
+    default socket on (or off)."""
     mac.apple_silicon_app()
     mac.settings("settings_store_apple_silicon_vf.json")
     _homebrew(mac)
+    if default_socket:
+        _default_socket(mac)
     return mac.facts(FakeRunner([(SW_VERS, 0, "15.1\n", ""), (KMUTIL, 0, "", "")]), machine="arm64")[0]
 
 
@@ -912,7 +924,10 @@ def _record_linux(tmp_path: Path) -> dict[str, t.Any]:
 
 RECORDED = {"intel_hyperkit": _record_intel_hyperkit,
             "intel_virtualization_framework_homebrew": _record_intel_virtualization_framework_homebrew,
-            "apple_silicon_homebrew": _record_apple_silicon_homebrew, "apple_silicon": _record_apple_silicon}
+            "apple_silicon_homebrew": _record_apple_silicon_homebrew,
+            "apple_silicon_homebrew_no_default_socket":
+                lambda mac: _record_apple_silicon_homebrew(mac, default_socket=False),
+            "apple_silicon": _record_apple_silicon}
 
 
 def _portable(value: t.Any, tmp_path: Path) -> t.Any:
