@@ -187,10 +187,10 @@ LO_CHILD = textwrap.dedent("""
     def args(i):
         # persistent false: a host where systemd runs must never get a boot unit from a test
         if i % 4 == 0:
-            return {{"addresses": ["198.18.01.%d/32" % (i + 1)], "state": "absent", "persistent": False}}
+            return {{"addresses": ["198.18.1.%d/32" % (i + 1)], "state": "absent", "persistent": False}}
         if i % 4 == 1:
-            return {{"addresses": ["fd00:db8:99::%x" % (i + 1), "198.18.02.%d/24" % (i + 1)], "persistent": False}}
-        return {{"addresses": ["198.18.02.%d/24" % (i + 1)], "persistent": False}}
+            return {{"addresses": ["fd00:db8:99::%x" % (i + 1), "198.18.2.%d/24" % (i + 1)], "persistent": False}}
+        return {{"addresses": ["198.18.2.%d/24" % (i + 1)], "persistent": False}}
 
     def work(i, barrier, queue):
         with quiet_stdio():
@@ -216,8 +216,8 @@ LO_CHILD = textwrap.dedent("""
 def test_forty_concurrent_lo0_alias_runs_in_one_namespace_lose_nothing() -> None:
     with Netns("races") as ns:
         for i in range(0, LO_WORKERS, 4):  # what the removers remove
-            ns.ip("addr", "add", f"198.18.01.{i + 1}/32", "dev", "lo")
-        ns.ip("addr", "add", "198.18.03.1/32", "dev", "lo")  # somebody else's, never touched
+            ns.ip("addr", "add", f"198.18.1.{i + 1}/32", "dev", "lo")
+        ns.ip("addr", "add", "198.18.3.1/32", "dev", "lo")  # somebody else's, never touched
         proc = subprocess.run(hide_systemd(ns.exec_argv(sys.executable, "-c",
                                                         LO_CHILD.format(root=ROOT, n=LO_WORKERS))),
                               capture_output=True, text=True, check=False, timeout=240)
@@ -230,12 +230,12 @@ def test_forty_concurrent_lo0_alias_runs_in_one_namespace_lose_nothing() -> None
             assert second["changed"] is False, (i, second)
         links = json.loads(ns.ip("-j", "addr", "show", "dev", "lo"))
         have = {f"{a['local']}/{a['prefixlen']}" for link in links for a in link.get("addr_info", [])}
-    want = {"127.0.0.1/8", "::1/128", "198.18.03.1/32"}
+    want = {"127.0.0.1/8", "::1/128", "198.18.3.1/32"}
     for i in range(LO_WORKERS):
         if i % 4 == 1:
-            want |= {f"fd00:db8:99::{i + 1:x}/128", f"198.18.02.{i + 1}/24"}
+            want |= {f"fd00:db8:99::{i + 1:x}/128", f"198.18.2.{i + 1}/24"}
         elif i % 4 != 0:
-            want.add(f"198.18.02.{i + 1}/24")
+            want.add(f"198.18.2.{i + 1}/24")
     assert have == want
     FIGURES["concurrent lo0_alias runs"] = {"processes": LO_WORKERS, "runs": 2 * LO_WORKERS,
                                             "addresses_at_end": len(want)}
