@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import json
 import os
+import pwd
 import sys
 import typing as t
 from unittest import mock
@@ -37,6 +39,11 @@ from ansible_collections.dockermac.hostbridge.tests.unit.plugins.modules.test_ta
 from ansible_collections.dockermac.hostbridge.tests.unit.utils import FakeRunner
 
 TUNSETIFF, TUNSETOWNER = 0x400454CA, 0x400454CC  # <linux/if_tun.h>, _IOW('T', 202/204, int) on x86_64
+NO_USER = 3999999
+
+
+def from_json(params: dict[str, str]) -> dict[str, str]:
+    return t.cast("dict[str, str]", json.loads(json.dumps(params)))
 
 
 # --- TunControl: the ioctls themselves -------------------------------------------------------------------
@@ -126,7 +133,7 @@ def test_a_failed_tunsetowner_says_why(tun: t.Callable[..., Ioctls]) -> None:
 
 
 # --- LinuxTap.holder: who has the device open ------------------------------------------------------------
-MY_NET, OTHER_NET = "net:[4026531840]", "net:[4026532999]"
+MY_NET, LOWER_NET, HIGHER_NET = "net:[4026531840]", "net:[4026531000]", "net:[4026532999]"
 
 
 def fake_proc(root: t.Any, pids: dict[str, tuple[str | None, dict[str, tuple[str, str | None]]]]) -> str:
@@ -165,17 +172,19 @@ def proc(tmp_path, monkeypatch) -> t.Callable[..., _tap.LinuxTap]:
 
 def test_the_holder_is_the_process_of_this_namespace_with_the_device_open(proc: t.Callable[..., t.Any]) -> None:
     tap = proc(
-        p100=(OTHER_NET, {"3": ("/dev/net/tun", tun_info("tap1"))}),  # another namespace's tap1
+        p100=(HIGHER_NET, {"3": ("/dev/net/tun", tun_info("tap1"))}),  # other namespaces' tap1
+        p110=(LOWER_NET, {"3": ("/dev/net/tun", tun_info("tap1"))}),
         p150=(None, {}),  # exited between the listing and the look
         p200=(MY_NET, {"3": ("/dev/net/tun", tun_info("tap2"))}),  # another device
-        p300=(MY_NET, {"0": ("/dev/null", None), "4": ("/dev/net/tun", None),  # fd 4 closed meanwhile
-                       "5": ("/dev/net/tun", tun_info("tap1"))}),
+        p300=(MY_NET, {"0": ("/dev/null", "pos:\t0\nflags:\t0100002\n"), "4": ("/dev/net/tun", None),  # fd 4:
+                       "5": ("/dev/net/tun", tun_info("tap1"))}),  # closed meanwhile
     )
     assert (tap.holder("tap1"), tap.holder("tap2"), tap.holder("tap9")) == (300, 200, None)
 
 
 def test_a_device_held_only_in_another_namespace_has_no_holder_here(proc: t.Callable[..., t.Any]) -> None:
-    tap = proc(p100=(OTHER_NET, {"3": ("/dev/net/tun", tun_info("tap1"))}), p200=(MY_NET, {}))
+    tap = proc(p100=(HIGHER_NET, {"3": ("/dev/net/tun", tun_info("tap1"))}),
+               p110=(LOWER_NET, {"3": ("/dev/net/tun", tun_info("tap1"))}), p200=(MY_NET, {}))
     assert tap.holder("tap1") is None
 
 
@@ -215,27 +224,62 @@ def test_without_require_interface_a_missing_interface_is_not_an_error_through_t
     assert (result.get("failed"), result["changed"], result["interface_present"]) == (None, False, False)
 
 
-def test_owner_missing_is_refused_before_the_host_is_read() -> None:
+def test_users_without_a_passwd_entry_are_shown_by_uid() -> None:
+    with pytest.raises(KeyError):
+        pwd.getpwuid(NO_USER)
+    assert (_tap.user_label(NO_USER), _tap.owner_name(NO_USER)) == (f"uid {NO_USER}", str(NO_USER))
+
+
+@pytest.mark.parametrize("state", [{}, {"state": "present"}, from_json({"state": "present"})])
+def test_owner_missing_is_refused_before_the_host_is_read(state: dict[str, str]) -> None:
     class NoStat(FakeDev):
         def stat(self, path: str) -> os.stat_result:
             raise AssertionError("read before validation")
 
     with pytest.raises(HostbridgeError, match=r"^owner: None is required with state=present"):
-        run(FakeRunner([]), NoStat())
+        run(FakeRunner([]), NoStat(), **state)
 
 
-# Two more IPv4 addresses on tap1 (`ifconfig tap1 alias ...`), below and above the one asked for.
-THREE = OPEN.replace("\tmedia:", "\tinet 10.0.60.1 netmask 0xffffff00 broadcast 10.0.60.255\n"
-                                 "\tinet 10.0.90.1 netmask 0xffffff00 broadcast 10.0.90.255\n\tmedia:")
+def test_a_device_owned_by_a_higher_uid_is_given_to_root_when_asked() -> None:
+    dev = FakeDev({"tap1": char_dev(NOBODY.pw_uid)})
+    result = run(FakeRunner([(IFCONFIG, 1, "", MISSING)]), dev, owner="root")
+    assert (result["changed"], dev.chowns) == (True, [("/dev/tap1", ROOT, -1)])
 
 
-def test_a_new_address_replaces_only_the_first_ipv4_address_in_the_prediction() -> None:
-    runner = FakeRunner([(IFCONFIG, 0, THREE, ""), (["ifconfig", "tap1", "inet", "10.0.80.1/24", "up"], 0, "", "")])
-    result = run(runner, FakeDev({"tap1": char_dev(NOBODY.pw_uid)}), owner="nobody", address="10.0.80.1/24",
+def test_state_from_json_is_compared_by_value() -> None:
+    """A real task's options are decoded from JSON: not the interpreter's shared "absent"/"present" strings."""
+    dev = FakeDev({"tap1": char_dev(NOBODY.pw_uid)})
+    assert run(FakeRunner([(IFCONFIG, 1, "", MISSING)]), dev, **from_json({"state": "absent"}))["actions"] == [
+        "changing the owner of /dev/tap1 to root (uid 0)"]
+    warned = run(FakeRunner([(IFCONFIG, 1, "", MISSING)]), dev,
+                 **from_json({"state": "present", "owner": "root", "address": "10.0.75.1/24"}))
+    assert warned["warnings"][0].startswith("tap1: the interface does not exist")
+
+
+# tap1 with a link-local IPv6 address (printed before inet, as en0 in ifconfig_a_laptop.txt) and two more IPv4
+# addresses (`ifconfig tap1 alias ...`).
+def aliases(*inet: str) -> str:
+    lines = "".join(f"\tinet {a} netmask 0xffffff00 broadcast {a.rsplit('.', 1)[0]}.255\n" for a in inet)
+    return OPEN.replace("\tinet ", "\tinet6 fe80::d8b7:5aff:fe67:4681%tap1 prefixlen 64 scopeid 0x10\n\tinet ").replace(
+        "\tmedia:", lines + "\tmedia:")
+
+
+@pytest.mark.parametrize(
+    ("inet", "wanted", "after"),
+    [
+        (["10.0.60.1", "10.0.90.1"], "10.0.80.1/24", ["10.0.80.1/24", "10.0.60.1/24", "10.0.90.1/24"]),
+        # The address asked for already there as an alias: one entry left for it.
+        (["10.0.80.1", "10.0.90.1"], "10.0.80.1/30", ["10.0.80.1/30", "10.0.90.1/24"]),
+    ],
+)
+def test_a_new_address_replaces_only_the_first_ipv4_address_in_the_prediction(inet: list[str], wanted: str,
+                                                                                after: list[str]) -> None:
+    runner = FakeRunner([(IFCONFIG, 0, aliases(*inet), ""), (["ifconfig", "tap1", "inet", wanted, "up"], 0, "", "")])
+    result = run(runner, FakeDev({"tap1": char_dev(NOBODY.pw_uid)}), owner="nobody", address=wanted,
                  diff_mode=True)
-    assert result["diff"]["after"].splitlines()[2:] == [
-        "interface tap1: address 10.0.80.1/24", "interface tap1: address 10.0.60.1/24",
-        "interface tap1: address 10.0.90.1/24"]
+    assert result["diff"]["before"].splitlines()[2:] == [f"interface tap1: address {a}/24" for a in ["10.0.75.1",
+                                                                                                      *inet]]
+    assert result["diff"]["after"].splitlines()[2:] == [f"interface tap1: address {a}" for a in after]
 
 
 def test_bringing_the_link_up_is_in_the_predicted_state() -> None:
@@ -247,9 +291,10 @@ def test_bringing_the_link_up_is_in_the_predicted_state() -> None:
     assert "interface tap1: link up\n" in result["diff"]["after"]
 
 
-def test_absent_removes_only_the_address_asked_for() -> None:
+@pytest.mark.parametrize("other", ["10.0.75.2/24", "10.0.74.1/24"])
+def test_absent_removes_only_the_address_asked_for(other: str) -> None:
     result = run(FakeRunner([(IFCONFIG, 0, OPEN, "")]), FakeDev({"tap1": char_dev(ROOT)}), state="absent",
-                 address="10.0.75.2/24")
+                 address=other)
     assert (result["changed"], result["actions"]) == (False, [])
 
 
@@ -270,10 +315,11 @@ def sysfs(tmp_path, monkeypatch) -> t.Any:
 
 def test_linux_other_addresses_on_the_device_are_left_alone(sysfs) -> None:
     tap_sysfs(sysfs)
-    second = TAP1_UP.replace('}]}]', '},{"family":"inet","local":"10.0.76.1","prefixlen":24,"scope":"global",'
-                                     '"label":"tap1","valid_life_time":4294967295,"preferred_life_time":4294967295}]}]')
-    result = module_run(FakeRunner([(SHOW, 0, second, "")]), {"name": "tap1", "owner": "nobody",
-                                                             "address": "10.0.75.1/24"})
+    more = "".join(f',{{"family":"inet","local":"{a}","prefixlen":24,"scope":"global","label":"tap1",'
+                   f'"valid_life_time":4294967295,"preferred_life_time":4294967295}}'
+                   for a in ("10.0.74.1", "10.0.76.1"))  # below and above the one asked for
+    result = module_run(FakeRunner([(SHOW, 0, TAP1_UP.replace("}]}]", "}" + more + "]}]"), "")]),
+                        {"name": "tap1", "owner": "nobody", "address": "10.0.75.1/24"})
     assert (result["changed"], result["actions"]) == (False, [])
 
 
@@ -293,3 +339,22 @@ def test_linux_an_unreadable_sysfs_attribute_is_a_clear_error(sysfs) -> None:
     result = module_run(FakeRunner([]), {"name": "tap1", "owner": "nobody"})
     assert result["msg"] == f"Cannot read {sysfs}/tap1/tun_flags: Is a directory"
 
+
+
+@pytest.mark.parametrize("flags", ["0x1801", "0x0001"])  # persistent, and a plain IFF_TUN held by a program
+def test_linux_a_tun_device_is_called_one(sysfs, flags: str) -> None:
+    tap_sysfs(sysfs, flags=flags, owner=None)
+    result = module_run(FakeRunner([(SHOW, 0, TAP1_UP, "")]), {"name": "tap1", "owner": "nobody"})
+    assert result["msg"].startswith("name: 'tap1' exists but is a TUN device, not a TAP device")
+
+
+def test_linux_absent_predicts_no_device(sysfs) -> None:
+    tap_sysfs(sysfs)
+    runner = FakeRunner([(SHOW, 0, TAP1_UP, ""), (["ip", "tuntap", "del", "dev", "tap1", "mode", "tap"], 0, "", "")])
+    result = module_run(runner, {"name": "tap1", "state": "absent", "_ansible_diff": True})
+    assert result["diff"]["after"] == "device tap1: absent\n"
+
+
+def test_the_name_is_required() -> None:
+    result = module_run(FakeRunner([]), {"owner": "nobody"})
+    assert result["msg"] == "missing required arguments: name"
