@@ -100,7 +100,7 @@ def test_tunsetiff_gets_the_devices_own_flags_the_kernel_keeps_then_tunsetowner_
     ioctls = tun()
     _tap.TunControl().set_owner("tap1", flags=flags, uid=NOBODY.pw_uid)
     assert ioctls.calls == [(TUNSETIFF, ifreq(b"tap1", sent)), (TUNSETOWNER, NOBODY.pw_uid)]
-    assert ioctls.opened == {(os.O_RDWR, False)}  # read-write, close-on-exec
+    assert ioctls.opened == {(os.O_RDWR, False)}  # read-write, not inherited by a child
     (fd,) = ioctls.fds
     with pytest.raises(OSError, match="Bad file descriptor"):
         os.fstat(fd)  # closed again
