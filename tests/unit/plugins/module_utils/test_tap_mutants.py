@@ -115,8 +115,8 @@ def test_tunsetiff_gets_the_devices_own_flags_the_kernel_keeps_then_tunsetowner_
         (errno.EINVAL, "Cannot attach to tap1 to change its owner (TUNSETIFF): Invalid argument"),
     ],
 )
-def test_a_failed_tunsetiff_says_why_and_only_busy_blames_a_process(tun: t.Callable[..., Ioctls], code: int,
-                                                                     msg: str) -> None:
+def test_a_failed_tunsetiff_says_why_and_only_busy_blames_a_process(
+        tun: t.Callable[..., Ioctls], code: int, msg: str) -> None:
     ioctls = tun({TUNSETIFF: code})
     with pytest.raises(HostbridgeError) as info:
         _tap.TunControl().set_owner("tap1", flags=0x1802, uid=NOBODY.pw_uid)
@@ -272,13 +272,13 @@ def aliases(*inet: str) -> str:
         (["10.0.80.1", "10.0.90.1"], "10.0.80.1/30", ["10.0.80.1/30", "10.0.90.1/24"]),
     ],
 )
-def test_a_new_address_replaces_only_the_first_ipv4_address_in_the_prediction(inet: list[str], wanted: str,
-                                                                                after: list[str]) -> None:
+def test_a_new_address_replaces_only_the_first_ipv4_address_in_the_prediction(
+        inet: list[str], wanted: str, after: list[str]) -> None:
     runner = FakeRunner([(IFCONFIG, 0, aliases(*inet), ""), (["ifconfig", "tap1", "inet", wanted, "up"], 0, "", "")])
     result = run(runner, FakeDev({"tap1": char_dev(NOBODY.pw_uid)}), owner="nobody", address=wanted,
                  diff_mode=True)
-    assert result["diff"]["before"].splitlines()[2:] == [f"interface tap1: address {a}/24" for a in ["10.0.75.1",
-                                                                                                      *inet]]
+    before = ["10.0.75.1", *inet]
+    assert result["diff"]["before"].splitlines()[2:] == [f"interface tap1: address {a}/24" for a in before]
     assert result["diff"]["after"].splitlines()[2:] == [f"interface tap1: address {a}" for a in after]
 
 
@@ -338,7 +338,6 @@ def test_linux_an_unreadable_sysfs_attribute_is_a_clear_error(sysfs) -> None:
     (sysfs / "tap1" / "tun_flags").mkdir(parents=True)  # read() fails with EISDIR, not ENOENT
     result = module_run(FakeRunner([]), {"name": "tap1", "owner": "nobody"})
     assert result["msg"] == f"Cannot read {sysfs}/tap1/tun_flags: Is a directory"
-
 
 
 @pytest.mark.parametrize("flags", ["0x1801", "0x0001"])  # persistent, and a plain IFF_TUN held by a program
