@@ -65,3 +65,15 @@ def test_check_names_an_unexplained_survivor_and_an_explanation_of_none(mutation
         f"survivor not explained in {mutation.EXPLAINED}", f"explanation of no survivor in {mutation.EXPLAINED}"]
     assert "'y')" in problems[0]
     assert "'gone')" in problems[1]
+
+
+def test_a_failure_without_any_test_output_is_an_error_not_a_kill(mutation: t.Any) -> None:
+    """The test command broke (seen: .venv re-made during a run, 281 mutants "killed" in a row), not a test."""
+    killed = {"worker_outcome": "normal", "test_outcome": "killed"}
+    assert mutation.outcome(dict(killed, output="F\n1 failed in 0.1s\n")) == "killed"
+    assert mutation.outcome(dict(killed, output="timeout")) == "timeout"
+    assert mutation.outcome(dict(killed, output="")) == mutation.outcome(dict(killed, output=None)) == (
+        "error: the test command failed without output")
+    with pytest.raises(SystemExit, match=r"outcome \['error: the test command failed without output'\]: run it"):
+        mutation.table([dict(RAW, mutants=[mutant("killed"), mutant("error: the test command failed without output")])],
+                       WHY)
