@@ -5,8 +5,9 @@ What the roles' behaviour depends on is the engine's version (Docker Engine 28.2
 happens to be installed. This server answers the calls community.docker's modules make (``docker_host_info``,
 ``docker_network_info``, ``docker_network``, ``docker_container``): API version negotiation (``/version``,
 ``/_ping``), ``/info``, network list, inspect, create, delete and connect, image list and inspect (images a test
-adds: nothing is pulled), and container list, inspect, create, start, stop, update and delete, from in-memory state. Every request is recorded; a request it
-does not know is answered 404 and recorded too, so a test can assert that nothing unexpected was asked.
+adds: nothing is pulled), and container list, inspect, create, start, stop, update and delete, from in-memory
+state. Every request is recorded; a request it does not know is answered 404 and recorded too, so a test can assert
+that nothing unexpected was asked.
 
 It fights back where the real engine does: a network name is unique (409 on create), inspecting or deleting an
 unknown network is a 404 with Docker's message, an engine that is "stopped" (``stop()``) refuses connections, and a
@@ -72,7 +73,8 @@ class FakeDockerAPI:
     def add_network(self, name: str, subnet: str, *, gateway: str | None = None, driver: str = "bridge",
                     options: dict[str, str] | None = None, labels: dict[str, str] | None = None,
                     ip_range: str | None = None) -> dict[str, t.Any]:
-        config = {"Subnet": subnet, **({"IPRange": ip_range} if ip_range else {}), **({"Gateway": gateway} if gateway else {})}
+        config = {"Subnet": subnet, **({"IPRange": ip_range} if ip_range else {}),
+                  **({"Gateway": gateway} if gateway else {})}
         network = {"Name": name, "Id": uuid.uuid4().hex + uuid.uuid4().hex, "Created": "2026-11-30T00:00:00Z",
                    "Scope": "local", "Driver": driver, "EnableIPv6": False, "Internal": False, "Attachable": False,
                    "Ingress": False, "IPAM": {"Driver": "default", "Options": {}, "Config": [config]},
@@ -276,33 +278,38 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         elif parts == ["containers", "create"] and method == "POST":
             self._create_container((query.get("name") or [""])[0], body)
         elif len(parts) in (2, 3) and method in ("GET", "POST", "DELETE"):
-            container = fake.find_container(parts[1])
-            action = parts[2] if len(parts) == 3 else None
-            if container is None:
-                self._error(404, f"No such container: {parts[1]}")
-            elif action == "json" and method == "GET":
-                self._send(200, container)
-            elif action in ("start", "stop", "kill") and method == "POST":
-                running = action == "start"
-                if container["State"]["Running"] == running:
-                    self._send(304)
-                    return
-                container["State"].update(Running=running, Status="running" if running else "exited",
-                                          Pid=4242 if running else 0)
-                self._send(204)
-            elif action == "update" and method == "POST":  # the restart policy and resources, in place
-                container["HostConfig"].update(body)
-                self._send(200, {"Warnings": []})
-            elif action == "wait" and method == "POST":
-                self._send(200, {"StatusCode": 0})
-            elif action is None and method == "DELETE":
-                if container["State"]["Running"] and (query.get("force") or ["0"])[0] not in ("1", "true", "True"):
-                    self._error(409, f"cannot remove container {container['Name']}: container is running")
-                    return
-                del fake.containers[container["Name"][1:]]
-                self._send(204)
-            else:
-                self._not_found(method, path)
+            self._container_action(method, path, parts[1], parts[2] if len(parts) == 3 else None,
+                                   query=query, body=body)
+        else:
+            self._not_found(method, path)
+
+    def _container_action(self, method: str, path: str, ref: str, action: str | None, *,
+                          query: dict[str, list[str]], body: dict[str, t.Any]) -> None:
+        fake = self.fake
+        container = fake.find_container(ref)
+        if container is None:
+            self._error(404, f"No such container: {ref}")
+        elif action == "json" and method == "GET":
+            self._send(200, container)
+        elif action in ("start", "stop", "kill") and method == "POST":
+            running = action == "start"
+            if container["State"]["Running"] == running:
+                self._send(304)
+                return
+            container["State"].update(Running=running, Status="running" if running else "exited",
+                                      Pid=4242 if running else 0)
+            self._send(204)
+        elif action == "update" and method == "POST":  # the restart policy and resources, in place
+            container["HostConfig"].update(body)
+            self._send(200, {"Warnings": []})
+        elif action == "wait" and method == "POST":
+            self._send(200, {"StatusCode": 0})
+        elif action is None and method == "DELETE":
+            if container["State"]["Running"] and (query.get("force") or ["0"])[0] not in ("1", "true", "True"):
+                self._error(409, f"cannot remove container {container['Name']}: container is running")
+                return
+            del fake.containers[container["Name"][1:]]
+            self._send(204)
         else:
             self._not_found(method, path)
 

@@ -24,7 +24,13 @@ from ansible.module_utils.basic import FILE_COMMON_ARGUMENTS
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.dockermac.hostbridge.plugins.module_utils import (
-    _bootjob, _docker_api, _hosts, _hyperkit, _loopback, _tap)
+    _bootjob,
+    _docker_api,
+    _hosts,
+    _hyperkit,
+    _loopback,
+    _tap,
+)
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._module import Context, Manage
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._types import Module, Params, Result, Runner

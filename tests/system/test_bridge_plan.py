@@ -102,8 +102,7 @@ class Host:
 
     def docker_state(self) -> dict[str, t.Any]:
         """The engine's side: the network's settings and the link container's (ids left out: a repair makes new)."""
-        api = self.api
-        assert api is not None
+        api = _engine(self)
         network = api.networks.get("tap")
         link = api.containers.get(VM_LINK)
         return {
@@ -159,18 +158,19 @@ def converged(netns: str, tmp_path: Path) -> tuple[Host, dict[str, t.Any]]:
 @pytest.fixture
 def converged_docker(netns: str, tmp_path: Path) -> t.Iterator[tuple[Host, dict[str, t.Any]]]:
     """As ``converged``, with the Docker network and the VM link container managed on a fake engine."""
-    with tempfile.TemporaryDirectory(prefix="hb-plan-") as short:  # a unix socket path has ~100 bytes at most
-        with FakeDockerAPI(f"{short}/docker.sock") as api:
-            api.add_image("busybox:stable")
-            host = Host(netns, tmp_path, api)
-            state = _converge(host)
-            assert state["network"] == ("macvlan", {"parent": "eth1"}, [
-                {"Subnet": "10.0.75.0/24", "Gateway": "10.0.75.1", "IPRange": "10.0.75.128/25"}],
-                {"com.dockermac.hostbridge.role": "tap_bridge"}), state["network"]
-            assert state["vm_link"][0] is True and state["vm_link"][1:2] == ("busybox:stable",), state["vm_link"]
-            assert state["vm_link"][3:] == ({"com.dockermac.hostbridge.role": "tap_bridge"}, "unless-stopped",
-                                            "host", ["NET_ADMIN"], True), state["vm_link"]
-            yield host, state
+    # A unix socket path has ~100 bytes at most: not under tmp_path.
+    with tempfile.TemporaryDirectory(prefix="hb-plan-") as short, FakeDockerAPI(f"{short}/docker.sock") as api:
+        api.add_image("busybox:stable")
+        host = Host(netns, tmp_path, api)
+        state = _converge(host)
+        assert state["network"] == ("macvlan", {"parent": "eth1"}, [
+            {"Subnet": "10.0.75.0/24", "Gateway": "10.0.75.1", "IPRange": "10.0.75.128/25"}],
+            {"com.dockermac.hostbridge.role": "tap_bridge"}), state["network"]
+        running, image, command, *rest = state["vm_link"]
+        assert (running, image, command[-1]) == (True, "busybox:stable", "eth1"), state["vm_link"]
+        assert rest == [{"com.dockermac.hostbridge.role": "tap_bridge"}, "unless-stopped", "host", ["NET_ADMIN"],
+                        True], state["vm_link"]
+        yield host, state
 
 
 def test_rerun_in_step_makes_one_remote_call(converged: tuple[Host, dict[str, t.Any]]) -> None:
@@ -267,21 +267,24 @@ def test_rerun_in_step_with_the_docker_side_makes_one_remote_call(
     assert host.state() == state
 
 
+def _engine(host: Host) -> FakeDockerAPI:
+    assert host.api is not None
+    return host.api
+
+
 def _stop_link(host: Host) -> None:
-    assert host.api is not None
-    host.api.containers[VM_LINK]["State"].update(Running=False, Status="exited", Pid=0)
+    _engine(host).containers[VM_LINK]["State"].update(Running=False, Status="exited", Pid=0)
 
 
-def _recreate_link_without_restart_policy(host: Host) -> None:
-    assert host.api is not None
-    host.api.containers[VM_LINK]["HostConfig"]["RestartPolicy"] = {"Name": "no", "MaximumRetryCount": 0}
+def _link_without_restart_policy(host: Host) -> None:
+    _engine(host).containers[VM_LINK]["HostConfig"]["RestartPolicy"] = {"Name": "no", "MaximumRetryCount": 0}
 
 
 DOCKER_DRIFTS: dict[str, tuple[t.Callable[[Host], t.Any], str, set[str]]] = {
-    "network_deleted": (lambda h: h.api.networks.pop("tap"), "network", {NETWORK}),
+    "network_deleted": (lambda h: _engine(h).networks.pop("tap"), "network", {NETWORK}),
     "link_stopped": (_stop_link, "vm_link", {CONTAINER}),
-    "link_removed": (lambda h: h.api.containers.pop(VM_LINK), "vm_link", {CONTAINER}),
-    "link_restart_policy_changed": (_recreate_link_without_restart_policy, "vm_link", {CONTAINER}),
+    "link_removed": (lambda h: _engine(h).containers.pop(VM_LINK), "vm_link", {CONTAINER}),
+    "link_restart_policy_changed": (_link_without_restart_policy, "vm_link", {CONTAINER}),
 }
 
 

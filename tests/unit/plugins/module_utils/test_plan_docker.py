@@ -14,8 +14,9 @@ from ansible_collections.dockermac.hostbridge.plugins.module_utils import _plan
 from ansible_collections.dockermac.hostbridge.tests.fake_docker_api import FakeDockerAPI
 from ansible_collections.dockermac.hostbridge.tests.unit.utils import FakeRunner
 
+ROLE_LABEL = {"com.dockermac.hostbridge.role": "tap_bridge"}
 NETWORK = {"name": "tap", "driver": "macvlan", "driver_options": {"parent": "eth1"}, "subnet": "10.0.75.0/24",
-           "gateway": "10.0.75.1", "iprange": "10.0.75.128/25", "labels": {"com.dockermac.hostbridge.role": "tap_bridge"}}
+           "gateway": "10.0.75.1", "iprange": "10.0.75.128/25", "labels": ROLE_LABEL}
 LINK = {"name": "vm-link", "image": "busybox:stable", "command": ["/bin/sh", "-c", "sleep 1", "eth1"],
         "labels": {"com.dockermac.hostbridge.role": "tap_bridge"}, "network_mode": "host",
         "capabilities": ["NET_ADMIN"], "init": True, "restart_policy": "unless-stopped"}
@@ -36,12 +37,12 @@ def api() -> t.Iterator[FakeDockerAPI]:
         yield fake
 
 
-def plan(api: FakeDockerAPI, *, socket: str | None = None, **changes: dict[str, t.Any]) -> dict[str, t.Any]:
+def plan(api: FakeDockerAPI, *, socket: str | None = None) -> dict[str, t.Any]:
     """The plan of both entries; the socket from the facts (the context) unless one is given."""
     ctx = _plan.PlanContext(system="Linux", runner=FakeRunner([]), module=mock.Mock(), console_user=None,
                             docker_socket=api.socket_path)
-    desired = {"network": {"kind": "docker_network", "params": {**NETWORK, "socket": socket, **changes.get("network", {})}},
-               "vm_link": {"kind": "docker_container", "params": {**LINK, "socket": socket, **changes.get("vm_link", {})}}}
+    desired = {"network": {"kind": "docker_network", "params": {**NETWORK, "socket": socket}},
+               "vm_link": {"kind": "docker_container", "params": {**LINK, "socket": socket}}}
     return _plan.check(desired, ctx)
 
 
