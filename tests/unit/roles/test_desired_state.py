@@ -135,8 +135,9 @@ def test_every_part_a_task_waits_for_is_compared(role: str, plan_var: str) -> No
     assert set(desired) <= parts, f"compared but no task skips on it: {sorted(set(desired) - parts)}"
 
 
-@pytest.mark.parametrize(("entry", "module"), [("network", "community.docker.docker_network"),
-                                              ("vm_link", "community.docker.docker_container")])
+@pytest.mark.parametrize(("entry", "module"), [
+    ("network", "community.docker.docker_network"), ("vm_link", "community.docker.docker_container"),
+])
 def test_the_docker_tasks_apply_what_bridge_facts_compares(entry: str, module: str) -> None:
     """Every compared option reaches the community.docker task from the entry itself (tap_bridge__want), the task
     talks to the engine through the socket the entry names (or the facts' one), and it is skipped on the plan."""
