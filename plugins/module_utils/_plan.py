@@ -157,6 +157,12 @@ def _check_docker_network(params: Params, ctx: PlanContext) -> list[str]:
         *_missing_labels(network.get("Labels"), params["labels"])]]
 
 
+def _capabilities(names: t.Any) -> list[str]:
+    """Capability names in one form, ``CAP_<NAME>``: the engine keeps what the API was given (``NET_ADMIN`` from
+    community.docker), while ``docker create --cap-add NET_ADMIN`` (the CLI) sends ``CAP_NET_ADMIN``."""
+    return sorted({name.upper() if name.upper().startswith("CAP_") else f"CAP_{name.upper()}" for name in names or []})
+
+
 def _check_docker_container(params: Params, ctx: PlanContext) -> list[str]:
     """docker_container (state started, no_defaults): running, from the image the name points to now, with the
     command, labels, network mode, capabilities, init and restart policy given."""
@@ -172,7 +178,7 @@ def _check_docker_container(params: Params, ctx: PlanContext) -> list[str]:
         *_unequal("command", config.get("Cmd"), params["command"]),
         *_missing_labels(config.get("Labels"), params["labels"]),
         *_unequal("network mode", host.get("NetworkMode"), params["network_mode"]),
-        *_unequal("added capabilities", sorted(host.get("CapAdd") or []), sorted(params["capabilities"])),
+        *_unequal("added capabilities", _capabilities(host.get("CapAdd")), _capabilities(params["capabilities"])),
         *_unequal("init", bool(host.get("Init")), params["init"]),
         *_unequal("restart policy", (host.get("RestartPolicy") or {}).get("Name"), params["restart_policy"])]
     return [f"container {name}: {reason}" for reason in reasons]

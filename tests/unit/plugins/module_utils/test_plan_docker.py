@@ -32,7 +32,7 @@ def api() -> t.Iterator[FakeDockerAPI]:
             "Id": "c" * 64, "Name": "/vm-link", "Image": image["Id"], "State": {"Running": True},
             "Config": {"Image": "busybox:stable", "Cmd": LINK["command"],
                        "Labels": {"com.dockermac.hostbridge.role": "tap_bridge", "from.image": "y"}},
-            "HostConfig": {"NetworkMode": "host", "CapAdd": ["NET_ADMIN"], "Init": True,
+            "HostConfig": {"NetworkMode": "host", "CapAdd": ["CAP_NET_ADMIN"], "Init": True,
                            "RestartPolicy": {"Name": "unless-stopped", "MaximumRetryCount": 0}}}
         yield fake
 
@@ -51,6 +51,12 @@ def test_in_sync_with_only_reads(api: FakeDockerAPI) -> None:
                          "vm_link": {"pending": False, "reason": "in sync"}}
     assert {verb for verb, _ in api.requests} == {"GET"}
     assert api.calls() == ["/networks/tap", "/containers/vm-link/json", "/images/busybox:stable/json"]
+
+
+def test_capabilities_in_either_form_are_the_same(api: FakeDockerAPI) -> None:
+    """The docker CLI sends CAP_NET_ADMIN, community.docker NET_ADMIN; the engine keeps what it was given."""
+    api.containers["vm-link"]["HostConfig"]["CapAdd"] = ["NET_ADMIN"]
+    assert plan(api)["vm_link"] == {"pending": False, "reason": "in sync"}
 
 
 def test_the_socket_given_wins_over_the_facts(api: FakeDockerAPI) -> None:
