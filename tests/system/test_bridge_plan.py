@@ -224,19 +224,25 @@ DRIFTS: dict[str, tuple[t.Callable[[Host], t.Any], str, set[str]]] = {
 def test_drift_is_repaired_and_nothing_else_runs(converged: tuple[Host, dict[str, t.Any]], drift: str) -> None:
     """The plan marks only the drifted part; its tasks alone run and put back exactly the converged state."""
     host, state = converged
-    make_drift, entry, actions = DRIFTS[drift]
+    assert_repaired_alone(host, state, DRIFTS[drift], RELEVANT)
+    assert outside_block(host.hosts.read_bytes()) == USER_LINES
+
+
+def assert_repaired_alone(host: Host, state: dict[str, t.Any],
+                          drift: tuple[t.Callable[[Host], t.Any], str, set[str]], compared: t.Iterable[str]) -> None:
+    """Drift, re-run: only the drifted entry pending, only its tasks run, the converged state back; then one call."""
+    make_drift, entry, actions = drift
     make_drift(host)
     assert host.state() != state, "the drift must be visible"
 
     repair = host.run()
     assert repair.changed > 0
     plan = repair.plan()
-    assert {name for name in RELEVANT if plan[name]["pending"]} == {entry}, plan
+    assert {name for name in compared if plan[name]["pending"]} == {entry}, plan
     assert plan[entry]["reason"] != "in sync"
     assert sorted(repair.remote()) == sorted([FACTS, *actions])
     assert {r["action"] for r in repair.results if r.get("changed")} <= actions
     assert host.state() == state
-    assert outside_block(host.hosts.read_bytes()) == USER_LINES
 
     third = host.run()
     assert third.changed == 0
@@ -294,18 +300,4 @@ def test_docker_drift_is_repaired_by_its_own_task(converged_docker: tuple[Host, 
     """A network deleted or a link container stopped, removed or changed: only its entry is pending, only its
     community.docker task runs, and the engine is back in the converged state; the run after is one call again."""
     host, state = converged_docker
-    make_drift, entry, actions = DOCKER_DRIFTS[drift]
-    make_drift(host)
-    assert host.state() != state, "the drift must be visible"
-
-    repair = host.run()
-    assert repair.changed > 0
-    plan = repair.plan()
-    assert {name for name in (*RELEVANT, "network", "vm_link") if plan[name]["pending"]} == {entry}, plan
-    assert plan[entry]["reason"] != "in sync"
-    assert sorted(repair.remote()) == sorted([FACTS, *actions])
-    assert host.state() == state
-
-    third = host.run()
-    assert third.changed == 0
-    assert third.remote() == [FACTS]
+    assert_repaired_alone(host, state, DOCKER_DRIFTS[drift], (*RELEVANT, "network", "vm_link"))
