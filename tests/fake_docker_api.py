@@ -3,9 +3,11 @@
 What the roles' behaviour depends on is the engine's version (Docker Engine 28.2 added ``allow-direct-routing`` and
 ``com.docker.network.bridge.trusted_host_interfaces``, moby/moby#49832), so a test must not depend on which Docker
 happens to be installed. This server answers the calls community.docker's modules make (``docker_host_info``,
-``docker_network_info``, ``docker_network``): API version negotiation (``/version``, ``/_ping``), ``/info``, and
-network list, inspect, create, delete and connect, from in-memory state. Every request is recorded; a request it
-does not know is answered 404 and recorded too, so a test can assert that nothing unexpected was asked.
+``docker_network_info``, ``docker_network``, ``docker_container``): API version negotiation (``/version``,
+``/_ping``), ``/info``, network list, inspect, create, delete and connect, image list and inspect (images a test
+adds: nothing is pulled), and container list, inspect, create, start, stop, update and delete, from in-memory
+state. Every request is recorded; a request it does not know is answered 404 and recorded too, so a test can assert
+that nothing unexpected was asked.
 
 It fights back where the real engine does: a network name is unique (409 on create), inspecting or deleting an
 unknown network is a 404 with Docker's message, an engine that is "stopped" (``stop()``) refuses connections, and a
@@ -62,19 +64,35 @@ class FakeDockerAPI:
         self.bodies: list[t.Any] = []
         self.networks: dict[str, dict[str, t.Any]] = {}
         self.add_network("bridge", "172.17.0.0/16", gateway="172.17.0.1")
+        self.images: dict[str, dict[str, t.Any]] = {}  # reference ("busybox:stable") -> inspect document
+        self.containers: dict[str, dict[str, t.Any]] = {}  # name (no "/") -> inspect document
         self._server: socketserver.ThreadingUnixStreamServer | None = None
         self._thread: threading.Thread | None = None
 
     # -- state --
     def add_network(self, name: str, subnet: str, *, gateway: str | None = None, driver: str = "bridge",
-                    options: dict[str, str] | None = None, labels: dict[str, str] | None = None) -> dict[str, t.Any]:
-        config = {"Subnet": subnet, **({"Gateway": gateway} if gateway else {})}
+                    options: dict[str, str] | None = None, labels: dict[str, str] | None = None,
+                    ip_range: str | None = None) -> dict[str, t.Any]:
+        config = {"Subnet": subnet, **({"IPRange": ip_range} if ip_range else {}),
+                  **({"Gateway": gateway} if gateway else {})}
         network = {"Name": name, "Id": uuid.uuid4().hex + uuid.uuid4().hex, "Created": "2026-11-30T00:00:00Z",
                    "Scope": "local", "Driver": driver, "EnableIPv6": False, "Internal": False, "Attachable": False,
                    "Ingress": False, "IPAM": {"Driver": "default", "Options": {}, "Config": [config]},
                    "Options": dict(options or {}), "Labels": dict(labels or {}), "Containers": {}}
         self.networks[name] = network
         return network
+
+    def add_image(self, reference: str) -> dict[str, t.Any]:
+        image = {"Id": "sha256:" + uuid.uuid4().hex + uuid.uuid4().hex, "RepoTags": [reference], "RepoDigests": [],
+                 "Created": 0, "Size": 0, "Labels": {}, "Config": {"Cmd": ["sh"], "Labels": None, "Env": []}}
+        self.images[reference] = image
+        return image
+
+    def find_container(self, ref: str) -> dict[str, t.Any] | None:
+        for container in self.containers.values():
+            if ref.lstrip("/") == container["Name"][1:] or (len(ref) >= 12 and container["Id"].startswith(ref)):
+                return container
+        return None
 
     def find(self, ref: str) -> dict[str, t.Any] | None:
         for network in self.networks.values():
@@ -206,6 +224,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._send(200, self._info())
         elif path.startswith("/networks"):
             self._route_networks(method, path, urllib.parse.parse_qs(url.query), body)
+        elif path.startswith("/images"):
+            self._route_images(method, path)
+        elif path.startswith("/containers"):
+            self._route_containers(method, path, urllib.parse.parse_qs(url.query), body or {})
         else:
             self._not_found(method, path)
 
@@ -230,6 +252,93 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 self._not_found(method, path)
         else:
             self._not_found(method, path)
+
+    def _route_images(self, method: str, path: str) -> None:
+        parts = [urllib.parse.unquote(part) for part in path.split("/") if part]
+        images = list(self.fake.images.values())
+        if parts == ["images", "json"] and method == "GET":  # the caller matches the tag itself
+            self._send(200, [{k: image[k] for k in ("Id", "RepoTags", "RepoDigests", "Created", "Size", "Labels")}
+                             for image in images])
+        elif len(parts) == 3 and parts[2] == "json" and method == "GET":
+            found = [image for image in images if parts[1] in (image["Id"], *image["RepoTags"])]
+            if found:
+                self._send(200, found[0])
+            else:
+                self._error(404, f"No such image: {parts[1]}")
+        else:
+            self._not_found(method, path)
+
+    def _route_containers(self, method: str, path: str, query: dict[str, list[str]], body: dict[str, t.Any]) -> None:
+        fake = self.fake
+        parts = [urllib.parse.unquote(part) for part in path.split("/") if part]
+        if parts == ["containers", "json"] and method == "GET":
+            self._send(200, [{"Id": c["Id"], "Names": [c["Name"]], "Image": c["Config"]["Image"],
+                              "State": "running" if c["State"]["Running"] else "exited"}
+                             for c in fake.containers.values()])
+        elif parts == ["containers", "create"] and method == "POST":
+            self._create_container((query.get("name") or [""])[0], body)
+        elif len(parts) in (2, 3) and method in ("GET", "POST", "DELETE"):
+            self._container_action(method, path, parts[1], parts[2] if len(parts) == 3 else None,
+                                   query=query, body=body)
+        else:
+            self._not_found(method, path)
+
+    def _container_action(self, method: str, path: str, ref: str, action: str | None, *,
+                          query: dict[str, list[str]], body: dict[str, t.Any]) -> None:
+        fake = self.fake
+        container = fake.find_container(ref)
+        if container is None:
+            self._error(404, f"No such container: {ref}")
+        elif action == "json" and method == "GET":
+            self._send(200, container)
+        elif action in ("start", "stop", "kill") and method == "POST":
+            running = action == "start"
+            if container["State"]["Running"] == running:
+                self._send(304)
+                return
+            container["State"].update(Running=running, Status="running" if running else "exited",
+                                      Pid=4242 if running else 0)
+            self._send(204)
+        elif action == "update" and method == "POST":  # the restart policy and resources, in place
+            container["HostConfig"].update(body)
+            self._send(200, {"Warnings": []})
+        elif action == "wait" and method == "POST":
+            self._send(200, {"StatusCode": 0})
+        elif action is None and method == "DELETE":
+            if container["State"]["Running"] and (query.get("force") or ["0"])[0] not in ("1", "true", "True"):
+                self._error(409, f"cannot remove container {container['Name']}: container is running")
+                return
+            del fake.containers[container["Name"][1:]]
+            self._send(204)
+        else:
+            self._not_found(method, path)
+
+    def _create_container(self, name: str, body: dict[str, t.Any]) -> None:
+        """The inspect document the engine keeps: Config from the body, HostConfig as given (the engine fills
+        in defaults the module compares only when asked)."""
+        fake = self.fake
+        if fake.find_container(name) is not None:
+            self._error(409, f'Conflict. The container name "/{name}" is already in use')
+            return
+        image = fake.images.get(body.get("Image") or "")
+        if image is None:
+            self._error(404, f"No such image: {body.get('Image')}")
+            return
+        host_config = {"NetworkMode": "bridge", "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
+                       "CapAdd": None, "Init": None, **(body.get("HostConfig") or {})}
+        config = {"Image": body["Image"], "Cmd": body.get("Cmd") or image["Config"]["Cmd"],
+                  "Entrypoint": body.get("Entrypoint"), "Env": body.get("Env") or [],
+                  "Labels": {**(image["Config"]["Labels"] or {}), **(body.get("Labels") or {})},
+                  **{k: v for k, v in body.items()
+                     if k not in ("Image", "Cmd", "Entrypoint", "Env", "Labels", "HostConfig", "NetworkingConfig")}}
+        container = {"Id": uuid.uuid4().hex + uuid.uuid4().hex, "Name": f"/{name}", "Image": image["Id"],
+                     "Created": "2026-11-30T00:00:00Z", "Path": config["Cmd"][0], "Args": config["Cmd"][1:],
+                     "State": {"Status": "created", "Running": False, "Paused": False, "Restarting": False,
+                               "Pid": 0, "ExitCode": 0},
+                     "Config": config, "HostConfig": host_config,
+                     "NetworkSettings": {"Networks": {host_config["NetworkMode"]: {}}}, "Mounts": []}
+        fake.containers[name] = container
+        self._send(201, {"Id": container["Id"], "Warnings": []})
 
     def _not_found(self, method: str, path: str) -> None:
         self._error(404, f"page not found (fake Docker API: {method} {path})")
@@ -271,7 +380,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         first = configs[0] if configs else {}
         network = fake.add_network(name, first.get("Subnet", "172.30.0.0/16"), gateway=first.get("Gateway"),
                                    driver=body.get("Driver") or "bridge", options=body.get("Options") or {},
-                                   labels=body.get("Labels") or {})
+                                   labels=body.get("Labels") or {}, ip_range=first.get("IPRange"))
         self._send(201, {"Id": network["Id"], "Warning": ""})
 
 

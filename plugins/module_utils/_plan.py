@@ -5,7 +5,9 @@
 A re-run with nothing to do should cost one remote execution, not one per module. The roles send what their
 module tasks would apply; each entry runs that module's own ``manage()`` in check mode, so "pending" is exactly
 the ``changed`` the task would report (a ``boot_job`` entry: its plist or units, and whether the job is loaded, or
-the timer enabled and active). Files the roles render on the controller are compared by checksum, mode and owner.
+the timer enabled and active). Files the roles render on the controller are compared by checksum, mode and owner;
+the Docker network and container the roles' community.docker tasks manage are read from the engine through the
+same socket (``_docker_api``), and compared on the options those tasks give.
 Nothing here changes the host. A check that cannot decide (an error, a permission, a path relative to a home
 directory) or that has something to say (a warning) is "pending": the module task then runs and reports for
 itself, as the user it runs as.
@@ -21,7 +23,14 @@ import typing as t
 from ansible.module_utils.basic import FILE_COMMON_ARGUMENTS
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.dockermac.hostbridge.plugins.module_utils import _bootjob, _hosts, _hyperkit, _loopback, _tap
+from ansible_collections.dockermac.hostbridge.plugins.module_utils import (
+    _bootjob,
+    _docker_api,
+    _hosts,
+    _hyperkit,
+    _loopback,
+    _tap,
+)
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._module import Context, Manage
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._types import Module, Params, Result, Runner
@@ -33,6 +42,28 @@ FILE_SPEC = {
     "mode": {"type": "str", "required": True},
     "uid": {"type": "int", "default": 0},
     "gid": {"type": "int", "default": 0},
+}
+# The options of the roles' community.docker tasks that are compared; socket null: the one the facts found.
+DOCKER_NETWORK_SPEC = {
+    "name": {"type": "str", "required": True},
+    "driver": {"type": "str", "required": True},
+    "driver_options": {"type": "dict", "default": {}},
+    "subnet": {"type": "str", "required": True},
+    "gateway": {"type": "str"},
+    "iprange": {"type": "str"},
+    "labels": {"type": "dict", "default": {}},
+    "socket": {"type": "str"},
+}
+DOCKER_CONTAINER_SPEC = {
+    "name": {"type": "str", "required": True},
+    "image": {"type": "str", "required": True},
+    "command": {"type": "list", "elements": "str", "required": True},
+    "labels": {"type": "dict", "default": {}},
+    "network_mode": {"type": "str", "required": True},
+    "capabilities": {"type": "list", "elements": "str", "default": []},
+    "init": {"type": "bool", "default": False},
+    "restart_policy": {"type": "str", "required": True},
+    "socket": {"type": "str"},
 }
 
 
@@ -48,6 +79,7 @@ class PlanContext(t.NamedTuple):
     module: Module
     console_user: str | None
     possible: frozenset[str] = STRATEGIES
+    docker_socket: str | None = None
 
 
 # The collection's modules, each compared by its own manage() in check mode.
@@ -87,9 +119,76 @@ def _check_file(params: Params, ctx: PlanContext) -> list[str]:
     return reasons
 
 
+def _engine(params: Params, ctx: PlanContext) -> str:
+    socket_path = params.get("socket") or ctx.docker_socket
+    if not socket_path:
+        raise _docker_api.EngineError("no Docker socket was found")
+    return str(socket_path).removeprefix("unix://")
+
+
+def _unequal(what: str, have: t.Any, want: t.Any) -> list[str]:
+    return [] if have == want else [f"{what} is {have!r}, wanted {want!r}"]
+
+
+def _missing_labels(have: t.Any, want: t.Mapping[str, str]) -> list[str]:
+    """Labels the object lacks or has with another value (community.docker compares only those given)."""
+    have = have or {}
+    return [f"label {key} is {have.get(key)!r}, wanted {value!r}" for key, value in want.items()
+            if have.get(key) != value]
+
+
+def _check_docker_network(params: Params, ctx: PlanContext) -> list[str]:
+    """docker_network (state present, appends): the driver, its options, the first IPAM config and the labels."""
+    name = params["name"]
+    network = _docker_api.inspect(_engine(params, ctx), "networks", name)
+    if network is None or network.get("Name") != name:
+        return [f"network {name} does not exist"]
+    configs = (network.get("IPAM") or {}).get("Config") or [{}]
+    config = configs[0] or {}
+    options = network.get("Options") or {}
+    return [f"network {name}: {reason}" for reason in [
+        *_unequal("driver", network.get("Driver"), params["driver"]),
+        *(f"option {key} is {options.get(key)!r}, wanted {value!r}"
+          for key, value in params["driver_options"].items() if options.get(key) != value),
+        *_unequal("IPAM configs", len(configs), 1),
+        *_unequal("subnet", config.get("Subnet"), params["subnet"]),
+        *(_unequal("gateway", config.get("Gateway"), params["gateway"]) if params.get("gateway") else []),
+        *(_unequal("ip range", config.get("IPRange"), params["iprange"]) if params.get("iprange") else []),
+        *_missing_labels(network.get("Labels"), params["labels"])]]
+
+
+def _capabilities(names: t.Any) -> list[str]:
+    """Capability names in one form, ``CAP_<NAME>``: the engine keeps what the API was given (``NET_ADMIN`` from
+    community.docker), while ``docker create --cap-add NET_ADMIN`` (the CLI) sends ``CAP_NET_ADMIN``."""
+    return sorted({name.upper() if name.upper().startswith("CAP_") else f"CAP_{name.upper()}" for name in names or []})
+
+
+def _check_docker_container(params: Params, ctx: PlanContext) -> list[str]:
+    """docker_container (state started, no_defaults): running, from the image the name points to now, with the
+    command, labels, network mode, capabilities, init and restart policy given."""
+    name, engine = params["name"], _engine(params, ctx)
+    container = _docker_api.inspect(engine, "containers", name)
+    if container is None or container.get("Name") != f"/{name}":
+        return [f"container {name} does not exist"]
+    image = _docker_api.inspect(engine, "images", params["image"])
+    config, host = container.get("Config") or {}, container.get("HostConfig") or {}
+    reasons = [
+        *([] if (container.get("State") or {}).get("Running") else ["is not running"]),
+        *(["its image is not there"] if image is None else _unequal("image", container.get("Image"), image.get("Id"))),
+        *_unequal("command", config.get("Cmd"), params["command"]),
+        *_missing_labels(config.get("Labels"), params["labels"]),
+        *_unequal("network mode", host.get("NetworkMode"), params["network_mode"]),
+        *_unequal("added capabilities", _capabilities(host.get("CapAdd")), _capabilities(params["capabilities"])),
+        *_unequal("init", bool(host.get("Init")), params["init"]),
+        *_unequal("restart policy", (host.get("RestartPolicy") or {}).get("Name"), params["restart_policy"])]
+    return [f"container {name}: {reason}" for reason in reasons]
+
+
 # Checks that are not a module of this collection: what differs, as a list of reasons.
 STATE_CHECKS: dict[str, t.Callable[[Params, PlanContext], list[str]]] = {
     "file": _check_file,
+    "docker_network": _check_docker_network,
+    "docker_container": _check_docker_container,
 }
 
 KINDS: dict[str, tuple[dict[str, t.Any], dict[str, t.Any]]] = {
@@ -100,6 +199,8 @@ KINDS: dict[str, tuple[dict[str, t.Any], dict[str, t.Any]]] = {
     "hyperkit_shim": (_hyperkit.ARGUMENT_SPEC, {}),
     "boot_job": (_bootjob.ARGUMENT_SPEC, _bootjob.ARGUMENT_RULES),
     "file": (FILE_SPEC, {}),
+    "docker_network": (DOCKER_NETWORK_SPEC, {}),
+    "docker_container": (DOCKER_CONTAINER_SPEC, {}),
 }
 # The role passes the console user (the facts') to these modules when no user is configured.
 CONSOLE_USER_PARAM = {"tap_device": "owner", "hyperkit_shim": "user"}
@@ -122,7 +223,7 @@ def _differences_or_failure(kind: str, params: Params, ctx: PlanContext) -> list
     """``_differences``, with a check that fails reported as a difference: the task then runs and tells."""
     try:
         return _differences(kind, params, ctx)
-    except (HostbridgeError, OSError, ValueError) as exc:  # ValueError: a file mode that is not octal
+    except (HostbridgeError, OSError, ValueError, _docker_api.EngineError) as exc:  # ValueError: a mode not octal
         return [f"{kind}: {getattr(exc, 'msg', None) or exc}"]
     except Exception as exc:  # pylint: disable=broad-exception-caught  # the facts must not fail for a check
         return [f"{kind}: the check failed ({type(exc).__name__}: {exc}); the task will tell"]

@@ -92,6 +92,13 @@ options:
         C(launchctl print system/<name>), C(systemctl is-enabled) and C(is-active) of the timer) - or V(file) -
         C(params) are C(path), C(sha1) (the wanted content's SHA-1), C(mode) (octal string) and C(uid) and C(gid)
         (default V(0)).
+      - C(kind) V(docker_network) or V(docker_container) reads the Docker engine's API on its unix socket
+        (C(params.socket), or RV(ansible_facts.hostbridge.docker.socket)) and compares the options the roles'
+        C(community.docker) tasks give - a network's C(name), C(driver), C(driver_options), C(subnet), C(gateway),
+        C(iprange) and C(labels); a container's C(name), C(image) (the image the name points to now), C(command),
+        C(labels), C(network_mode), C(capabilities), C(init) and C(restart_policy), and whether it runs. Labels
+        are compared as C(community.docker) does, only those given. An engine that cannot be asked makes the
+        entry pending.
       - An entry may have C(platforms), a list of V(darwin) and V(linux), and C(strategy) (V(loopback), V(tap),
         V(routed)); on another platform, or where that strategy is not possible
         (RV(ansible_facts.hostbridge.strategies)), it is not checked and not in RV(plan).

@@ -1,5 +1,7 @@
 """The bridge playbook's re-run: one remote call (bridge_facts' plan) when the host is in step, and exactly the
-drifted part repaired when it is not. Real ansible-playbook runs as root in a fresh network namespace."""
+drifted part repaired when it is not. Real ansible-playbook runs as root in a fresh network namespace; with the
+Docker side managed, against the fake Docker API (tests/fake_docker_api.py) on the unix socket the roles use, so
+the result does not depend on the installed engine and no macvlan network is made on this machine."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import pwd
 import secrets
 import subprocess
 import sys
+import tempfile
 import typing as t
 from pathlib import Path
 
@@ -15,6 +18,7 @@ import pytest
 
 from ansible_collections.dockermac.hostbridge.tests import ansible_cli
 from ansible_collections.dockermac.hostbridge.tests.ansible_cli import ROOT
+from ansible_collections.dockermac.hostbridge.tests.fake_docker_api import FakeDockerAPI
 from ansible_collections.dockermac.hostbridge.tests.system.playbook import PLAYBOOK_BIN
 
 pytestmark = pytest.mark.root
@@ -28,6 +32,8 @@ RELEVANT = ("lo0_alias", "etc_hosts_entry", "tap_device", "reapply_program")
 CONTROLLER = {"set_fact", "assert", "debug", "fail", "include_role", "include_tasks", "import_tasks", "meta",
               "validate_argument_spec"}
 FACTS = "dockermac.hostbridge.bridge_facts"
+NETWORK, CONTAINER = "community.docker.docker_network", "community.docker.docker_container"
+VM_LINK = "dockermac-hostbridge-vm-link"
 
 
 def sh(*argv: str) -> str:
@@ -51,8 +57,8 @@ class Run(t.NamedTuple):
 class Host:
     """A network namespace and the temp files the bridge role manages in it."""
 
-    def __init__(self, netns: str, tmp: Path) -> None:
-        self.netns, self.tmp = netns, tmp
+    def __init__(self, netns: str, tmp: Path, api: FakeDockerAPI | None = None) -> None:
+        self.netns, self.tmp, self.api = netns, tmp, api
         self.hosts, self.program = tmp / "hosts", tmp / "libexec" / "tap-reapply"
         self.hosts.write_bytes(USER_LINES)
 
@@ -67,8 +73,10 @@ class Host:
             "loopback_hosts_path": str(self.hosts), "loopback_flush_cache": False,
             "tap_bridge_user": "nobody", "tap_bridge_device": "tap5", "tap_bridge_host_address": "10.0.75.1/24",
             "tap_bridge_reapply_path": str(self.program), "tap_bridge_reapply_persistent": False,
-            "tap_bridge_network_manage": False, "tap_bridge_vm_link_manage": False,
+            "tap_bridge_network_manage": self.api is not None, "tap_bridge_vm_link_manage": self.api is not None,
             "tap_bridge_restart_docker": False}
+        if self.api is not None:
+            host_vars["tap_bridge_docker_socket"] = self.api.socket_path
         inventory = self.tmp / "inventory.json"
         inventory.write_text(json.dumps({"all": {"hosts": {"localhost": host_vars}}}), encoding="utf-8")
         proc = ansible_cli.run(["ip", "netns", "exec", self.netns, PLAYBOOK_BIN, "-i", str(inventory),
@@ -89,6 +97,21 @@ class Host:
             "tap_owner": int(sh("ip", "netns", "exec", self.netns, "cat", "/sys/class/net/tap5/owner")),
             "tap_addresses": [f"{a['local']}/{a['prefixlen']}" for a in tap.get("addr_info", [])],
             "program": (self.program.read_bytes(), info.st_mode & 0o7777, info.st_uid),
+            **(self.docker_state() if self.api is not None else {}),
+        }
+
+    def docker_state(self) -> dict[str, t.Any]:
+        """The engine's side: the network's settings and the link container's (ids left out: a repair makes new)."""
+        api = _engine(self)
+        network = api.networks.get("tap")
+        link = api.containers.get(VM_LINK)
+        return {
+            "network": network and (network["Driver"], network["Options"], network["IPAM"]["Config"],
+                                    network["Labels"]),
+            "vm_link": link and (link["State"]["Running"], link["Config"]["Image"], link["Config"]["Cmd"],
+                                 link["Config"]["Labels"], link["HostConfig"]["RestartPolicy"]["Name"],
+                                 link["HostConfig"]["NetworkMode"], link["HostConfig"]["CapAdd"],
+                                 link["HostConfig"]["Init"]),
         }
 
 
@@ -100,26 +123,54 @@ def outside_block(hosts: bytes) -> bytes:
     return b"".join(lines[:begin] + lines[end + 1:])
 
 
+def _converge(host: Host) -> dict[str, t.Any]:
+    """The playbook's first run in a fresh namespace (loopback up); the converged state, checked."""
+    host.ip("link", "set", "lo", "up")
+    assert host.run().changed > 0
+    state = host.state()
+    assert state["lo"] == sorted(["127.0.0.1/8", "::1/128"] + [f"{s['ip']}/32" for s in SERVICES])
+    assert outside_block(state["hosts"]) == USER_LINES
+    assert all(f"\n{s['ip']}\t{s['name']}\n".encode() in state["hosts"] for s in SERVICES), state["hosts"]
+    assert state["tap_owner"] == pwd.getpwnam("nobody").pw_uid
+    assert state["tap_addresses"] == ["10.0.75.1/24"]
+    assert b"TAP=tap5" in state["program"][0]
+    assert state["program"][1:] == (0o755, 0)
+    return state
+
+
 @pytest.fixture
-def converged(tmp_path: Path) -> t.Iterator[tuple[Host, dict[str, t.Any]]]:
-    """A fresh namespace (loopback up) the playbook has converged once; yields it and the converged state."""
-    netns = f"hb-plan-{secrets.token_hex(3)}"
-    sh("ip", "netns", "add", netns)
+def netns() -> t.Iterator[str]:
+    name = f"hb-plan-{secrets.token_hex(3)}"
+    sh("ip", "netns", "add", name)
     try:
-        host = Host(netns, tmp_path)
-        host.ip("link", "set", "lo", "up")
-        assert host.run().changed > 0
-        state = host.state()
-        assert state["lo"] == sorted(["127.0.0.1/8", "::1/128"] + [f"{s['ip']}/32" for s in SERVICES])
-        assert outside_block(state["hosts"]) == USER_LINES
-        assert all(f"\n{s['ip']}\t{s['name']}\n".encode() in state["hosts"] for s in SERVICES), state["hosts"]
-        assert state["tap_owner"] == pwd.getpwnam("nobody").pw_uid
-        assert state["tap_addresses"] == ["10.0.75.1/24"]
-        assert b"TAP=tap5" in state["program"][0]
-        assert state["program"][1:] == (0o755, 0)
-        yield host, state
+        yield name
     finally:
-        subprocess.run(["ip", "netns", "del", netns], check=False)
+        subprocess.run(["ip", "netns", "del", name], check=False)
+
+
+@pytest.fixture
+def converged(netns: str, tmp_path: Path) -> tuple[Host, dict[str, t.Any]]:
+    """A fresh namespace the playbook has converged once (Docker side not managed); it and the converged state."""
+    host = Host(netns, tmp_path)
+    return host, _converge(host)
+
+
+@pytest.fixture
+def converged_docker(netns: str, tmp_path: Path) -> t.Iterator[tuple[Host, dict[str, t.Any]]]:
+    """As ``converged``, with the Docker network and the VM link container managed on a fake engine."""
+    # A unix socket path has ~100 bytes at most: not under tmp_path.
+    with tempfile.TemporaryDirectory(prefix="hb-plan-") as short, FakeDockerAPI(f"{short}/docker.sock") as api:
+        api.add_image("busybox:stable")
+        host = Host(netns, tmp_path, api)
+        state = _converge(host)
+        assert state["network"] == ("macvlan", {"parent": "eth1"}, [
+            {"Subnet": "10.0.75.0/24", "Gateway": "10.0.75.1", "IPRange": "10.0.75.128/25"}],
+            {"com.dockermac.hostbridge.role": "tap_bridge"}), state["network"]
+        running, image, command, *rest = state["vm_link"]
+        assert (running, image, command[-1]) == (True, "busybox:stable", "eth1"), state["vm_link"]
+        assert rest == [{"com.dockermac.hostbridge.role": "tap_bridge"}, "unless-stopped", "host", ["NET_ADMIN"],
+                        True], state["vm_link"]
+        yield host, state
 
 
 def test_rerun_in_step_makes_one_remote_call(converged: tuple[Host, dict[str, t.Any]]) -> None:
@@ -173,21 +224,80 @@ DRIFTS: dict[str, tuple[t.Callable[[Host], t.Any], str, set[str]]] = {
 def test_drift_is_repaired_and_nothing_else_runs(converged: tuple[Host, dict[str, t.Any]], drift: str) -> None:
     """The plan marks only the drifted part; its tasks alone run and put back exactly the converged state."""
     host, state = converged
-    make_drift, entry, actions = DRIFTS[drift]
+    assert_repaired_alone(host, state, DRIFTS[drift], RELEVANT)
+    assert outside_block(host.hosts.read_bytes()) == USER_LINES
+
+
+def assert_repaired_alone(host: Host, state: dict[str, t.Any],
+                          drift: tuple[t.Callable[[Host], t.Any], str, set[str]], compared: t.Iterable[str]) -> None:
+    """Drift, re-run: only the drifted entry pending, only its tasks run, the converged state back; then one call."""
+    make_drift, entry, actions = drift
     make_drift(host)
     assert host.state() != state, "the drift must be visible"
 
     repair = host.run()
     assert repair.changed > 0
     plan = repair.plan()
-    assert {name for name in RELEVANT if plan[name]["pending"]} == {entry}, plan
+    assert {name for name in compared if plan[name]["pending"]} == {entry}, plan
     assert plan[entry]["reason"] != "in sync"
     assert sorted(repair.remote()) == sorted([FACTS, *actions])
     assert {r["action"] for r in repair.results if r.get("changed")} <= actions
     assert host.state() == state
-    assert outside_block(host.hosts.read_bytes()) == USER_LINES
 
     third = host.run()
     assert third.changed == 0
     assert third.remote() == [FACTS]
     assert host.state() == state
+
+
+def _engine_changes(api: FakeDockerAPI) -> list[tuple[str, str]]:
+    return [(verb, path) for verb, path in api.requests if verb not in ("GET", "HEAD")]
+
+
+def test_rerun_in_step_with_the_docker_side_makes_one_remote_call(
+        converged_docker: tuple[Host, dict[str, t.Any]]) -> None:
+    """The network and the VM link container are compared inside bridge_facts, through the engine's socket: a re-run
+    in step is bridge_facts alone, and it only read from the engine."""
+    host, state = converged_docker
+    assert host.api is not None
+    host.api.requests.clear()
+    again = host.run()
+    assert again.changed == 0
+    assert again.remote() == [FACTS]
+    assert {NETWORK, CONTAINER} <= {r["action"] for r in again.results if r.get("skipped")}
+    plan = again.plan()
+    assert {name: plan[name]["pending"] for name in (*RELEVANT, "network", "vm_link")} == dict.fromkeys(
+        (*RELEVANT, "network", "vm_link"), False), plan
+    assert _engine_changes(host.api) == []
+    assert host.api.calls() == ["/networks/tap", f"/containers/{VM_LINK}/json", "/images/busybox:stable/json"]
+    assert host.state() == state
+
+
+def _engine(host: Host) -> FakeDockerAPI:
+    assert host.api is not None
+    return host.api
+
+
+def _stop_link(host: Host) -> None:
+    _engine(host).containers[VM_LINK]["State"].update(Running=False, Status="exited", Pid=0)
+
+
+def _link_without_restart_policy(host: Host) -> None:
+    _engine(host).containers[VM_LINK]["HostConfig"]["RestartPolicy"] = {"Name": "no", "MaximumRetryCount": 0}
+
+
+DOCKER_DRIFTS: dict[str, tuple[t.Callable[[Host], t.Any], str, set[str]]] = {
+    "network_deleted": (lambda h: _engine(h).networks.pop("tap"), "network", {NETWORK}),
+    "link_stopped": (_stop_link, "vm_link", {CONTAINER}),
+    "link_removed": (lambda h: _engine(h).containers.pop(VM_LINK), "vm_link", {CONTAINER}),
+    "link_restart_policy_changed": (_link_without_restart_policy, "vm_link", {CONTAINER}),
+}
+
+
+@pytest.mark.parametrize("drift", list(DOCKER_DRIFTS))
+def test_docker_drift_is_repaired_by_its_own_task(converged_docker: tuple[Host, dict[str, t.Any]],
+                                                  drift: str) -> None:
+    """A network deleted or a link container stopped, removed or changed: only its entry is pending, only its
+    community.docker task runs, and the engine is back in the converged state; the run after is one call again."""
+    host, state = converged_docker
+    assert_repaired_alone(host, state, DOCKER_DRIFTS[drift], (*RELEVANT, "network", "vm_link"))

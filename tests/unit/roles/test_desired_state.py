@@ -27,6 +27,14 @@ def load(role: str, *parts: str) -> t.Any:
         return yaml.safe_load(handle)
 
 
+def desired_entries(role: str) -> dict[str, t.Any]:
+    """The role's desired state, every entry (the tap bridge's Docker side joins when it is managed)."""
+    variables = load(role, "vars", "main.yml")
+    if role == "tap_bridge":
+        return {**variables["tap_bridge__desired_host"], **variables["tap_bridge__desired_docker"]}
+    return t.cast("dict[str, t.Any]", variables[f"{role}__desired"])
+
+
 def tasks(role: str) -> list[dict[str, t.Any]]:
     """Every task that sets things up (absent.yml undoes them), blocks flattened."""
     out: list[dict[str, t.Any]] = []
@@ -52,7 +60,7 @@ def module_tasks(role: str, module: str) -> list[dict[str, t.Any]]:
     ("tap_bridge", "hyperkit_shim"), ("tap_bridge", "boot_job"),
 ])
 def test_module_tasks_apply_what_bridge_facts_compares(role: str, entry: str) -> None:
-    desired = load(role, "vars", "main.yml")[f"{role}__desired"][entry]
+    desired = desired_entries(role)[entry]
     assert desired["kind"] == entry
     found = module_tasks(role, entry)
     assert found, f"no {entry} task in role {role}"
@@ -77,7 +85,7 @@ def test_module_tasks_apply_what_bridge_facts_compares(role: str, entry: str) ->
 @pytest.mark.parametrize("entry", ["tap_device", "hyperkit_shim"])
 def test_the_tasks_fill_in_only_what_bridge_facts_fills_in(entry: str) -> None:
     variables = load("tap_bridge", "vars", "main.yml")
-    params = variables["tap_bridge__desired"][entry]["params"]
+    params = variables["tap_bridge__desired_host"][entry]["params"]
     apply = " ".join(variables["tap_bridge__apply"][entry].split())
     match = re.fullmatch(rf"\{{\{{ tap_bridge__desired\.{entry}\.params \| combine\(\{{(.*)\}}\) \}}\}}", apply)
     assert match, apply
@@ -90,7 +98,7 @@ def test_the_tasks_fill_in_only_what_bridge_facts_fills_in(entry: str) -> None:
 
 
 def test_files_are_compared_with_what_the_templates_write() -> None:
-    desired = load("tap_bridge", "vars", "main.yml")["tap_bridge__desired"]
+    desired = desired_entries("tap_bridge")
     files = {name: entry["params"] for name, entry in desired.items() if entry["kind"] == "file"}
     written: dict[str, dict[str, t.Any]] = {}
     for task in tasks("tap_bridge"):
@@ -115,7 +123,7 @@ def test_files_are_compared_with_what_the_templates_write() -> None:
 @pytest.mark.parametrize(("role", "plan_var"), [("loopback", "loopback__plan"), ("tap_bridge", "tap_bridge__compared")])
 def test_every_part_a_task_waits_for_is_compared(role: str, plan_var: str) -> None:
     """A misspelt part would never be in the plan, so its task would run every time (or, worse, never)."""
-    desired = load(role, "vars", "main.yml")[f"{role}__desired"]
+    desired = desired_entries(role)
     text = ""
     for name in os.listdir(os.path.join(ROLES, role, "tasks")):
         with open(os.path.join(ROLES, role, "tasks", name), encoding="utf-8") as handle:
@@ -125,3 +133,20 @@ def test_every_part_a_task_waits_for_is_compared(role: str, plan_var: str) -> No
     assert parts, f"{role}: no task waits for the comparison"
     assert parts <= set(desired), sorted(parts - set(desired))
     assert set(desired) <= parts, f"compared but no task skips on it: {sorted(set(desired) - parts)}"
+
+
+@pytest.mark.parametrize(("entry", "module"), [
+    ("network", "community.docker.docker_network"), ("vm_link", "community.docker.docker_container"),
+])
+def test_the_docker_tasks_apply_what_bridge_facts_compares(entry: str, module: str) -> None:
+    """Every compared option reaches the community.docker task from the entry itself (tap_bridge__want), the task
+    talks to the engine through the socket the entry names (or the facts' one), and it is skipped on the plan."""
+    params = desired_entries("tap_bridge")[entry]["params"]
+    (task,) = [task for task in tasks("tap_bridge") if module in task]
+    assert task["vars"] == {"tap_bridge__want": f"{{{{ tap_bridge__desired_docker.{entry}.params }}}}"}
+    args = yaml.safe_dump(task[module])
+    used = set(re.findall(r"tap_bridge__want\.(\w+)", args))
+    assert used == set(params) - {"socket"}, sorted(set(params) ^ used)
+    assert params["socket"] == "{{ tap_bridge_docker_socket | default(none, true) }}"
+    assert task[module]["docker_host"] == "unix://{{ tap_bridge__socket }}"
+    assert f"tap_bridge__compared.{entry}.pending | default(true)" in str(task["when"])
