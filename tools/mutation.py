@@ -159,6 +159,16 @@ def version() -> str:
     return f"cosmic-ray {of('cosmic-ray')}"
 
 
+def _execute(session: str, sql: str) -> None:
+    """One statement on cosmic-ray's session database, in a transaction of its own."""
+    db = sqlite3.connect(session)
+    try:
+        with db:
+            db.execute(sql)
+    finally:
+        db.close()
+
+
 def run(name: str, *, survivors_only: bool = False, resume: bool = False) -> str:
     """Mutate ``name`` and test every mutant; with ``survivors_only``, re-test only the mutants that survived the
     last run (its session kept in .tmp/mutation/), e.g. after adding tests: tests only ever added cannot let a
@@ -191,16 +201,10 @@ def run(name: str, *, survivors_only: bool = False, resume: bool = False) -> str
             last = json.load(handle)
         if last["source_sha256"] != hashlib.sha256(source.encode()).hexdigest() or not os.path.exists(session):
             raise SystemExit(f"{name}: changed since its last run (or that run's session is gone): run it whole")
-        db = sqlite3.connect(session)
-        try:
-            with db:  # one transaction
-                db.execute("DELETE FROM work_results WHERE test_outcome = 'SURVIVED'")
-        finally:
-            db.close()
+        _execute(session, "DELETE FROM work_results WHERE test_outcome = 'SURVIVED'")
         dates = (last["date"], today)
     elif resume and os.path.exists(session):
-        with contextlib.closing(sqlite3.connect(session)) as db, db:
-            db.execute("DELETE FROM work_results WHERE test_outcome = 'KILLED' AND COALESCE(output, '') = ''")
+        _execute(session, "DELETE FROM work_results WHERE test_outcome = 'KILLED' AND COALESCE(output, '') = ''")
     else:
         if os.path.exists(session):
             os.unlink(session)

@@ -154,6 +154,7 @@ def test_the_mdm_bootstrap_installs_the_pull_roles_ansible_core() -> None:
     script = (ROOT / "docs" / "examples" / "mdm-bootstrap.sh").read_text(encoding="utf-8")
     defaults = role_defaults()
     pin = re.search(r"ANSIBLE_CORE:-ansible-core==([\w.]+)\}", script)
-    assert pin and pin[1] == defaults["pull_ansible_core_version"]
+    assert pin, "mdm-bootstrap.sh: no ANSIBLE_CORE pin"
+    assert pin[1] == defaults["pull_ansible_core_version"]
     assert f"{defaults['pull_venv']}" == re.search(r"^PREFIX=(\S+)", script, re.MULTILINE)[1] + "/venv"
     assert re.search(r"^CHECKOUT=(\S+)", script, re.MULTILINE)[1] == defaults["pull_checkout_dir"]

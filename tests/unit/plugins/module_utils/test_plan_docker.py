@@ -49,7 +49,7 @@ def plan(api: FakeDockerAPI, *, socket: str | None = None) -> dict[str, t.Any]:
 def test_in_sync_with_only_reads(api: FakeDockerAPI) -> None:
     assert plan(api) == {"network": {"pending": False, "reason": "in sync"},
                          "vm_link": {"pending": False, "reason": "in sync"}}
-    assert {verb for verb, _ in api.requests} == {"GET"}
+    assert {verb for verb, _path in api.requests} == {"GET"}
     assert api.calls() == ["/networks/tap", "/containers/vm-link/json", "/images/busybox:stable/json"]
 
 
@@ -90,7 +90,7 @@ def test_each_drift_makes_only_its_entry_pending(api: FakeDockerAPI, drift: t.Ca
     result = plan(api)
     assert {name for name, verdict in result.items() if verdict["pending"]} == {entry}, result
     assert reason in result[entry]["reason"], result[entry]
-    assert {verb for verb, _ in api.requests} == {"GET"}
+    assert {verb for verb, _path in api.requests} == {"GET"}
 
 
 def test_an_engine_that_cannot_be_asked_is_pending_never_an_error(api: FakeDockerAPI) -> None:

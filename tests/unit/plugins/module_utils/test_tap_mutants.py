@@ -121,7 +121,7 @@ def test_a_failed_tunsetiff_says_why_and_only_busy_blames_a_process(
     with pytest.raises(HostbridgeError) as info:
         _tap.TunControl().set_owner("tap1", flags=0x1802, uid=NOBODY.pw_uid)
     assert (info.value.msg, info.value.details) == (msg, {"errno": code})
-    assert [request for request, _ in ioctls.calls] == [TUNSETIFF]
+    assert [request for request, _arg in ioctls.calls] == [TUNSETIFF]
 
 
 def test_a_failed_tunsetowner_says_why(tun: t.Callable[..., Ioctls]) -> None:
