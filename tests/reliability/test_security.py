@@ -511,6 +511,14 @@ def _refusal(program: str, **params: t.Any) -> str:
     return error.msg
 
 
+def _nobodys_dir(path: Path) -> Path:
+    """A directory the unprivileged user owns (mode 0755), as a formula or a person may leave one."""
+    path.mkdir(mode=0o755)
+    nobody = pwd.getpwnam("nobody")
+    os.chown(path, nobody.pw_uid, nobody.pw_gid)
+    return path
+
+
 @pytest.fixture
 def chain() -> t.Iterator[Path]:
     """A root-owned 0755 directory nobody can traverse (/var/tmp is sticky: accepted for a root-owned entry)."""
@@ -540,9 +548,7 @@ def test_root_owned_program_passes_the_trust_check(chain: Path) -> None:
 @pytest.mark.root
 def test_user_owned_directory_in_the_chain_is_refused(chain: Path) -> None:
     nobody = pwd.getpwnam("nobody")
-    folder = chain / "libexec"
-    folder.mkdir(mode=0o755)
-    os.chown(folder, nobody.pw_uid, nobody.pw_gid)
+    folder = _nobodys_dir(chain / "libexec")
     program = _program(folder / "job")
     # The attack is real: nobody cannot write the root-owned file, but swaps it through the directory it owns.
     swap = _as_nobody(f"mv {program} {folder}/old && printf '#!/bin/sh\\nid\\n' > {program}")
@@ -566,9 +572,7 @@ def test_group_writable_program_is_refused(chain: Path) -> None:
 @pytest.mark.root
 def test_symlink_into_a_user_owned_place_is_refused(chain: Path) -> None:
     nobody = pwd.getpwnam("nobody")
-    home = chain / "home"
-    home.mkdir(mode=0o755)
-    os.chown(home, nobody.pw_uid, nobody.pw_gid)
+    home = _nobodys_dir(chain / "home")
     target = _program(home / "tool")
     os.chown(target, 0, 0)
     program = chain / "job"
@@ -580,10 +584,7 @@ def test_symlink_into_a_user_owned_place_is_refused(chain: Path) -> None:
 
 @pytest.mark.root
 def test_script_interpreter_path_and_trusted_paths_are_checked(chain: Path) -> None:
-    nobody = pwd.getpwnam("nobody")
-    mine = chain / "mine"
-    mine.mkdir(mode=0o755)
-    os.chown(mine, nobody.pw_uid, nobody.pw_gid)
+    mine = _nobodys_dir(chain / "mine")
     # The #! interpreter of the program, a PATH directory, a script given to /bin/sh: each the user's.
     program = chain / "job"
     program.write_text(f"#!{mine}/python3\n")

@@ -9,7 +9,7 @@ import typing as t
 
 import pytest
 
-from ansible_collections.dockermac.hostbridge.plugins.module_utils import _launchd
+from ansible_collections.dockermac.hostbridge.plugins.module_utils import _launchd, _tap
 
 
 @pytest.fixture
@@ -19,3 +19,12 @@ def daemons(tmp_path, monkeypatch) -> t.Any:
     monkeypatch.setattr(_launchd, "PLIST_OWNER", pwd.getpwuid(os.geteuid()).pw_name)
     monkeypatch.setattr(_launchd, "PLIST_GROUP", grp.getgrgid(os.getegid()).gr_name)
     return tmp_path
+
+
+@pytest.fixture
+def sysfs(tmp_path, monkeypatch) -> t.Any:
+    """A /sys/class/net of the test's own, read by the Linux tap backend."""
+    root = tmp_path / "sys-class-net"
+    root.mkdir()
+    monkeypatch.setattr(_tap.LinuxTap, "sysfs_net", str(root))
+    return root

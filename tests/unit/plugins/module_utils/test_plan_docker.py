@@ -68,7 +68,7 @@ def test_the_socket_given_wins_over_the_facts(api: FakeDockerAPI) -> None:
 @pytest.mark.parametrize(("drift", "entry", "reason"), [
     (lambda api: api.networks.pop("tap"), "network", "network tap does not exist"),
     (lambda api: api.networks["tap"].update(Driver="bridge"), "network", "driver is 'bridge', wanted 'macvlan'"),
-    (lambda api: api.networks["tap"]["Options"].update(parent="eth0"), "network", "option parent is 'eth0'"),
+    (lambda api: api.networks["tap"]["Options"].update(parent="eth9"), "network", "option parent is 'eth9'"),
     (lambda api: api.networks["tap"]["IPAM"]["Config"][0].update(Gateway="10.0.75.2"), "network", "gateway"),
     (lambda api: api.networks["tap"]["IPAM"]["Config"][0].pop("IPRange"), "network", "ip range is None"),
     (lambda api: api.networks["tap"]["Labels"].clear(), "network", "label com.dockermac.hostbridge.role is None"),

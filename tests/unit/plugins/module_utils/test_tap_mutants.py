@@ -305,14 +305,6 @@ def test_absent_with_no_interface_does_not_warn_about_an_address_not_set() -> No
 
 
 # --- Linux -----------------------------------------------------------------------------------------------
-@pytest.fixture
-def sysfs(tmp_path, monkeypatch) -> t.Any:
-    root = tmp_path / "sys-class-net"
-    root.mkdir()
-    monkeypatch.setattr(_tap.LinuxTap, "sysfs_net", str(root))
-    return root
-
-
 def test_linux_other_addresses_on_the_device_are_left_alone(sysfs) -> None:
     tap_sysfs(sysfs)
     more = "".join(f',{{"family":"inet","local":"{a}","prefixlen":24,"scope":"global","label":"tap1",'

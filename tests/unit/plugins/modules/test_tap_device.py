@@ -63,14 +63,6 @@ class FakeTun:
         self.calls.append((name, flags, uid))
 
 
-@pytest.fixture
-def sysfs(tmp_path, monkeypatch) -> t.Any:
-    root = tmp_path / "sys-class-net"
-    root.mkdir()
-    monkeypatch.setattr(_tap.LinuxTap, "sysfs_net", str(root))
-    return root
-
-
 def tap_sysfs(root: t.Any, name: str = "tap1", *, flags: str = "0x1802", owner: int | None = NOBODY) -> None:
     """What the kernel shows for a persistent TAP device (0x1802 = IFF_TAP | IFF_NO_PI | IFF_PERSIST)."""
     (root / name).mkdir()
