@@ -99,9 +99,10 @@ options:
         C(labels), C(network_mode), C(capabilities), C(init) and C(restart_policy), and whether it runs. Labels
         are compared as C(community.docker) does, only those given. An engine that cannot be asked makes the
         entry pending.
-      - An entry may have C(platforms), a list of V(darwin) and V(linux), and C(strategy) (V(loopback), V(tap),
-        V(routed)); on another platform, or where that strategy is not possible
-        (RV(ansible_facts.hostbridge.strategies)), it is not checked and not in RV(plan).
+      - An entry may have C(platforms), a list of V(darwin), V(linux) and V(systemd) (Linux where systemd runs; an
+        empty list - no host), and C(strategy) (V(loopback), V(tap), V(routed)); on another platform, or where
+        that strategy is not possible (RV(ansible_facts.hostbridge.strategies)), it is not checked and not in
+        RV(plan).
       - A null parameter counts as not set. A V(tap_device) entry without C(owner) and a V(hyperkit_shim) entry
         without C(user) get the console user found here (RV(ansible_facts.hostbridge.console_user)).
       - Never changes anything. An entry that cannot be checked (an error, a permission, a path starting with
@@ -454,13 +455,15 @@ ansible_facts:
 plan:
   description:
     - For each key of O(desired) (but those for another platform), whether the host differs from it
-      (C(pending)) and why (C(reason)). Absent without O(desired).
+      (C(pending)) and why (C(reason)), with the entry's C(strategy) when it has one; a C(file) entry also says
+      whether the file C(exists). Absent without O(desired).
   returned: when O(desired) is given
   type: dict
   sample:
-    lo0_alias: {pending: false, reason: in sync}
-    etc_hosts_entry: {pending: true, reason: "etc_hosts_entry: would change"}
-    reapply_program: {pending: true, reason: /usr/local/libexec/dockermac-hostbridge/tap-reapply does not exist}
+    lo0_alias: {pending: false, reason: in sync, strategy: loopback}
+    etc_hosts_entry: {pending: true, reason: "etc_hosts_entry: would change", strategy: loopback}
+    reapply_program: {pending: true, reason: /usr/local/libexec/dockermac-hostbridge/tap-reapply does not exist,
+                      strategy: tap, exists: false}
 """
 
 # Imports follow the documentation, as ansible-test's validate-modules requires.
