@@ -234,7 +234,7 @@ def _expected(name: str, tap: str, address: str, owner_file: str) -> dict[str, t
     }[name]
 
 
-@pytest.mark.parametrize("shell", SHELLS, ids=lambda shell: " ".join(shell))
+@pytest.mark.parametrize("shell", SHELLS, ids=" ".join)
 @pytest.mark.parametrize("variant", [0, 1], ids=["tap1", "tap255"])
 def test_macos_branch(programs: list[dict[str, t.Any]], variant: int, shell: list[str], tmp_path: Path) -> None:
     """Every state the program meets on a Mac, run twice: the first run does what the state needs (commands,

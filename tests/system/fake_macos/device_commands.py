@@ -61,6 +61,11 @@ def not_modelled(name: str, what: str) -> None:
     fail(name, f"stand-in: {what} not modelled", 3)
 
 
+def usage_exit(usage: str) -> None:
+    sys.stderr.write(usage + "\n")
+    sys.exit(1)
+
+
 def getopt(name: str, args: list[str], options: str, usage: str) -> tuple[dict[str, str], list[str]]:
     """BSD getopt(3): clustered flags, an argument after ``x:``, stops at ``--`` or the first operand; an
     unknown option: ``NAME: illegal option -- X`` then the usage line, exit 1."""
@@ -75,12 +80,12 @@ def getopt(name: str, args: list[str], options: str, usage: str) -> tuple[dict[s
             at = options.find(letter)
             if at < 0 or letter == ":":
                 sys.stderr.write(f"{name}: illegal option -- {letter}\n")
-                fail("usage", usage.split(": ", 1)[1] if usage.startswith("usage: ") else usage)
+                usage_exit(usage)
             if options[at + 1:at + 2] == ":":
                 if not letters:
                     if not args:
                         sys.stderr.write(f"{name}: option requires an argument -- {letter}\n")
-                        fail("usage", usage.split(": ", 1)[1])
+                        usage_exit(usage)
                     letters = args.pop(0)
                 found[letter] = letters
                 letters = ""
@@ -105,7 +110,7 @@ def uname(args: list[str]) -> None:
     usage = "usage: uname [-amnoprsv]"
     flags, rest = getopt("uname", args, "amnoprsv", usage)
     if rest:
-        fail("usage", usage.split(": ", 1)[1])
+        usage_exit(usage)
     fields = {"s": "Darwin", "n": "mac.test", "r": "19.6.0", "m": "x86_64", "p": "i386",
               "v": "Darwin Kernel Version 19.6.0"}
     if "o" in flags:
@@ -149,38 +154,44 @@ FORMAT = re.compile(r"%(?P<flags>[-#+ 0]*)(?P<size>[0-9]*)(?:\.(?P<prec>[0-9]*))
 KNOWN = set("RdipAlugramcBzbkfvYTNZ")  # every datum of stat.c; those below are modelled
 
 
+def stat_owner(what: str, ofmt: str, st: os.stat_result) -> str:
+    """%u and %g: the number, or with S the name (``(N)`` when there is none)."""
+    number = st.st_uid if what == "u" else st.st_gid
+    if ofmt == "S":
+        return (user_name if what == "u" else group_name)(number) or f"({number})"
+    if ofmt not in ("", "D", "U"):
+        not_modelled("stat", f"%{ofmt}{what}")
+    return str(number)
+
+
+def stat_mode(ofmt: str, hilo: str, mode: int) -> str:
+    """%p: octal st_mode, or with S as ls prints it; H, M, L: the type and suid bits, the owner's, the rest."""
+    if ofmt == "S":
+        text = stat.filemode(mode)
+        return {"H": text[1:4], "M": text[4:7], "L": text[7:10]}.get(hilo, text)
+    if ofmt not in ("", "O"):
+        not_modelled("stat", f"%{ofmt}p")
+    return format({"H": mode >> 12, "M": (mode >> 9) & 0o7, "L": mode & 0o777}.get(hilo, mode), "o")
+
+
 def stat_datum(match: re.Match[str], st: os.stat_result, path: str) -> str:
-    what, ofmt, hilo = match["what"], match["ofmt"], match["hilo"]
+    what, ofmt, hilo, flags = match["what"], match["ofmt"], match["hilo"], match["flags"]
     if what not in KNOWN:
         fail("stat", f"{match.group(0)}: bad format")
+    if set(flags) & set("#+ ") or match["prec"] is not None:
+        not_modelled("stat", f"the flags of {match.group(0)}")
     if what == "N":
         text = path
     elif what in "ug":
-        number = st.st_uid if what == "u" else st.st_gid
-        if ofmt == "S":
-            text = (user_name if what == "u" else group_name)(number) or f"({number})"
-        elif ofmt in ("", "D", "U"):
-            text = str(number)
-        else:
-            not_modelled("stat", f"%{ofmt}{what}")
+        text = stat_owner(what, ofmt, st)
     elif what == "p":
-        mode = st.st_mode
-        if ofmt == "S":
-            text = stat.filemode(mode)
-            text = {"H": text[1:4], "M": text[4:7], "L": text[7:10]}.get(hilo, text)
-        elif ofmt in ("", "O"):
-            number = {"H": mode >> 12, "M": (mode >> 9) & 0o7, "L": mode & 0o777}.get(hilo, mode)
-            text = format(number, "o")
-        else:
-            not_modelled("stat", f"%{ofmt}p")
+        text = stat_mode(ofmt, hilo, st.st_mode)
     else:
         not_modelled("stat", f"%{what}")
-    if "#" in match["flags"] or "+" in match["flags"] or " " in match["flags"] or match["prec"] is not None:
-        not_modelled("stat", f"the flags of {match.group(0)}")
     size = int(match["size"] or 0)
-    if "-" in match["flags"]:
+    if "-" in flags:
         return text.ljust(size)
-    return text.rjust(size, "0" if "0" in match["flags"] and ofmt != "S" else " ")
+    return text.rjust(size, "0" if "0" in flags and ofmt != "S" else " ")
 
 
 def stat_(args: list[str]) -> None:
@@ -284,11 +295,10 @@ def ifconfig_status(name: str, iface: dict) -> str:
     flags = iface["flags"]
     names = ",".join(bit for n, bit in enumerate(IFF_BITS) if flags & (1 << n))
     lines = [f"{name}: flags={flags:x}<{names}> mtu {iface['mtu']}", f"\tether {iface['ether']}"]
-    for address, mask in iface["inet"]:
-        address, mask = inet_aton(address), int(mask)
-        line = f"\tinet {dotted(address)} netmask 0x{mask:x}"
+    for text, mask in iface["inet"]:
+        line = f"\tinet {text} netmask 0x{mask:x}"
         if flags & 0x2:  # IFF_BROADCAST
-            line += f" broadcast {dotted((address & mask) | (~mask & 0xFFFFFFFF))}"
+            line += f" broadcast {dotted((inet_aton(text) & mask) | (~mask & 0xFFFFFFFF))}"
         lines.append(line)
     lines += ["\tmedia: autoselect", "\tstatus: active"]
     if iface.get("open_pid"):
@@ -296,21 +306,24 @@ def ifconfig_status(name: str, iface: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def ifconfig(args: list[str]) -> None:
-    if not args or args[0].startswith("-"):
-        not_modelled("ifconfig", f"ifconfig {' '.join(args)}")
-    name, words = args[0], args[1:]
-    state = interfaces()
-    if name not in state:
-        fail("ifconfig", f"interface {name} does not exist")
-    iface = state[name]
-    if not words:
-        sys.stdout.write(ifconfig_status(name, iface))
-        return
+def ifconfig_address(word: str) -> tuple[int, int | None]:
+    """af_inet.c in_getaddr: ``ADDR`` or ``ADDR/LEN`` (the mask); a name or LEN over 32: ``X: bad value``."""
+    text, slash, length = word.partition("/")
+    mask = None
+    if slash:
+        if not re.fullmatch(r"[0-9]+", length) or int(length) > 32:
+            fail("ifconfig", f"{word}: bad value")
+        mask = (0xFFFFFFFF << (32 - int(length))) & 0xFFFFFFFF
+    address = inet_aton(text)
+    if address is None:
+        fail("ifconfig", f"{word}: bad value")
+    return address, mask
+
+
+def ifconfig_set(iface: dict, words: list[str]) -> None:
+    """``[inet] ADDR[/LEN] [netmask M] [up|down] [alias]``, applied to ``iface``."""
     if words[0] == "inet":
         words = words[1:]
-    elif words[0] in ("inet6", "link", "ether"):
-        not_modelled("ifconfig", words[0])
     address = mask = None
     alias = False
     while words:
@@ -324,24 +337,36 @@ def ifconfig(args: list[str]) -> None:
             mask = int(given, 16) if given.startswith("0x") else inet_aton(given)
             if mask is None:
                 fail("ifconfig", f"{given}: bad value")
-        elif word in ("-alias", "delete", "broadcast", "netmask", "mtu", "create", "destroy"):
+        elif word in NOT_MODELLED_WORDS:
             not_modelled("ifconfig", word)
-        else:  # ifconfig's default command: the address (af_inet.c in_getaddr)
-            text, _slash, length = word.partition("/")
-            if _slash:
-                if not re.fullmatch(r"[0-9]+", length) or int(length) > 32:
-                    fail("ifconfig", f"{word}: bad value")
-                mask = (0xFFFFFFFF << (32 - int(length))) & 0xFFFFFFFF
-            address = inet_aton(text)
-            if address is None:
-                fail("ifconfig", f"{word}: bad value")
-    if address is not None:
-        mask = classful(address) if mask is None else mask
-        if not alias and iface["inet"]:
-            iface["inet"].pop(0)  # clearaddr: SIOCDIFADDR of the first address
-        iface["inet"] = [a for a in iface["inet"] if a[0] != dotted(address)] + [[dotted(address), mask]]
-    elif mask is not None:
-        not_modelled("ifconfig", "a netmask alone")
+        else:  # ifconfig's default command: the address
+            address, length_mask = ifconfig_address(word)
+            mask = length_mask if length_mask is not None else mask
+    if address is None:
+        if mask is not None:
+            not_modelled("ifconfig", "a netmask alone")
+        return
+    if not alias and iface["inet"]:
+        iface["inet"].pop(0)  # clearaddr: SIOCDIFADDR of the first address
+    text = dotted(address)
+    iface["inet"] = [a for a in iface["inet"] if a[0] != text] + [[text, classful(address) if mask is None else mask]]
+
+
+NOT_MODELLED_WORDS = ("inet6", "link", "ether", "-alias", "delete", "broadcast", "netmask", "mtu", "create",
+                      "destroy")
+
+
+def ifconfig(args: list[str]) -> None:
+    if not args or args[0].startswith("-"):
+        not_modelled("ifconfig", f"ifconfig {' '.join(args)}")
+    name, words = args[0], args[1:]
+    state = interfaces()
+    if name not in state:
+        fail("ifconfig", f"interface {name} does not exist")
+    if not words:
+        sys.stdout.write(ifconfig_status(name, state[name]))
+        return
+    ifconfig_set(state[name], words)
     with open(os.path.join(STATE, "interfaces.json"), "w", encoding="utf-8") as handle:
         json.dump(state, handle)
 
