@@ -27,7 +27,7 @@ tests/fixtures/darwin/SOURCES.md), fighting back where GNU habits differ:
   (xnu ``ether_inet_prmod_ioctl``): only ``up`` does.
 
 Names: users through this Linux machine's passwd (a uid with no entry is a removed user); groups as macOS
-names them (``/etc/group`` of macOS: wheel 0, everyone 12, staff 20, admin 80). What is not modelled exits 3
+names them (``/etc/group`` of macOS: wheel 0, everyone 12, staff 20). What is not modelled exits 3
 with ``stand-in: ... not modelled``, so a test never passes on a guess.
 """
 
@@ -41,7 +41,7 @@ import stat
 import sys
 
 STATE = "@STATE@"  # replaced by the test with its state directory
-MAC_GROUPS = {"wheel": 0, "everyone": 12, "staff": 20, "admin": 80}
+MAC_GROUPS = {"wheel": 0, "everyone": 12, "staff": 20}
 IFF_BITS = ["UP", "BROADCAST", "DEBUG", "LOOPBACK", "POINTOPOINT", "SMART", "RUNNING", "NOARP", "PROMISC",
             "ALLMULTI", "OACTIVE", "SIMPLEX", "LINK0", "LINK1", "LINK2", "MULTICAST"]  # ifconfig.c IFFBITS
 IFF_UP = 0x1
