@@ -85,7 +85,8 @@ options:
     description:
       - A desired state to compare with the host in this same process, so that a re-run with nothing to do costs
         one remote execution instead of one per module. The C(bridge) and C(tap_bridge) roles send what their
-        module tasks would apply and skip the tasks with nothing pending.
+        module tasks would apply and skip the tasks with nothing pending (the C(bridge) role does not include a
+        role with nothing pending for its strategy).
       - Each key names an entry of RV(plan). Each value is a dict with C(kind) and C(params). C(kind) is
         V(lo0_alias), V(etc_hosts_entry), V(tap_device), V(hyperkit_shim) or V(boot_job) - C(params) are that
         module's options, and the module's own logic runs in check mode (for V(boot_job) - the plist or units,
