@@ -14,6 +14,8 @@ from datetime import datetime
 import hosts_file  # the etc_hosts_entry hot path: its functions are reused, not duplicated
 from harness import HERE, SERVICES, TAP, TAP_ADDRESS, UID, Bench, team_vars
 
+from ansible_collections.dockermac.hostbridge.tests import ansible_cli
+
 MITOGEN_VERSION = "0.3.54"
 FLOOR_PLAY = """---
 - name: Floor - one ping
@@ -137,23 +139,9 @@ def profile(bench: Bench, host: str) -> None:
     inv = bench.inventory("profile.json", [host])
     env = {"ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"}
     res = bench.play("dockermac.hostbridge.bridge", inv, [host], env=env, expect_changed=None)
-    data = json.loads(res["stdout"])
-    tasks = []
-    for play in data["plays"]:
-        for task in play["tasks"]:
-            hr = task["hosts"].get(host, {})
-            d = task["task"]["duration"]
-            seconds = (parse_time(d["end"]) - parse_time(d["start"])) if d.get("end") else 0.0
-            tasks.append({"name": task["task"]["name"], "action": hr.get("action", "?"),
-                          "skipped": bool(hr.get("skipped")), "seconds": seconds,
-                          "items": len(hr.get("results", [])) if isinstance(hr.get("results"), list) else 0})
-    # Controller-only actions: no remote Python. Everything else runs at least one AnsiballZ module remotely.
-    local = {"debug", "assert", "fail", "set_fact", "include_role", "include_tasks", "validate_argument_spec",
-             "ansible.builtin.debug", "ansible.builtin.assert", "ansible.builtin.fail", "ansible.builtin.set_fact",
-             "ansible.builtin.include_role", "ansible.builtin.include_tasks",
-             "ansible.builtin.validate_argument_spec", "meta", "ansible.builtin.meta"}
+    tasks = task_times(json.loads(res["stdout"]), host)
     ran = [x for x in tasks if not x["skipped"]]
-    remote = [x for x in ran if x["action"] not in local]
+    remote = [x for x in ran if ansible_cli.ran_remotely(x)]
     bench.results["profile"] = {"tasks": tasks, "total": len(tasks), "ran": len(ran),
                                 "skipped": len(tasks) - len(ran), "remote": len(remote),
                                 "remote_seconds": sum(x["seconds"] for x in remote),
@@ -183,6 +171,20 @@ def profile(bench: Bench, host: str) -> None:
             wall_ten = bench.play(ten, inv, [host], env=env)["wall"]
             calib[f"become={become}, pipelining={pipelining}"] = (wall_ten - wall_one) / 9
     bench.results["profile"]["per_remote_task"] = calib
+
+
+def task_times(output: dict[str, t.Any], host: str) -> list[dict[str, t.Any]]:
+    """Each task of an ``ansible.posix.json`` output: name, action, skipped, seconds, items."""
+    tasks = []
+    for play in output["plays"]:
+        for task in play["tasks"]:
+            hr = task["hosts"].get(host, {})
+            d = task["task"]["duration"]
+            seconds = (parse_time(d["end"]) - parse_time(d["start"])) if d.get("end") else 0.0
+            tasks.append({"name": task["task"]["name"], "action": hr.get("action", "?"),
+                          "skipped": bool(hr.get("skipped")), "seconds": seconds,
+                          "items": len(hr.get("results", [])) if isinstance(hr.get("results"), list) else 0})
+    return tasks
 
 
 def parse_time(value: str) -> float:

@@ -138,12 +138,13 @@ class Bench:
     def play(self, playbook: str, inventory: str, hosts: list[str], *, env: dict[str, str] | None = None,
              binary: str | None = None, expect_changed: int | None = 0, args: t.Sequence[str] = (),
              forks: int | None = None, limit: list[str] | None = None, ssh: bool = False,
-             memory: bool = False) -> dict[str, t.Any]:
+             memory: bool = False, wrap: t.Sequence[str] = ()) -> dict[str, t.Any]:
         """Run ansible-playbook once; wall time, controller/container/engine CPU, the controller's peak memory;
         check the recap (changed=0). ``ssh``: a fresh ControlPath directory (a cold start), and the SSH masters
         the run leaves behind counted as controller CPU and memory, then ended. ``memory``: sample the controller's
-        memory (it costs CPU on this machine too, so only where the figure is wanted)."""
-        argv = [binary or os.path.join(BIN, "ansible-playbook"), "-i", inventory, "-f", str(forks or len(hosts)),
+        memory (it costs CPU on this machine too, so only where the figure is wanted). ``wrap``: a command that runs
+        ``ansible-playbook`` (the simulated Mac's namespace), timed with it."""
+        argv = [*wrap, binary or os.path.join(BIN, "ansible-playbook"), "-i", inventory, "-f", str(forks or len(hosts)),
                 *(["--limit", ",".join(limit)] if limit else []), *args, playbook]
         run_env = dict(self.env, **(env or {}))
         self.runs += 1

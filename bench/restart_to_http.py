@@ -20,6 +20,7 @@ own share. Needs root, a Docker engine and ``hostbridge-base:bookworm``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
 import random
@@ -99,8 +100,9 @@ def one_restart(mac: t.Any, url: str, *, reapply: Path | None, deadline: float =
     raise RuntimeError(f"no HTTP 200 from {url} within {deadline} s of the restart")
 
 
-def converge(mac: t.Any, reapply: Path) -> str:
-    """bridge.yml once and a web server on the tap network that comes back with the VM; its URL."""
+def bridge_once(mac: t.Any, reapply: Path) -> Path:
+    """Docker Desktop started, then ``bridge.yml`` once with the full tap strategy and one loopback service; the
+    extra-vars file it ran with (the same file makes every later run the same configuration)."""
     extra = mac.workdir / "extra-vars.json"
     hosts = mac.workdir / "hosts"  # never the machine's /etc/hosts (the Mac's namespace shares its files)
     hosts.write_text("127.0.0.1\tlocalhost\n", encoding="utf-8")
@@ -112,6 +114,29 @@ def converge(mac: t.Any, reapply: Path) -> str:
     proc = mac.playbook("bridge", extra)
     if proc.returncode != 0:
         raise RuntimeError(f"bridge.yml failed:\n{(proc.stdout + proc.stderr)[-4000:]}")
+    return extra
+
+
+@contextlib.contextmanager
+def bridged_mac(prefix: str) -> t.Iterator[tuple[t.Any, Path, Path]]:
+    """A simulated Mac (``tests/e2e/sim.py``) bridged once: (the Mac, the extra-vars file, the re-apply program);
+    destroyed on leaving, also on failure."""
+    reason = sim.have_tools()
+    if reason:
+        raise RuntimeError(f"{prefix}: {reason}")
+    workdir = Path(tempfile.mkdtemp(prefix=f"hb-bench-{prefix}-"))
+    mac = sim.SimulatedMac(workdir)
+    reapply = workdir / "libexec" / "tap-reapply"
+    try:
+        mac.create()
+        yield mac, bridge_once(mac, reapply), reapply
+    finally:
+        mac.destroy()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def serve_web(mac: t.Any) -> str:
+    """A web server on the tap network that comes back with the VM; its URL once it answers the Mac."""
     mac.docker("run", "-d", "--name", f"hb-bench-web-{mac.id}", "--network", mac.network, "--restart",
                "unless-stopped", "--init", sim.ENGINE_IMAGE, "python3", "-m", "http.server", "8080")
     info = json.loads(mac.docker("inspect", f"hb-bench-web-{mac.id}").stdout)[0]
@@ -130,15 +155,8 @@ def summary(rows: list[dict[str, float]]) -> dict[str, dict[str, float]]:
 
 
 def measure(restarts: int = 5, interval: float = INTERVAL) -> dict[str, t.Any]:
-    reason = sim.have_tools()
-    if reason:
-        raise SystemExit(f"restart_to_http: {reason}")
-    workdir = Path(tempfile.mkdtemp(prefix="hb-bench-restart-"))
-    mac = sim.SimulatedMac(workdir)
-    reapply = workdir / "libexec" / "tap-reapply"
-    try:
-        mac.create()
-        url = converge(mac, reapply)
+    with bridged_mac("restart") as (mac, _extra, reapply):
+        url = serve_web(mac)
         at_once = [one_restart(mac, url, reapply=reapply) for _n in range(restarts)]
         # launchd loaded the job at some moment unrelated to the restarts: a random phase before the first one.
         time.sleep(random.uniform(0, interval))  # noqa: S311 - a phase, not a secret
@@ -147,9 +165,6 @@ def measure(restarts: int = 5, interval: float = INTERVAL) -> dict[str, t.Any]:
             for _n in range(restarts):
                 launchd.append(one_restart(mac, url, reapply=None))
                 time.sleep(random.uniform(0, interval))  # noqa: S311 - restarts come at any moment
-    finally:
-        mac.destroy()
-        shutil.rmtree(workdir, ignore_errors=True)
     return {"restarts": restarts, "reapply_interval": interval, "probe_every": PROBE_EVERY,
             "vm_link": "event-driven (engine start + ip monitor link), no polling interval",
             "at_once": {"runs": at_once, **summary(at_once)}, "launchd": {"runs": launchd, **summary(launchd)}}

@@ -13,6 +13,8 @@ hits every case alike), median and spread (min-max), and the ratios and targets 
                the best hand-written playbook and the naive one on 1 host, 20 hosts each, a 50-host fleet
                (bench/ssh.py; ``--skip docker`` runs only this part)
 7. restart     a simulated Docker Desktop restart to HTTP 200 by container IP, no playbook run (restart_to_http.py)
+8. sim-tap     the tap strategy's no-change re-run against a simulated Docker Desktop host beside its floor (one
+               ping, same connection): changed=0 and one remote call (bridge_facts) checked per run (sim_tap.py)
 
 Plus variants of 1-3: ANSIBLE_PIPELINING=1, pipelining without become, Mitogen (``--mitogen``), a profile of
 the collection's run (per task, AnsiballZ sizes, per-exec cost). Hosts are containers of
@@ -21,6 +23,7 @@ become via su (as the Molecule fleet scenario); all are removed at
 the end, also on failure.
 
     .venv/bin/python bench/run.py [--repeat 5] [--fleet-repeat 3] [--fleet 1,5,20] [--mitogen] [--json FILE]
+    .venv/bin/python bench/run.py --skip ssh,docker --json FILE      # the sim-tap section alone
 """
 
 from __future__ import annotations
@@ -39,7 +42,9 @@ from harness import IMAGE, Bench
 from report import report
 from restart_to_http import measure as restart_to_http
 from restart_to_http import report as restart_report
+from sim_tap import measure as sim_tap
 from ssh import ssh_cases
+from table import render_sim_tap
 
 
 def main() -> None:
@@ -62,9 +67,11 @@ def main() -> None:
     parser.add_argument("--ssh-forks", type=int, default=25, help="forks of the SSH fleet run (default 25)")
     parser.add_argument("--ssh-subnet", default="198.18.0.0/24",
                         help="the SSH hosts' own Docker network (default 198.18.0.0/24, RFC 2544)")
+    parser.add_argument("--sim-tap-rounds", type=int, default=7,
+                        help="rounds of floor + collection against the simulated Docker Desktop host (default 7)")
     parser.add_argument("--skip", default="",
-                        help="comma-separated parts to skip: ssh, docker (every docker exec case), fleet, hot, "
-                             "profile, restart")
+                        help="comma-separated parts to skip: ssh, sim-tap, docker (every docker exec case), fleet, "
+                             "hot, profile, restart")
     parser.add_argument("--json", help="also write the raw figures to this file")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (inventories, playbooks)")
     options = parser.parse_args()
@@ -84,6 +91,8 @@ def main() -> None:
         if "ssh" not in skip:
             run_section(bench, "ssh", lambda: ssh_cases(bench))
             bench.cleanup(keep_tmp=True)
+        if "sim-tap" not in skip:
+            run_section(bench, "sim-tap", lambda: sim_tap(bench, options.sim_tap_rounds))
         if "docker" not in skip:
             docker_cases(bench, skip)
     finally:
@@ -126,6 +135,8 @@ def finish(bench: Bench, started: float, options: argparse.Namespace) -> None:
     print(report(bench))
     if "restart_to_http" in bench.results:
         print(restart_report(bench.results["restart_to_http"]))
+    if "sim_tap" in bench.results:
+        print(render_sim_tap(bench.results))
     if options.json:
         with open(options.json, "w", encoding="utf-8") as handle:
             json.dump(bench.results, handle, indent=1, default=str)

@@ -52,6 +52,26 @@ def ansible_env(**overrides: str) -> dict[str, str]:
     return env
 
 
+# Actions that run on the controller only; every other task that is not skipped made a remote call.
+CONTROLLER_ACTIONS = frozenset({"set_fact", "assert", "debug", "fail", "include_role", "include_tasks",
+                                "import_tasks", "meta", "validate_argument_spec"})
+
+
+def task_results(output: dict[str, t.Any], host: str) -> list[dict[str, t.Any]]:
+    """Every task's result for ``host`` in an ``ansible.posix.json`` callback output, each with its ``action``."""
+    return [task["hosts"][host] for play in output["plays"] for task in play["tasks"] if host in task["hosts"]]
+
+
+def ran_remotely(result: dict[str, t.Any]) -> bool:
+    """A task result (with its ``action``) that ran a module on the host: not skipped, not controller-only."""
+    return not result.get("skipped") and result["action"].removeprefix("ansible.builtin.") not in CONTROLLER_ACTIONS
+
+
+def remote_actions(results: t.Iterable[dict[str, t.Any]]) -> list[str]:
+    """The actions of the tasks that ran a module on the host, in order."""
+    return [r["action"] for r in results if ran_remotely(r)]
+
+
 def deprecations(*outputs: str) -> list[str]:
     """The deprecation warnings found in the outputs of a run, as lines (empty when there are none)."""
     found = []

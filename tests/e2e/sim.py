@@ -41,6 +41,7 @@ ansible_cli = importlib.util.module_from_spec(_cli_spec)
 _cli_spec.loader.exec_module(ansible_cli)
 BUNDLE_BINARY = "Contents/Resources/bin/com.docker.hyperkit"  # the 18.03-and-later layout
 ENGINE_IMAGE = "hostbridge-base:bookworm"  # copied into the VM's engine, as if pulled there
+CONNECTION = ("-i", "localhost,", "-c", "local")  # how every playbook reaches the simulated Mac
 
 
 def sh(*argv: str, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
@@ -347,16 +348,27 @@ class SimulatedMac:
     def playbook(self, name: str, extra_vars: Path, *extra: str, timeout: float = 240) -> subprocess.CompletedProcess:
         """``ansible-playbook dockermac.hostbridge.<name>`` as a user runs it, inside the Mac's namespace (so
         ``tap_device`` and ``lo0_alias`` act on the simulated Mac), with the VM's engine as ``DOCKER_HOST`` (Docker
-        Desktop's socket on a Mac). A running systemd is hidden, so nothing is written to the host's units."""
-        cmd = ["ip", "netns", "exec", self.netns, ansible_cli.cli("ansible-playbook"), "-i", "localhost,", "-c",
-               "local", f"dockermac.hostbridge.{name}", "-e", f"@{extra_vars}", *extra]
+        Desktop's socket on a Mac)."""
+        cmd = [*self.ansible_prefix(), ansible_cli.cli("ansible-playbook"), *CONNECTION,
+               f"dockermac.hostbridge.{name}", "-e", f"@{extra_vars}", *extra]
+        env = self.ansible_env(ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default")
+        return ansible_cli.run(cmd, env=env, cwd=self.workdir, timeout=timeout)
+
+    def ansible_prefix(self) -> list[str]:
+        """What runs an ansible command on the Mac: inside its namespace, and with a running systemd hidden, so
+        nothing is written to the host's units (the bench times its runs with this same prefix)."""
+        cmd = ["ip", "netns", "exec", self.netns]
         if os.path.isdir("/run/systemd/system"):
             cmd = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
                    'mount -t tmpfs tmpfs /run/systemd && exec "$0" "$@"', *cmd]
-        env = ansible_cli.ansible_env(ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default", ANSIBLE_PIPELINING="true")
+        return cmd
+
+    def ansible_env(self, **overrides: str) -> dict[str, str]:
+        """The suite's ansible environment, pipelined, with the VM's engine as the only ``DOCKER_*`` setting."""
+        env = ansible_cli.ansible_env(ANSIBLE_PIPELINING="true", **overrides)
         env = {k: v for k, v in env.items() if not k.startswith("DOCKER_")}
         env["DOCKER_HOST"] = self.engine_host
-        return ansible_cli.run(cmd, env=env, cwd=self.workdir, timeout=timeout)
+        return env
 
     # -- probes ----------------------------------------------------------------------------------
     def spawn_in_mac(self, *argv: str) -> subprocess.Popen:

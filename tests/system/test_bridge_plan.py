@@ -28,9 +28,6 @@ USER_LINES = b"127.0.0.1\tlocalhost\n# a user's comment\n10.9.9.9 mine.example m
 BEGIN, END = b"# BEGIN dockermac.hostbridge", b"# END dockermac.hostbridge"
 # The plan entries that apply here (no persistent re-apply job, so its boot_job entry is compared but not used).
 RELEVANT = ("lo0_alias", "etc_hosts_entry", "tap_device", "reapply_program")
-# Actions that run on the controller only; every other task that is not skipped made a remote call.
-CONTROLLER = {"set_fact", "assert", "debug", "fail", "include_role", "include_tasks", "import_tasks", "meta",
-              "validate_argument_spec"}
 FACTS = "dockermac.hostbridge.bridge_facts"
 NETWORK, CONTAINER = "community.docker.docker_network", "community.docker.docker_container"
 VM_LINK = "dockermac-hostbridge-vm-link"
@@ -46,8 +43,7 @@ class Run(t.NamedTuple):
 
     def remote(self) -> list[str]:
         """The actions of the tasks that were not skipped and are not controller-only."""
-        return [r["action"] for r in self.results
-                if not r.get("skipped") and r["action"].removeprefix("ansible.builtin.") not in CONTROLLER]
+        return ansible_cli.remote_actions(self.results)
 
     def plan(self) -> dict[str, dict[str, t.Any]]:
         (facts,) = [r for r in self.results if r["action"] == FACTS and not r.get("skipped")]
@@ -83,8 +79,7 @@ class Host:
                                 f"{ROOT}/playbooks/bridge.yml"], timeout=180)
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
         output = json.loads(proc.stdout)
-        results = [task["hosts"]["localhost"] for play in output["plays"] for task in play["tasks"]]
-        return Run(output["stats"]["localhost"]["changed"], results)
+        return Run(output["stats"]["localhost"]["changed"], ansible_cli.task_results(output, "localhost"))
 
     def state(self) -> dict[str, t.Any]:
         """Everything the role manages here, as the host has it."""
