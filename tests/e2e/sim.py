@@ -365,7 +365,7 @@ class SimulatedMac:
 
     def ansible_env(self, **overrides: str) -> dict[str, str]:
         """The suite's ansible environment, pipelined, with the VM's engine as the only ``DOCKER_*`` setting."""
-        env = ansible_cli.ansible_env(ANSIBLE_PIPELINING="true", **overrides)
+        env = ansible_cli.ansible_env(**{"ANSIBLE_PIPELINING": "true", **overrides})
         env = {k: v for k, v in env.items() if not k.startswith("DOCKER_")}
         env["DOCKER_HOST"] = self.engine_host
         return env
