@@ -138,8 +138,8 @@ after
 """
 
 
-def test_each_section_is_rendered_from_the_json_its_marker_names(table: t.Any,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_each_section_is_rendered_from_the_json_its_marker_names(
+        table: t.Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(table, "RENDERERS", {"ssh": lambda r: f"SSH {r['name']}",
                                              "sim-tap": lambda r: f"TAP {r['name']}"})
     loaded: list[str] = []
