@@ -347,7 +347,8 @@ def run_system(name: str, *, resume: bool = False) -> str:
     tree, source, config = prepare(name, "system-tree", command, SYSTEM_TIMEOUT)
     if raw["source_sha256"] != sha256(source):
         raise SystemExit(f"{name}: changed since its unit run: run that first")
-    pending = pending_system(raw)
+    skipped = code_only(raw)
+    pending = pending_system(raw) - set(skipped)
     session = os.path.join(WORK, name.removesuffix(".py"), "system-session.sqlite")
     if not (resume and os.path.exists(session)):
         if os.path.exists(session):
@@ -370,6 +371,8 @@ def run_system(name: str, *, resume: bool = False) -> str:
         found = ident(mutant["line"], mutant["column"], mutant["operator"], mutant["occurrence"])
         if found in results:
             mutant["system"] = results[found]
+        elif found in skipped:
+            mutant["system"] = f"skipped: {skipped[found]}"
     raw["system_test_command"] = command.replace(ROOT + "/", "")
     raw["system_date"] = datetime.date.today().isoformat()
     dump_raw(name, raw)
@@ -460,13 +463,33 @@ def load_raw() -> list[dict[str, t.Any]]:
     return found
 
 
-def explanations() -> dict[tuple[str, str, str, str], str]:
-    """(file, function, operator, mutated line) -> why that surviving mutant is left (docs/mutation/explained.json)."""
+def explained_json() -> tuple[dict[str, str], list[str], dict[tuple[str, str, str, str], str]]:
+    """docs/mutation/explained.json: the reasons by name, the names of the reasons true of the code alone, and
+    (file, function, operator, mutated line) -> the name (or the text) of why that surviving mutant is left."""
     with open(EXPLAINED, encoding="utf-8") as handle:
         explained = json.load(handle)
-    reasons = explained.pop("reasons")
-    return {(name, e["function"], e["operator"], e["mutated"]): reasons.get(e["why"], e["why"])
-            for name, entries in explained.items() for e in entries}
+    reasons, code_only = explained.pop("reasons"), explained.pop("code_only")
+    return reasons, code_only, {(name, e["function"], e["operator"], e["mutated"]): e["why"]
+                                for name, entries in explained.items() for e in entries}
+
+
+def explanations() -> dict[tuple[str, str, str, str], str]:
+    """(file, function, operator, mutated line) -> why that surviving mutant is left."""
+    reasons, _, why = explained_json()
+    return {k: reasons.get(name, name) for k, name in why.items()}
+
+
+def code_only(raw: dict[str, t.Any]) -> dict[tuple[int, int, str, int], str]:
+    """The unit survivors explained by a reason true of the code alone (`code_only` in explained.json: Python's
+    semantics, the values the code itself passes): nothing a real host does can kill them, so the system pass
+    does not run them."""
+    _, names, why = explained_json()
+    found = {}
+    for m in raw["mutants"]:
+        reason = why.get(key(raw, m)) if m["outcome"] == "survived" else None
+        if reason in names:
+            found[ident(m["line"], m["column"], m["operator"], m["occurrence"])] = str(reason)
+    return found
 
 
 def survivors(raw: dict[str, t.Any]) -> list[dict[str, t.Any]]:
@@ -488,13 +511,15 @@ def system_cells(raw: dict[str, t.Any], unit_survivors: list[dict[str, t.Any]], 
     if "system_date" not in raw:
         return ["no system pass", "-"]
     outcomes = [m.get("system", "not run") for m in unit_survivors]
-    unknown = set(outcomes) - {"killed", "timeout", "survived", "not run"}
+    outcomes = ["skipped" if o.startswith("skipped: ") else o for o in outcomes]
+    unknown = set(outcomes) - {"killed", "timeout", "survived", "not run", "skipped"}
     if unknown:
         raise SystemExit(f"{raw['file']}: system pass outcomes {sorted(unknown)}: run it again")
     killed = sum(o in CAUGHT for o in outcomes)
-    done = len(outcomes) - outcomes.count("not run")
-    partial = f" (partial: {outcomes.count('not run')} not run)" if done < len(outcomes) else ""
-    return [f"{killed} of {done}{partial}", percent(caught + killed, ran)]
+    done = len(outcomes) - outcomes.count("not run") - outcomes.count("skipped")
+    notes = [f"{outcomes.count('skipped')} equivalent in the code, not run"] if "skipped" in outcomes else []
+    notes += [f"partial: {outcomes.count('not run')} not run yet"] if "not run" in outcomes else []
+    return [f"{killed} of {done}" + (f" ({'; '.join(notes)})" if notes else ""), percent(caught + killed, ran)]
 
 
 def table(every: list[dict[str, t.Any]], why: dict[tuple[str, str, str, str], str]) -> str:
