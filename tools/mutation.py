@@ -71,6 +71,7 @@ TARGETS: dict[str, list[str]] = {
         "module_utils/test_plan.py",
         "module_utils/test_plan_mutants.py",
         "modules/test_bridge_facts.py",
+        "module_utils/test_plan_docker.py",  # the Docker side, against the fake engine API (~9 s)
     ],
     "_hyperkit.py": [
         "module_utils/test_hyperkit.py",
