@@ -155,3 +155,30 @@ def test_the_paths_are_the_unit_files_that_exist_or_will(module, units) -> None:
     result = manage(systemd(runner, module, units), job)
     runner.assert_done()
     assert result["paths"] == [f"{units}/units/{SERVICE}"]
+
+
+def test_present_from_a_task_without_a_program_is_refused() -> None:
+    with pytest.raises(HostbridgeError, match=r"^program_arguments: .*non-empty list"):
+        _bootjob.validate(as_sent({"name": PULL["name"], "state": "present", "program_arguments": []}))
+
+
+def test_present_from_a_task_where_systemd_does_not_run_is_refused(module, units) -> None:
+    with pytest.raises(HostbridgeError, match="systemd does not run on this host"):
+        manage(systemd(FakeRunner([]), module, units, running=False), as_sent({**PULL, "state": "present"}))
+    assert list((units / "units").iterdir()) == []
+
+
+def test_absent_from_a_task_disables_an_enabled_boot_only_service(module, units) -> None:
+    job = {"name": PULL["name"], "program_arguments": ["/bin/true"]}
+    (units / "units" / SERVICE).write_bytes(_bootjob.render_service(_bootjob.validate(job)))
+    runner = FakeRunner([quiet("is-enabled", SERVICE, 0), ok("systemctl", "disable", SERVICE),
+                         ok("systemctl", "daemon-reload")])
+    manage(systemd(runner, module, units), as_sent({"name": PULL["name"], "state": "absent"}))
+    runner.assert_done()
+
+
+def test_a_job_waits_for_the_network_only_when_asked() -> None:
+    """``requires_network`` defaults to false in the module's argument spec."""
+    job = _bootjob.validate(spec_params({"name": PULL["name"], "program_arguments": ["/bin/true"]}))
+    assert b"network-online.target" not in _bootjob.render_service(job)
+    assert b"After=network-online.target\n" in _bootjob.render_service(_bootjob.validate(PULL))
