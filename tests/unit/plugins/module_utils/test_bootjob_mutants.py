@@ -182,3 +182,21 @@ def test_a_job_waits_for_the_network_only_when_asked() -> None:
     job = _bootjob.validate(spec_params({"name": PULL["name"], "program_arguments": ["/bin/true"]}))
     assert b"network-online.target" not in _bootjob.render_service(job)
     assert b"After=network-online.target\n" in _bootjob.render_service(_bootjob.validate(PULL))
+
+
+def test_absent_where_systemd_does_not_run_removes_what_is_there_and_fails_nothing(module, units) -> None:
+    """unbridge on a host without systemd (a container): nothing to stop, the files go."""
+    (units / "units" / SERVICE).write_bytes(b"[Service]\n")
+    result = manage(systemd(FakeRunner([]), module, units, running=False), {"name": PULL["name"], "state": "absent"})
+    assert result["actions"] == [f"remove {units}/units/{SERVICE}"]
+    assert list((units / "units").iterdir()) == []
+
+
+def test_a_boot_only_service_in_step_stays_enabled(module, units) -> None:
+    job = {"name": PULL["name"], "program_arguments": ["/bin/true"]}
+    (units / "units" / SERVICE).write_bytes(_bootjob.render_service(_bootjob.validate(job)))
+    (units / "units" / SERVICE).chmod(0o644)
+    runner = FakeRunner([quiet("is-enabled", SERVICE, 0)])
+    result = manage(systemd(runner, module, units), job)
+    runner.assert_done()
+    assert (result["changed"], result["actions"]) == (False, [])
