@@ -141,3 +141,14 @@ def test_a_failing_print_disabled_still_gives_the_bootstrap_error(module, daemon
     runner = FakeRunner([NOT_LOADED, ENABLE, *[bootstrap(plist, 5, EIO), no_list] * 3])
     with pytest.raises(HostbridgeError, match="Bootstrap failed: 5: Input/output error"):
         _launchd.LaunchDaemon(runner, module, sleep=Sleeps()).ensure(label=LABEL, program_arguments=ARGS)
+
+
+def test_a_bootstrap_failure_other_than_input_output_error_is_not_retried(module, daemons) -> None:
+    """launchctl's format, "Bootstrap failed: <errno>: <strerror>" (as in the EIO fixture), for EPERM."""
+    plist = daemons / f"{LABEL}.plist"
+    runner = FakeRunner([NOT_LOADED, ENABLE, bootstrap(plist, 1, "Bootstrap failed: 1: Operation not permitted\n")])
+    sleeps = Sleeps()
+    with pytest.raises(HostbridgeError, match=r"failed \(rc=1\): Bootstrap failed: 1: .* Check the file is root:wheel"):
+        _launchd.LaunchDaemon(runner, module, sleep=sleeps).ensure(label=LABEL, program_arguments=ARGS)
+    runner.assert_done()
+    assert sleeps == []
