@@ -151,7 +151,12 @@ SYSTEM: dict[str, list[str]] = {
     "_files.py": ["test_without_root.py::test_etc_hosts_entry_says_to_use_become", "test_services_merge.py"],
     "_hosts.py": ["test_without_root.py::test_etc_hosts_entry_says_to_use_become", "test_services_merge.py"],
     "_loopback.py": ["test_lo0_alias_linux.py"],
-    "_tap.py": ["test_tap_device_linux.py"],
+    "_tap.py": [  # the tests that create a device, change its owner (in place, in use), and meet a TUN or veth
+        "test_tap_device_linux.py::test_create_check_mode_then_real_then_idempotent_and_only_the_owner_attaches",
+        "test_tap_device_linux.py::test_owner_change_in_place_keeps_ifindex_address_and_route",
+        "test_tap_device_linux.py::test_owner_change_of_a_device_in_use_fails_clearly_and_changes_nothing",
+        "test_tap_device_linux.py::test_veth_or_tun_named_tap_is_refused_untouched",
+    ],
     "_validation.py": [
         "test_lo0_alias_linux.py::test_unknown_interface_and_bad_input_fail_and_change_nothing",
         "test_tap_device_linux.py::test_unknown_owner_and_bad_input_are_refused_with_nothing_changed",
@@ -330,16 +335,18 @@ def ident(line: int, column: int, operator: str, occurrence: int) -> tuple[int, 
     return (line, column, operator.removeprefix("core/"), occurrence)
 
 
-def pending_system(raw: dict[str, t.Any]) -> set[tuple[int, int, str, int]]:
-    """The unit run's survivors the system tests have not killed yet (all of them before the first system pass)."""
+def pending_system(raw: dict[str, t.Any], *, again: bool = False) -> set[tuple[int, int, str, int]]:
+    """The unit run's survivors the system pass has not run yet (an interrupted pass goes on where it stopped);
+    ``again``: also those the system tests did not kill (after system tests were added or strengthened)."""
     return {ident(m["line"], m["column"], m["operator"], m["occurrence"]) for m in raw["mutants"]
-            if m["outcome"] == "survived" and m.get("system") not in CAUGHT}
+            if m["outcome"] == "survived" and (m.get("system") is None or again and m["system"] == "survived")}
 
 
-def run_system(name: str, *, resume: bool = False) -> str:
+def run_system(name: str, *, resume: bool = False, again: bool = False) -> str:
     """The second pass: each survivor of the unit run of ``name`` (docs/mutation/<file>.json, same source) against
     the system tests of SYSTEM[name]; every other mutant is marked skipped before cosmic-ray runs, so only those
-    run (a full system run per mutant would take weeks). A survivor they already killed is not run again.
+    run (a full system run per mutant would take weeks). Only survivors not run yet, or with ``again`` also the
+    ones that survived the system tests last time.
     Results go into the same raw file (``system`` of each survivor), interrupted or not; ``resume``: go on with an
     interrupted pass's session."""
     with open(raw_path(name), encoding="utf-8") as handle:
@@ -349,7 +356,7 @@ def run_system(name: str, *, resume: bool = False) -> str:
     if raw["source_sha256"] != sha256(source):
         raise SystemExit(f"{name}: changed since its unit run: run that first")
     skipped = code_only(raw)
-    pending = pending_system(raw) - set(skipped)
+    pending = pending_system(raw, again=again) - set(skipped)
     session = os.path.join(WORK, name.removesuffix(".py"), "system-session.sqlite")
     if not (resume and os.path.exists(session)):
         if os.path.exists(session):
@@ -601,7 +608,8 @@ def main() -> int:
     parser.add_argument("command", choices=["run", "report", "check"])
     parser.add_argument("files", nargs="*", help="e.g. _files.py (default: every one of TARGETS)")
     parser.add_argument("--jobs", type=int, default=1, help="files mutated side by side")
-    parser.add_argument("--survivors", action="store_true", help="re-test only the last run's survivors")
+    parser.add_argument("--survivors", action="store_true",
+                        help="re-test only the last run's survivors (with --system: also those the system pass ran)")
     parser.add_argument("--resume", action="store_true", help="go on with an interrupted run")
     parser.add_argument("--system", action="store_true",
                         help="the second pass: the unit run's survivors against the system tests of SYSTEM")
@@ -614,7 +622,7 @@ def main() -> int:
 
         def one(name: str) -> str:
             if args.system:
-                return run_system(name, resume=args.resume)
+                return run_system(name, resume=args.resume, again=args.survivors)
             return run(name, survivors_only=args.survivors, resume=args.resume)
 
         with ThreadPoolExecutor(args.jobs) as pool:
