@@ -339,7 +339,7 @@ def pending_system(raw: dict[str, t.Any], *, again: bool = False) -> set[tuple[i
     """The unit run's survivors the system pass has not run yet (an interrupted pass goes on where it stopped);
     ``again``: also those the system tests did not kill (after system tests were added or strengthened)."""
     return {ident(m["line"], m["column"], m["operator"], m["occurrence"]) for m in raw["mutants"]
-            if m["outcome"] == "survived" and (m.get("system") is None or again and m["system"] == "survived")}
+            if m["outcome"] == "survived" and (m.get("system") is None or (again and m["system"] == "survived"))}
 
 
 def run_system(name: str, *, resume: bool = False, again: bool = False) -> str:
