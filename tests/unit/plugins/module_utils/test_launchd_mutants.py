@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import grp
 import os
+import pwd
 import stat
 
 import pytest
@@ -83,12 +84,15 @@ def test_any_plist_mode_but_0644_is_put_back(module, daemons, mode: int) -> None
 
 
 @pytest.mark.root
-def test_a_plist_of_another_group_is_given_back(module, daemons) -> None:
+@pytest.mark.parametrize("who", ["group", "owner"])
+def test_a_plist_of_another_owner_or_group_is_given_back(module, daemons, who: str) -> None:
     plist = installed(daemons)
-    os.chown(plist, os.geteuid(), grp.getgrnam("nogroup").gr_gid)
+    nobody = pwd.getpwnam("nobody")
+    os.chown(plist, nobody.pw_uid if who == "owner" else os.geteuid(),
+             grp.getgrnam("nogroup").gr_gid if who == "group" else os.getegid())
     runner = FakeRunner([LOADED])
     assert _launchd.LaunchDaemon(runner, module).ensure(label=LABEL, program_arguments=ARGS) is True
-    assert plist.stat().st_gid == os.getegid()
+    assert (plist.stat().st_uid, plist.stat().st_gid) == (os.geteuid(), os.getegid())
 
 
 @pytest.mark.parametrize(("owner", "group", "missing"), [
