@@ -244,6 +244,24 @@ def skip_annotations(session: str, source: str) -> int:
                         "annotation")
 
 
+def skip_uncompilable(session: str, source: str) -> int:
+    """Mark the mutants that are not Python as skipped: e.g. the `*` of keyword-only parameters made `* ^`. Their
+    test run fails before any test (at import, on stderr, which cosmic-ray does not keep), so it would count as an
+    error, not as a test catching anything."""
+    from cosmic_ray.mutating import mutate_code  # noqa: PLC0415 - only .venv-mutation has it
+    from cosmic_ray.plugins import get_operator  # noqa: PLC0415
+
+    def broken(spec: t.Any) -> bool:
+        mutated = mutate_code(source, get_operator(spec.operator_name)(**(spec.operator_args or {})), spec.occurrence)
+        try:
+            compile(mutated or source, "mutant", "exec")
+        except SyntaxError:
+            return True
+        return False
+
+    return mark_skipped(session, broken, "not Python")
+
+
 def cosmic_ray(*args: str, cwd: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")  # the pytest plugins of .venv: ~0.6 s per run
     return subprocess.run(
@@ -319,11 +337,13 @@ def run(name: str, *, survivors_only: bool = False, resume: bool = False) -> str
         dates = (last["date"], today)
     elif resume and os.path.exists(session):
         _execute(session, "DELETE FROM work_results WHERE test_outcome = 'KILLED' AND COALESCE(output, '') = ''")
+        skip_uncompilable(session, source)
     else:
         if os.path.exists(session):
             os.unlink(session)
         cosmic_ray("init", config, session, cwd=tree)
         skip_annotations(session, source)
+        skip_uncompilable(session, source)
     cosmic_ray("exec", config, session, cwd=tree)
     dumped = cosmic_ray("dump", session, cwd=tree).stdout
     write_raw(name, command, source, dumped, dates=dates)
@@ -532,7 +552,7 @@ def system_cells(raw: dict[str, t.Any], unit_survivors: list[dict[str, t.Any]], 
 
 def table(every: list[dict[str, t.Any]], why: dict[tuple[str, str, str, str], str]) -> str:
     rows = [
-        "| file | mutants | not run (annotations) | killed | timeout | survived | unit score "
+        "| file | mutants | not run (annotations, not Python) | killed | timeout | survived | unit score "
         "| killed by the system tests | unit + system score | left | of which explained | date | tool |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
