@@ -122,3 +122,11 @@ def test_a_failure_without_any_test_output_is_an_error_not_a_kill(mutation: t.An
     with pytest.raises(SystemExit, match=r"outcome \['error: the test command failed without output'\]: run it"):
         mutation.table([dict(RAW, mutants=[mutant("killed"), mutant("error: the test command failed without output")])],
                        WHY)
+
+
+def test_a_mutant_cosmic_ray_cannot_make_is_not_run_and_another_exception_is_an_error(mutation: t.Any) -> None:
+    trace = 'File ".../site-packages/cosmic_ray/operators/exception_replacer.py", line 25, in mutate\nAttributeError'
+    assert mutation.outcome({"worker_outcome": "exception", "test_outcome": "incompetent", "output": trace}) == (
+        "skipped: cosmic-ray cannot make it")
+    assert mutation.outcome({"worker_outcome": "exception", "test_outcome": "incompetent",
+                             "output": "FileNotFoundError: pytest"}) == "error: exception"
