@@ -395,9 +395,13 @@ def run_system(name: str, *, resume: bool = False, again: bool = False) -> str:
         found = ident(spec["start_pos"][0], spec["start_pos"][1], spec["operator_name"], spec["occurrence"])
         if found in pending and result is not None:
             results[found] = outcome(result)
+    with open(raw_path(name), encoding="utf-8") as handle:
+        raw = json.load(handle)  # as it is now: a unit `--survivors` run may have rewritten it meanwhile
     for mutant in raw["mutants"]:
         found = ident(mutant["line"], mutant["column"], mutant["operator"], mutant["occurrence"])
-        if found in results:
+        if mutant["outcome"] != "survived":
+            mutant.pop("system", None)  # killed by a unit test added meanwhile
+        elif found in results:
             mutant["system"] = results[found]
         elif found in skipped:
             mutant["system"] = f"skipped: {skipped[found]}"
