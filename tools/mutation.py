@@ -148,7 +148,11 @@ TARGETS: dict[str, list[str]] = {
 SYSTEM_TESTS = "tests/system/"
 JOB_FILES = "test_ansible_pull.py::test_job_files_carry_the_exact_command"
 SYSTEM: dict[str, list[str]] = {
-    "_files.py": ["test_without_root.py::test_etc_hosts_entry_says_to_use_become", "test_services_merge.py"],
+    "_files.py": [
+        "test_without_root.py::test_etc_hosts_entry_says_to_use_become",
+        "test_without_root.py::test_a_hosts_file_in_a_directory_of_the_users_own_needs_no_become",
+        "test_services_merge.py",
+    ],
     "_hosts.py": ["test_without_root.py::test_etc_hosts_entry_says_to_use_become", "test_services_merge.py"],
     "_loopback.py": ["test_lo0_alias_linux.py"],
     "_tap.py": [  # the tests that create a device, change its owner (in place, in use), and meet a TUN or veth
