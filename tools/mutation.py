@@ -170,7 +170,11 @@ SYSTEM: dict[str, list[str]] = {
     "_launchd.py": [JOB_FILES],
     "_systemd.py": [JOB_FILES],
     "_trust.py": ["test_ansible_pull.py::test_pull_role_refuses_a_python_or_checkout_the_user_can_change"],
-    "_facts.py": ["test_saved_facts.py", "test_bridge_plan.py::test_rerun_in_step_makes_one_remote_call"],
+    "_facts.py": [  # the plan gets the facts' console user and Docker socket: a re-run in step is one call
+        "test_saved_facts.py",
+        "test_bridge_plan.py::test_rerun_in_step_makes_one_remote_call",
+        "test_bridge_plan.py::test_rerun_in_step_with_the_docker_side_makes_one_remote_call",
+    ],
     "_strategy.py": ["test_example_inventories.py", "test_saved_facts.py"],
     "_netinfo.py": ["test_tap_device_linux.py::test_existing_device_gets_address_link_and_prefix_correction",
                     "test_saved_facts.py"],

@@ -1,0 +1,73 @@
+"""``_facts.py`` where cosmic-ray's mutants survived the other tests (docs/development.md, "Mutation score"): the
+os-release quotes, a failing ``sw_vers``, a settings file that cannot be read, the warning when the holder of a
+tap cannot be told, and the trust report the module adds for ``trusted_paths``. Fabricated Macs of test_facts.py,
+the bridge_facts module on this Linux machine (test_bridge_facts.py)."""
+
+from __future__ import annotations
+
+import errno
+import typing as t
+
+import pytest
+
+from ansible_collections.dockermac.hostbridge.plugins.module_utils import _facts
+from ansible_collections.dockermac.hostbridge.tests.unit.plugins.module_utils.test_facts import (
+    KMUTIL,
+    SETTINGS,
+    SW_VERS,
+    SYSCTL,
+    Mac,
+    mac,
+)
+from ansible_collections.dockermac.hostbridge.tests.unit.plugins.modules.test_bridge_facts import module
+from ansible_collections.dockermac.hostbridge.tests.unit.utils import FakeRunner
+
+__all__ = ["mac"]  # fixture
+
+
+@pytest.mark.parametrize(("line", "name"), [
+    ('PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"', "Debian GNU/Linux 12 (bookworm)"),
+    ("PRETTY_NAME='Ubuntu 24.04'", "Ubuntu 24.04"),
+    ('PRETTY_NAME=""', None),
+    ("PRETTY_NAME='Odd\"", "'Odd\""),  # quotes that do not match are kept
+    ('PRETTY_NAME="', '"'),
+])
+def test_os_release_quotes_are_removed_only_when_they_match(line: str, name: str | None) -> None:
+    assert _facts.parse_os_release(f"ID=x\n{line}\n") == name
+
+
+def test_a_failing_sw_vers_gives_no_version_and_no_error(mac: Mac) -> None:
+    mac.bundle()
+    runner = FakeRunner([(SYSCTL, 0, "", ""), (SW_VERS, 1, "", "sw_vers: error\n"), (KMUTIL, 0, "", "")])
+    facts, _warnings = mac.facts(runner)
+    assert facts["os_version"] is None  # platform.mac_ver() gives "" off a Mac
+
+
+def test_settings_that_cannot_be_read_are_a_warning(mac: Mac) -> None:
+    mac.bundle(version="4.13.1")
+    (mac.home / SETTINGS / "settings-store.json").mkdir(parents=True)  # reading it: IsADirectoryError
+    facts, warnings = mac.facts(FakeRunner([(SYSCTL, 0, "", ""), (SW_VERS, 0, "13.6.1\n", ""), (KMUTIL, 0, "", "")]))
+    assert warnings == [f"Cannot read Docker Desktop's settings {mac.home / SETTINGS / 'settings-store.json'}: "
+                        f"[Errno {errno.EISDIR}] Is a directory: '{mac.home / SETTINGS / 'settings-store.json'}'"]
+    assert facts["docker_desktop"]["settings_path"] == str(mac.home / SETTINGS / "settings-store.json")
+
+
+class Unreadable:
+    def holder(self, tap: str) -> t.NoReturn:
+        raise PermissionError(errno.EACCES, "Permission denied", "/proc/1/fdinfo")
+
+
+def test_a_holder_that_cannot_be_told_is_a_warning_saying_why() -> None:
+    facts = _facts.LinuxFacts(runner=FakeRunner(), root="/nonexistent", home=None, machine="x86_64", environ={})
+    facts.tap_backend = Unreadable  # type: ignore[assignment,method-assign]
+    held = facts.tap_held(tap="tap1", shim_state="installed", docker={"engine_reachable": True}, devices=["tap1"])
+    assert held == (None, False)
+    assert facts.warnings == ["Cannot tell which process holds tap1: [Errno 13] Permission denied: '/proc/1/fdinfo'"]
+
+
+def test_trusted_paths_add_a_trust_report_and_none_without_them() -> None:
+    result, _warnings = module({"trusted_paths": ["/"]})
+    assert result["ansible_facts"]["hostbridge"]["trust"] == [
+        {"path": "/", "exists": True, "trusted": True, "owner": "root (uid 0)", "problems": [], "fixes": []}]
+    result, _warnings = module({})
+    assert "trust" not in result["ansible_facts"]["hostbridge"]
