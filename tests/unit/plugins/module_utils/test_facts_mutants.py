@@ -6,18 +6,26 @@ the bridge_facts module on this Linux machine (test_bridge_facts.py)."""
 from __future__ import annotations
 
 import errno
+import tempfile
 import typing as t
+from pathlib import Path
 
 import pytest
 
 from ansible_collections.dockermac.hostbridge.plugins.module_utils import _facts
+from ansible_collections.dockermac.hostbridge.tests.fake_docker_api import FakeDockerAPI
 from ansible_collections.dockermac.hostbridge.tests.unit.plugins.module_utils.test_facts import (
     KMUTIL,
     SETTINGS,
     SW_VERS,
     SYSCTL,
+    LinuxHost,
     Mac,
     mac,
+)
+from ansible_collections.dockermac.hostbridge.tests.unit.plugins.module_utils.test_plan_docker import (
+    NETWORK,
+    ROLE_LABEL,
 )
 from ansible_collections.dockermac.hostbridge.tests.unit.plugins.modules.test_bridge_facts import module
 from ansible_collections.dockermac.hostbridge.tests.unit.utils import FakeRunner
@@ -71,3 +79,30 @@ def test_trusted_paths_add_a_trust_report_and_none_without_them() -> None:
         {"path": "/", "exists": True, "trusted": True, "owner": "root (uid 0)", "problems": [], "fixes": []}]
     result, _warnings = module({})
     assert "trust" not in result["ansible_facts"]["hostbridge"]
+
+
+def test_a_linux_host_without_os_release_or_sysfs_has_no_version_and_no_tap(tmp_path: Path) -> None:
+    host = LinuxHost(tmp_path)
+    (host.root / "etc" / "os-release").unlink()
+    (host.root / "sys" / "class" / "net").rmdir()
+    facts = host.facts(user="nobody")
+    assert (facts["os_version"], facts["tuntap"]["devices"]) == (None, [])
+
+
+def test_without_sw_vers_the_version_is_the_one_python_reads(mac: Mac, monkeypatch: pytest.MonkeyPatch) -> None:
+    """platform.mac_ver() as on an Intel Mac: (release, versioninfo, machine)."""
+    mac.bundle()
+    monkeypatch.setattr(_facts.platform, "mac_ver", lambda: ("13.6.1", ("", "", ""), "x86_64"))
+    runner = FakeRunner([(SYSCTL, 0, "", ""), (KMUTIL, 0, "", "")], missing=["sw_vers"])
+    facts, _warnings = mac.facts(runner)
+    assert facts["os_version"] == "13.6.1"
+
+
+def test_the_plan_asks_the_engine_the_facts_found(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Docker entry without a socket of its own: the socket the facts report (DOCKER_HOST here)."""
+    with tempfile.TemporaryDirectory(prefix="hb-") as short, FakeDockerAPI(f"{short}/docker.sock") as api:
+        api.add_network("tap", "10.0.75.0/24", gateway="10.0.75.1", driver="macvlan", options={"parent": "eth1"},
+                        labels=ROLE_LABEL, ip_range="10.0.75.128/25")
+        monkeypatch.setenv("DOCKER_HOST", f"unix://{api.socket_path}")
+        result, _warnings = module({"desired": {"network": {"kind": "docker_network", "params": NETWORK}}})
+    assert result["plan"] == {"network": {"pending": False, "reason": "in sync"}}
