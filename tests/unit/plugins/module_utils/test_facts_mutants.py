@@ -6,7 +6,9 @@ the bridge_facts module on this Linux machine (test_bridge_facts.py)."""
 from __future__ import annotations
 
 import errno
+import socket
 import tempfile
+import threading
 import typing as t
 from pathlib import Path
 
@@ -106,3 +108,38 @@ def test_the_plan_asks_the_engine_the_facts_found(monkeypatch: pytest.MonkeyPatc
         monkeypatch.setenv("DOCKER_HOST", f"unix://{api.socket_path}")
         result, _warnings = module({"desired": {"network": {"kind": "docker_network", "params": NETWORK}}})
     assert result["plan"] == {"network": {"pending": False, "reason": "in sync"}}
+
+
+def test_an_os_release_that_is_not_utf8_gives_no_version(tmp_path: Path) -> None:
+    host = LinuxHost(tmp_path)
+    (host.root / "etc" / "os-release").write_bytes(b'PRETTY_NAME="Caf\xe9 OS"\n')
+    assert host.facts(user="nobody")["os_version"] is None
+
+
+def serve_once(path: str, answer: bytes) -> None:
+    """A unix socket at ``path`` that answers one connection with ``answer`` and closes."""
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(1)
+
+    def once() -> None:
+        conn, _ = server.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(answer)
+        server.close()
+
+    threading.Thread(target=once, daemon=True).start()
+
+
+@pytest.mark.parametrize(("answer", "up"), [
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK", True),
+    (b"HTTP/1.1 500 Internal Server Error\r\n\r\n", False),
+    (b"nonsense\r\n", False),
+    (b"HTTP/1.1\r\n", False),  # a status line cut short: no status, and no crash
+    (b"", False),
+])
+def test_the_engine_is_up_only_for_a_200_to_ping(answer: bytes, up: bool) -> None:
+    with tempfile.TemporaryDirectory(prefix="hb-") as short:
+        serve_once(f"{short}/docker.sock", answer)
+        assert _facts.ping(f"{short}/docker.sock") is up
