@@ -87,8 +87,8 @@ def test_an_interrupted_system_pass_says_partial_and_runs_the_rest_next_time(mut
     assert mutation.pending_system(raw, again=True) == {(1, 0, "AddNot", 0), (2, 0, "AddNot", 0)}
 
 
-def test_a_unit_rerun_keeps_the_system_results_of_the_same_source_only(mutation: t.Any, tmp_path: Path,
-                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_unit_rerun_keeps_the_system_results_of_the_same_source_only(
+        mutation: t.Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(mutation, "RAW", str(tmp_path))
     last = dict(with_system("killed", "survived", "survived"), source_sha256="abc")
     (tmp_path / "_x.json").write_text(json.dumps(last), encoding="utf-8")

@@ -29,6 +29,7 @@ def docker_context(api: FakeDockerAPI) -> _plan.PlanContext:
     return _plan.PlanContext(system="Linux", runner=FakeRunner([]), module=mock.Mock(), console_user=None,
                              docker_socket=api.socket_path)
 
+
 CONTENT = b"#!/bin/sh\n"
 
 
