@@ -6,6 +6,7 @@ the bridge_facts module on this Linux machine (test_bridge_facts.py)."""
 from __future__ import annotations
 
 import errno
+import plistlib
 import socket
 import tempfile
 import threading
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.dockermac.hostbridge.plugins.module_utils import _facts
+from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError
 from ansible_collections.dockermac.hostbridge.tests.fake_docker_api import FakeDockerAPI
 from ansible_collections.dockermac.hostbridge.tests.unit.plugins.module_utils.test_facts import (
     KMUTIL,
@@ -143,3 +145,64 @@ def test_the_engine_is_up_only_for_a_200_to_ping(answer: bytes, up: bool) -> Non
     with tempfile.TemporaryDirectory(prefix="hb-") as short:
         serve_once(f"{short}/docker.sock", answer)
         assert _facts.ping(f"{short}/docker.sock") is up
+
+
+def test_a_version_that_is_not_a_string_is_no_version() -> None:
+    assert _facts.parse_info_plist(plistlib.dumps({"CFBundleShortVersionString": 4})) is None
+
+
+@pytest.mark.parametrize(("text", "name"), [
+    ('NAME="Fedora Linux"\nVERSION_ID=41\nPRETTY_NAME="Fedora Linux 41"\n', "Fedora Linux 41"),  # keys after it
+    ('PRETTY_NAME="Debian\n', '"Debian'),  # an opening quote alone is kept
+])
+def test_only_pretty_name_is_read_wherever_it_stands(text: str, name: str) -> None:
+    assert _facts.parse_os_release(text) == name
+
+
+def test_no_account_means_no_home() -> None:
+    facts = _facts.LinuxFacts(runner=FakeRunner(), root="/nonexistent", machine="x86_64", environ={})
+    assert facts.home(None) is None
+
+
+def test_a_linux_host_without_dev_net_tun_says_so(tmp_path: Path) -> None:
+    assert LinuxHost(tmp_path).facts(user="nobody")["tuntap"]["dev_net_tun"] is False
+
+
+def test_a_socket_path_where_no_engine_answers_is_not_reachable(tmp_path: Path) -> None:
+    stale = tmp_path / "docker.sock"
+    stale.write_text("")  # left behind: exists, nothing listens
+    docker = LinuxHost(tmp_path).facts(user="nobody", environ={"DOCKER_HOST": f"unix://{stale}"})["docker"]
+    assert (docker["socket"], docker["socket_exists"], docker["engine_reachable"]) == (str(stale), True, False)
+
+
+class Refusing:
+    def holder(self, tap: str) -> t.NoReturn:
+        raise HostbridgeError("cannot read /proc")
+
+
+def test_the_holder_is_asked_only_for_an_existing_tap_and_its_refusal_is_named() -> None:
+    facts = _facts.LinuxFacts(runner=FakeRunner(), root="/nonexistent", machine="x86_64", environ={})
+    facts.tap_backend = Refusing  # type: ignore[assignment,method-assign]
+    engine = {"engine_reachable": True}
+    assert facts.tap_held(tap="tap1", shim_state="installed", docker=engine, devices=[]) == (None, False)
+    assert facts.warnings == []  # not asked: no such device
+    assert facts.tap_held(tap="tap1", shim_state="installed", docker=engine, devices=["tap1"]) == (None, False)
+    assert facts.warnings == ["Cannot tell which process holds tap1: cannot read /proc"]
+
+
+def test_a_failing_sysctl_leaves_the_architecture_as_python_sees_it(mac: Mac) -> None:
+    mac.bundle()
+    runner = FakeRunner([(SYSCTL, 1, "", "sysctl: unknown oid 'hw.optional.arm64'\n"), (SW_VERS, 0, "10.15.7\n", ""),
+                         (KMUTIL, 0, "", "")])
+    facts, _warnings = mac.facts(runner)
+    assert facts["architecture"] == "x86_64"
+
+
+def test_settings_that_are_not_utf8_are_a_warning(mac: Mac) -> None:
+    mac.bundle(version="4.13.1")
+    path = mac.home / SETTINGS / "settings-store.json"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b'{"name": "caf\xe9"}')
+    _f, warnings = mac.facts(FakeRunner([(SYSCTL, 0, "", ""), (SW_VERS, 0, "13.6.1\n", ""), (KMUTIL, 0, "", "")]))
+    assert len(warnings) == 1
+    assert warnings[0].startswith(f"Cannot read Docker Desktop's settings {path}: 'utf-8' codec can't decode")
