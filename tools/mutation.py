@@ -129,10 +129,12 @@ TARGETS: dict[str, list[str]] = {
         "module_utils/test_strategy_mutants.py",
         "modules/test_bridge_facts.py",
     ],
-    "_netinfo.py": [
+    "_netinfo.py": [  # ifconfig (macOS) and `ip -j` (Linux) parsed
         "module_utils/test_tap_darwin.py",
         "module_utils/test_netinfo_mutants.py",
         "module_utils/test_loopback_darwin.py",
+        "modules/test_lo0_alias.py",
+        "modules/test_tap_device.py",
         "module_utils/test_facts.py",
     ],
     "_app_management.py": [
