@@ -139,6 +139,7 @@ TARGETS: dict[str, list[str]] = {
     ],
     "_app_management.py": [
         "module_utils/test_app_management.py",
+        "module_utils/test_app_management_mutants.py",
         "module_utils/test_facts.py",
     ],
 }
