@@ -130,3 +130,14 @@ def test_a_mutant_cosmic_ray_cannot_make_is_not_run_and_another_exception_is_an_
         "skipped: cosmic-ray cannot make it")
     assert mutation.outcome({"worker_outcome": "exception", "test_outcome": "incompetent",
                              "output": "FileNotFoundError: pytest"}) == "error: exception"
+
+
+def test_a_file_changed_since_its_run_is_a_warning(mutation: t.Any, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(mutation, "ROOT", str(tmp_path))
+    (tmp_path / "plugins" / "module_utils").mkdir(parents=True)
+    (tmp_path / "plugins" / "module_utils" / "_x.py").write_text("x = 1\n", encoding="utf-8")
+    same = dict(RAW, source_sha256=mutation.sha256("x = 1\n"))
+    assert mutation.changed_since([same]) == []
+    assert mutation.changed_since([dict(RAW, source_sha256=mutation.sha256("x = 2\n"))]) == [
+        "warning: plugins/module_utils/_x.py changed since its mutation run: `tools/mutation.py run _x.py`"]
