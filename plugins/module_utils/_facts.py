@@ -485,5 +485,6 @@ def manage(ctx: Context, params: Params) -> Result:
         possible = frozenset(name for name, verdict in facts["strategies"].items() if verdict["possible"])
         console_user = (facts.get("console_user") or {}).get("name")
         result["plan"] = check(params["desired"], PlanContext(ctx.system, ctx.runner, ctx.module, console_user,
-                                                              possible, (facts.get("docker") or {}).get("socket")))
+                                                              possible, (facts.get("docker") or {}).get("socket"),
+                                                              facts))
     return result
