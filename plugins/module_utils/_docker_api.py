@@ -3,7 +3,8 @@
 """Reading the Docker Engine API over its unix socket, standard library only (no Docker SDK, no ``requests``).
 
 Only ``GET``: ``_plan`` asks the engine the roles' community.docker tasks talk to (the same socket) whether their
-network and container are as wanted, and its version. Paths are unversioned: the engine answers them in its own API version.
+network and container are as wanted, and the engine's version. Paths are unversioned: the engine answers them
+in its own API version.
 """
 
 from __future__ import annotations
@@ -46,10 +47,10 @@ def inspect(socket_path: str, kind: str, name: str, *, timeout: float = TIMEOUT)
 def version(socket_path: str, *, timeout: float = TIMEOUT) -> str:
     """The engine's version (``GET /version``: ``Version``, e.g. ``28.2.2``), what docker_host_info reports as
     ``ServerVersion``."""
-    document = _get(socket_path, "/version", timeout) or {}
-    if not isinstance(document.get("Version"), str):
+    found = (_get(socket_path, "/version", timeout) or {}).get("Version")
+    if not isinstance(found, str):
         raise EngineError(f"the Docker engine at {socket_path} did not tell its version")
-    return document["Version"]
+    return found
 
 
 def _get(socket_path: str, path: str, timeout: float) -> dict[str, t.Any] | None:
