@@ -39,7 +39,7 @@ from ansible_collections.dockermac.hostbridge.tests.unit.plugins.module_utils.te
 pytestmark = pytest.mark.root
 
 HARNESS = Path(__file__).resolve().parent / "fake_macos" / "darwin_facts"
-ROUTED = ("routed_tap", "routed_formula", "routed_service")
+ROUTED = ("brew_tap", "brew_formula", "brew_service")
 NET = {"name": "hbr-routed-plan", "subnet": "198.51.100.0/24"}
 OPTION = "com.docker.network.bridge.trusted_host_interfaces"
 
@@ -149,7 +149,7 @@ def converge(mac: DarwinMac, **role_vars: t.Any) -> dict[str, t.Any]:
     """The first run on a fresh Mac installs and starts everything; the converged state, checked."""
     first = mac.run(**role_vars)
     assert first.changed > 0
-    assert first.plan()["routed_service"]["pending"] is True
+    assert first.plan()["brew_service"]["pending"] is True
     state = mac.state()
     assert state["installed"] is True
     assert state["service"] == "started"
@@ -162,8 +162,8 @@ CONFIGS: dict[str, dict[str, t.Any]] = {
     "trusted_interfaces": {"routed_direct_routing": "trusted_interfaces", "routed_networks": [NET]},
     "daemon_option": {"routed_direct_routing": "daemon_option"},
 }
-ENTRIES = {"trusted_interfaces": (*ROUTED, "routed_engine", "routed_networks"),
-           "daemon_option": (*ROUTED, "routed_engine", "routed_daemon_json")}
+ENTRIES = {"trusted_interfaces": (*ROUTED, "engine_version", "trusted_networks"),
+           "daemon_option": (*ROUTED, "engine_version", "daemon_json")}
 
 
 @pytest.mark.parametrize("config", list(CONFIGS))
@@ -210,17 +210,17 @@ COMMAND, SLURP = "ansible.builtin.command", "ansible.builtin.slurp"
 # drift, its configuration, the plan entry it makes pending, the remote actions of the repair besides bridge_facts
 DRIFTS: dict[str, tuple[t.Callable[[DarwinMac], t.Any], str, str, list[str]]] = {
     # `brew services info` as root, `brew services start`, the record read (own.yml: nothing new to record)
-    "service_stopped": (_stop_service, "trusted_interfaces", "routed_service", [COMMAND, COMMAND, SLURP]),
+    "service_stopped": (_stop_service, "trusted_interfaces", "brew_service", [COMMAND, COMMAND, SLURP]),
     # who runs brew, `brew install` (community.general.homebrew), the record read
-    "formula_uninstalled": (_uninstall_formula, "trusted_interfaces", "routed_formula",
+    "formula_uninstalled": (_uninstall_formula, "trusted_interfaces", "brew_formula",
                             ["ansible.builtin.setup", "community.general.homebrew", SLURP]),
     # the engine's version, the network looked at and created again
-    "network_removed": (_remove_network, "trusted_interfaces", "routed_networks",
+    "network_removed": (_remove_network, "trusted_interfaces", "trusted_networks",
                         ["community.docker.docker_host_info", "community.docker.docker_network_info",
                          "community.docker.docker_network"]),
     # who edits, the engine's version, daemon.json looked at, read and written, Docker Desktop restarted (its
     # restart command) and the engine waited for
-    "daemon_json_key_removed": (_remove_daemon_json_key, "daemon_option", "routed_daemon_json",
+    "daemon_json_key_removed": (_remove_daemon_json_key, "daemon_option", "daemon_json",
                                 ["ansible.builtin.setup", "community.docker.docker_host_info", "ansible.builtin.stat",
                                  SLURP, "ansible.builtin.copy", COMMAND, "community.docker.docker_host_info"]),
 }

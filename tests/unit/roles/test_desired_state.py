@@ -174,8 +174,8 @@ def test_every_routed_part_is_compared_and_waited_for() -> None:
     assert set(re.findall(r"routed__pending_\w+", text)) == set(pending) - {"routed__pending_engine"}
     # the networks are compared with the driver and option the task creates them with
     (task,) = [task for task in tasks("routed") if task.get("community.docker.docker_network", {}).get("driver")]
-    params = entries["routed_networks"]["params"]
+    params = entries["trusted_networks"]["params"]
     assert task["community.docker.docker_network"]["driver"] == params["driver"]
     assert task["community.docker.docker_network"]["driver_options"] == params["driver_options"]
-    assert (entries["routed_tap"]["params"], entries["routed_formula"]["params"]) == (
+    assert (entries["brew_tap"]["params"], entries["brew_formula"]["params"]) == (
         {"tap": "{{ routed_tap }}"}, {"formula": "{{ routed_formula }}"})

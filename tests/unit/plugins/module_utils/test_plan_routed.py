@@ -249,9 +249,9 @@ def test_routed_entries_are_compared_on_a_mac_only(tmp_path: Path) -> None:
     brew.tap()
     entry = {"kind": "homebrew_tap", "strategy": "routed", "platforms": ["darwin"], "params": {"tap": "chipmk/tap"}}
     facts = {"homebrew": {"path": brew.brew}}
-    assert _plan.check({"routed_tap": entry}, context(**facts)) == {"routed_tap": SYNC}
+    assert _plan.check({"brew_tap": entry}, context(**facts)) == {"brew_tap": SYNC}
     linux = context(**facts)._replace(system="Linux")
-    assert _plan.check({"routed_tap": entry}, linux) == {}
+    assert _plan.check({"brew_tap": entry}, linux) == {}
     no_routed = context(**facts)._replace(possible=frozenset({"loopback", "tap"}))
-    assert _plan.check({"routed_tap": entry}, no_routed) == {}
+    assert _plan.check({"brew_tap": entry}, no_routed) == {}
     assert os.listdir(brew.repository / "Library" / "Taps") == ["chipmk"]  # only read
