@@ -101,7 +101,11 @@ class PlanContext(t.NamedTuple):
     console_user: str | None
     possible: frozenset[str] = STRATEGIES
     docker_socket: str | None = None
+    systemd: bool = False  # systemd runs here (Linux): an entry for platform "systemd" applies
     facts: t.Mapping[str, t.Any] | None = None  # the facts just gathered: Homebrew's path, the console user's home
+
+
+PLATFORMS = frozenset(("darwin", "linux", "systemd"))
 
 
 # The collection's modules, each compared by its own manage() in check mode.
@@ -331,7 +335,9 @@ def _differences_or_failure(kind: str, params: Params, ctx: PlanContext) -> list
 
 
 def check_one(entry: dict[str, t.Any], ctx: PlanContext) -> dict[str, t.Any]:
-    """``{"pending": bool, "reason": str}`` for one desired-state entry."""
+    """``{"pending": bool, "reason": str}`` for one desired-state entry, with its ``strategy`` when it has one (the
+    bridge role includes a role only for a strategy with something pending); a ``file`` entry also says whether
+    the file ``exists`` (the role creates the directories of a missing one)."""
     kind = entry["kind"]
     # null stands for "not set", as omit does in the task that applies the same parameters.
     params = {k: v for k, v in (entry.get("params") or {}).items() if v is not None}
@@ -346,7 +352,12 @@ def check_one(entry: dict[str, t.Any], ctx: PlanContext) -> dict[str, t.Any]:
         validated = ArgumentSpecValidator(spec, **rules).validate(params)
         reasons = ([f"{kind}: {'; '.join(validated.error_messages)}"] if validated.error_messages
                    else _differences_or_failure(kind, validated.validated_parameters, ctx))
-    return {"pending": bool(reasons), "reason": "; ".join(reasons) or "in sync"}
+    result: dict[str, t.Any] = {"pending": bool(reasons), "reason": "; ".join(reasons) or "in sync"}
+    if entry.get("strategy"):
+        result["strategy"] = entry["strategy"]
+    if kind == "file":
+        result["exists"] = os.path.lexists(str(params.get("path", "")))
+    return result
 
 
 def _entry(name: str, entry: t.Any) -> dict[str, t.Any]:
@@ -357,8 +368,8 @@ def _entry(name: str, entry: t.Any) -> dict[str, t.Any]:
     if not isinstance(entry.get("params") or {}, dict):
         raise bad(f"desired.{name}.params", entry["params"], "must be a dict of the module's options")
     platforms = entry.get("platforms")
-    if platforms is not None and not (isinstance(platforms, list) and set(platforms) <= {"darwin", "linux"}):
-        raise bad(f"desired.{name}.platforms", platforms, "must be a list of darwin and linux")
+    if platforms is not None and not (isinstance(platforms, list) and set(platforms) <= PLATFORMS):
+        raise bad(f"desired.{name}.platforms", platforms, f"must be a list of {', '.join(sorted(PLATFORMS))}")
     if entry.get("strategy") not in (None, "loopback", "tap", "routed"):
         raise bad(f"desired.{name}.strategy", entry["strategy"], "must be loopback, tap or routed")
     return entry
@@ -367,10 +378,12 @@ def _entry(name: str, entry: t.Any) -> dict[str, t.Any]:
 def check(desired: t.Mapping[str, t.Any], ctx: PlanContext) -> dict[str, t.Any]:
     """The plan: entry name -> pending and reason. Every entry's shape is checked before any is compared.
 
-    Not compared, and not in the plan: an entry whose ``platforms`` leave this system out (a LaunchDaemon on
-    Linux), or whose ``strategy`` is not possible here (the tap bridge on Apple Silicon).
+    Not compared, and not in the plan: an entry whose ``platforms`` leave this host out (a LaunchDaemon on
+    Linux; ``systemd``: Linux where systemd runs), or whose ``strategy`` is not possible here (the tap bridge on
+    Apple Silicon).
     """
     entries = {name: _entry(name, entry) for name, entry in desired.items()}
+    here = {ctx.system.lower()} | ({"systemd"} if ctx.systemd else set())
     return {name: check_one(entry, ctx) for name, entry in entries.items()
-            if ctx.system.lower() in (entry.get("platforms") or [ctx.system.lower()])
+            if (entry.get("platforms") is None or here & set(entry["platforms"]))
             and entry.get("strategy") in (None, *ctx.possible)}

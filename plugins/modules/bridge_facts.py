@@ -85,7 +85,8 @@ options:
     description:
       - A desired state to compare with the host in this same process, so that a re-run with nothing to do costs
         one remote execution instead of one per module. The C(bridge) and C(tap_bridge) roles send what their
-        module tasks would apply and skip the tasks with nothing pending.
+        module tasks would apply and skip the tasks with nothing pending (the C(bridge) role does not include a
+        role with nothing pending for its strategy).
       - Each key names an entry of RV(plan). Each value is a dict with C(kind) and C(params). C(kind) is
         V(lo0_alias), V(etc_hosts_entry), V(tap_device), V(hyperkit_shim) or V(boot_job) - C(params) are that
         module's options, and the module's own logic runs in check mode (for V(boot_job) - the plist or units,
@@ -111,9 +112,10 @@ options:
         with C(params.version_at_least) or later. V(docker_networks) - each of C(params.networks) (C(name),
         C(subnet), C(gateway)) compared as V(docker_network) with C(params.driver) and C(params.driver_options),
         labels not compared.
-      - An entry may have C(platforms), a list of V(darwin) and V(linux), and C(strategy) (V(loopback), V(tap),
-        V(routed)); on another platform, or where that strategy is not possible
-        (RV(ansible_facts.hostbridge.strategies)), it is not checked and not in RV(plan).
+      - An entry may have C(platforms), a list of V(darwin), V(linux) and V(systemd) (Linux where systemd runs; an
+        empty list - no host), and C(strategy) (V(loopback), V(tap), V(routed)); on another platform, or where
+        that strategy is not possible (RV(ansible_facts.hostbridge.strategies)), it is not checked and not in
+        RV(plan).
       - A null parameter counts as not set. A V(tap_device) entry without C(owner) and a V(hyperkit_shim) entry
         without C(user) get the console user found here (RV(ansible_facts.hostbridge.console_user)).
       - Never changes anything. An entry that cannot be checked (an error, a permission, a path starting with
@@ -466,13 +468,15 @@ ansible_facts:
 plan:
   description:
     - For each key of O(desired) (but those for another platform), whether the host differs from it
-      (C(pending)) and why (C(reason)). Absent without O(desired).
+      (C(pending)) and why (C(reason)), with the entry's C(strategy) when it has one; a C(file) entry also says
+      whether the file C(exists). Absent without O(desired).
   returned: when O(desired) is given
   type: dict
   sample:
-    lo0_alias: {pending: false, reason: in sync}
-    etc_hosts_entry: {pending: true, reason: "etc_hosts_entry: would change"}
-    reapply_program: {pending: true, reason: /usr/local/libexec/dockermac-hostbridge/tap-reapply does not exist}
+    lo0_alias: {pending: false, reason: in sync, strategy: loopback}
+    etc_hosts_entry: {pending: true, reason: "etc_hosts_entry: would change", strategy: loopback}
+    reapply_program: {pending: true, reason: /usr/local/libexec/dockermac-hostbridge/tap-reapply does not exist,
+                      strategy: tap, exists: false}
 """
 
 # Imports follow the documentation, as ansible-test's validate-modules requires.

@@ -179,7 +179,7 @@ def test_routed_rerun_in_step_makes_one_remote_call(darwin_mac: DarwinMac, confi
     assert again.remote() == [FACTS]
     plan = again.plan()
     assert {name: plan[name] for name in ENTRIES[config]} == {
-        name: {"pending": False, "reason": "in sync"} for name in ENTRIES[config]}, plan
+        name: {"pending": False, "reason": "in sync", "strategy": "routed"} for name in ENTRIES[config]}, plan
     assert darwin_mac.mac.take_calls() == []  # brew itself is never run by the plan
     launchctl = [json.loads(line) for line in (darwin_mac.mac.base / "launchctl.jsonl").read_text().splitlines()]
     assert launchctl == [{"uid": 0, "argv": ["print", "system/homebrew.mxcl.docker-mac-net-connect"]}]

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
+import subprocess
 import typing as t
 from pathlib import Path
 
@@ -62,3 +64,35 @@ def test_program_is_written_once_skipped_when_current_and_repaired_after_drift(n
     os.chmod(program, 0o700)  # mode drift alone
     assert run_role(netns, str(tmp_path), program)["Re-apply program"]["changed"] is True
     assert os.stat(program).st_mode & 0o7777 == 0o755
+
+
+def test_program_names_an_owner_it_cannot_give_back(netns: str, tmp_path) -> None:
+    """The Linux branch of what the macOS one does (tests/reliability/test_reapply_darwin.py): a remembered uid
+    without an account still gets the device, and the log says so; a file with no uid in it is said once and
+    removed."""
+    program = str(tmp_path / "libexec" / "tap-reapply")
+    run_role(netns, str(tmp_path), program)
+    owner_file = tmp_path / "libexec" / "tap4.owner"
+    removed = next(uid for uid in range(4242, 9999) if not any(p.pw_uid == uid for p in pwd.getpwall()))
+
+    def reboot_and_run(saved: str) -> subprocess.CompletedProcess[str]:
+        subprocess.run(["ip", "-n", netns, "tuntap", "del", "dev", "tap4", "mode", "tap"], check=False)
+        owner_file.write_text(saved, encoding="ascii")
+        return subprocess.run(["ip", "netns", "exec", netns, "/bin/sh", program], capture_output=True, text=True,
+                              check=False)
+
+    proc = reboot_and_run(f"{removed}\n")
+    assert (proc.returncode, proc.stderr) == (0, f"tap-reapply: tap4 given to uid {removed}, which has no account "
+                                                 "(a removed user?): run bridge.yml for the user who runs Docker "
+                                                 "Desktop\n")
+    owner = subprocess.run(["ip", "netns", "exec", netns, "cat", "/sys/class/net/tap4/owner"], capture_output=True,
+                           text=True, check=True).stdout
+    assert owner == f"{removed}\n"
+
+    proc = reboot_and_run("alice\n")
+    assert (proc.returncode, proc.stderr) == (0, f"tap-reapply: {owner_file} holds no user's uid ('alice'): removed; "
+                                                 "tap4 stays root's until the playbook gives it to its user\n")
+    assert not owner_file.exists()
+    again = subprocess.run(["ip", "netns", "exec", netns, "/bin/sh", program], capture_output=True, text=True,
+                           check=False)
+    assert (again.returncode, again.stderr) == (0, "")

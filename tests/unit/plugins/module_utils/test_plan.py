@@ -56,13 +56,14 @@ def test_file_in_sync_and_each_kind_of_drift(tmp_path: Path) -> None:
         "bad-mode": file_entry(path, b"#!/bin/sh\n", "rwxr-xr-x"),
     }
     plan = _plan.check(cases, context())
-    assert plan["same"] == {"pending": False, "reason": "in sync"}
-    assert plan["content"] == {"pending": True, "reason": f"{path}: content differs"}
-    assert plan["mode"] == {"pending": True, "reason": f"{path}: mode 0755, wanted 0700"}
+    assert plan["same"] == {"pending": False, "reason": "in sync", "exists": True}
+    assert plan["content"] == {"pending": True, "reason": f"{path}: content differs", "exists": True}
+    assert plan["mode"] == {"pending": True, "reason": f"{path}: mode 0755, wanted 0700", "exists": True}
     assert plan["owner"]["pending"] is True
     assert "owner" in plan["owner"]["reason"]
-    assert plan["missing"] == {"pending": True, "reason": f"{tmp_path / 'nothing-here'} does not exist"}
-    assert plan["directory"] == {"pending": True, "reason": f"{tmp_path} is not a regular file"}
+    assert plan["missing"] == {"pending": True, "reason": f"{tmp_path / 'nothing-here'} does not exist",
+                               "exists": False}
+    assert plan["directory"] == {"pending": True, "reason": f"{tmp_path} is not a regular file", "exists": True}
     assert plan["bad-mode"]["pending"] is True
     assert "rwxr-xr-x" in plan["bad-mode"]["reason"]
 
@@ -255,6 +256,31 @@ def test_entries_for_another_platform_are_not_checked(tmp_path: Path) -> None:
                         "any": dict(plist, platforms=None)}, context())
     assert sorted(plan) == ["any", "unit"]
     assert plan["unit"]["pending"] is True
+
+
+@pytest.mark.parametrize(("systemd", "checked"), [(True, ["job"]), (False, [])])
+def test_an_entry_for_systemd_is_checked_only_where_systemd_runs(tmp_path: Path, systemd: bool,
+                                                                 checked: list[str]) -> None:
+    entry = dict(file_entry(tmp_path / "unit", b""), platforms=["darwin", "systemd"])
+    assert sorted(_plan.check({"job": entry}, context()._replace(systemd=systemd))) == checked
+
+
+def test_an_entry_with_no_platform_is_never_checked(tmp_path: Path) -> None:
+    entry = dict(file_entry(tmp_path / "unit", b""), platforms=[])
+    assert _plan.check({"job": entry}, context()._replace(systemd=True)) == {}
+
+
+def test_each_entry_reports_its_strategy_for_the_bridge_role(tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(b"x")
+    path.chmod(0o644)
+    plan = _plan.check({"tap": dict(file_entry(path, b"x"), strategy="tap"),
+                        "loopback": dict(file_entry(path, b"y"), strategy="loopback"),
+                        "none": file_entry(path, b"x")}, context())
+    assert plan == {"tap": {"pending": False, "reason": "in sync", "exists": True, "strategy": "tap"},
+                    "loopback": {"pending": True, "reason": f"{path}: content differs", "exists": True,
+                                 "strategy": "loopback"},
+                    "none": {"pending": False, "reason": "in sync", "exists": True}}
 
 
 REAPPLY = {"name": "com.dockermac.hostbridge.tap-reapply", "program_arguments": ["/bin/sh", "/usr/local/libexec/x"],

@@ -29,15 +29,15 @@ def test_a_file_entry_without_a_required_field_names_it(script: Path, missing: s
     entry = file_entry(script, CONTENT)
     del entry["params"][missing]
     assert _plan.check({"x": entry}, context())["x"] == {
-        "pending": True, "reason": f"file: missing required arguments: {missing}"}
+        "pending": True, "reason": f"file: missing required arguments: {missing}", "exists": missing != "path"}
 
 
 def test_a_file_entry_without_owner_wants_root(script: Path) -> None:
     entry = file_entry(script, CONTENT)
     del entry["params"]["uid"], entry["params"]["gid"]
     info = script.stat()
-    expected = ({"pending": False, "reason": "in sync"} if (info.st_uid, info.st_gid) == (0, 0) else
-                {"pending": True, "reason": f"{script}: owner {info.st_uid}:{info.st_gid}, wanted 0:0"})
+    expected = ({"pending": False, "reason": "in sync", "exists": True} if (info.st_uid, info.st_gid) == (0, 0) else
+                {"pending": True, "reason": f"{script}: owner {info.st_uid}:{info.st_gid}, wanted 0:0", "exists": True})
     assert _plan.check({"x": entry}, context())["x"] == expected
 
 
@@ -45,7 +45,8 @@ def test_a_file_entry_without_owner_wants_root(script: Path) -> None:
 def test_content_differs_whichever_checksum_sorts_first(script: Path, wanted: bytes) -> None:
     """Five other contents: their checksums sort both below and above the file's own."""
     entry = file_entry(script, wanted)
-    assert _plan.check({"x": entry}, context())["x"] == {"pending": True, "reason": f"{script}: content differs"}
+    assert _plan.check({"x": entry}, context())["x"] == {"pending": True, "reason": f"{script}: content differs",
+                                                         "exists": True}
 
 
 def test_the_checksums_tried_sort_on_both_sides() -> None:
@@ -59,7 +60,7 @@ def test_the_checksums_tried_sort_on_both_sides() -> None:
 def test_mode_differs_below_and_above(script: Path, mode: str, actual: str) -> None:
     entry = file_entry(script, CONTENT, mode)
     assert _plan.check({"x": entry}, context())["x"] == {
-        "pending": True, "reason": f"{script}: mode {actual}, wanted {mode}"}
+        "pending": True, "reason": f"{script}: mode {actual}, wanted {mode}", "exists": True}
 
 
 @pytest.mark.parametrize("delta", [-1, 1])
@@ -71,11 +72,12 @@ def test_owner_differs_below_and_above(script: Path, delta: int) -> None:
     entry = file_entry(script, CONTENT, uid=info.st_uid + delta, gid=info.st_gid)
     assert _plan.check({"x": entry}, context())["x"] == {
         "pending": True,
-        "reason": f"{script}: owner {info.st_uid}:{info.st_gid}, wanted {info.st_uid + delta}:{info.st_gid}"}
+        "reason": f"{script}: owner {info.st_uid}:{info.st_gid}, wanted {info.st_uid + delta}:{info.st_gid}",
+        "exists": True}
 
 
 @pytest.mark.parametrize("platforms", [["darwin", "linux"], ["linux", "darwin"]])
 def test_every_platform_listed_is_accepted(script: Path, platforms: list[str]) -> None:
     entry: dict[str, t.Any] = dict(file_entry(script, CONTENT), platforms=platforms)
     plan = _plan.check({"x": entry}, context())
-    assert plan == {"x": {"pending": False, "reason": "in sync"}}
+    assert plan == {"x": {"pending": False, "reason": "in sync", "exists": True}}

@@ -67,7 +67,9 @@ def context(runner: FakeRunner | None = None, **facts: t.Any) -> _plan.PlanConte
 
 def one(kind: str, params: dict[str, t.Any], ctx: _plan.PlanContext) -> dict[str, t.Any]:
     entry = {"kind": kind, "strategy": "routed", "platforms": ["darwin"], "params": params}
-    return _plan.check({"entry": entry}, ctx)["entry"]
+    verdict = _plan.check({"entry": entry}, ctx)["entry"]
+    assert verdict.pop("strategy") == "routed"  # the bridge role includes the routed role for it
+    return t.cast("dict[str, t.Any]", verdict)
 
 
 # --- the tap and the formula, read from Homebrew's directories -------------------------------------------------
@@ -249,7 +251,7 @@ def test_routed_entries_are_compared_on_a_mac_only(tmp_path: Path) -> None:
     brew.tap()
     entry = {"kind": "homebrew_tap", "strategy": "routed", "platforms": ["darwin"], "params": {"tap": "chipmk/tap"}}
     facts = {"homebrew": {"path": brew.brew}}
-    assert _plan.check({"brew_tap": entry}, context(**facts)) == {"brew_tap": SYNC}
+    assert _plan.check({"brew_tap": entry}, context(**facts)) == {"brew_tap": {**SYNC, "strategy": "routed"}}
     linux = context(**facts)._replace(system="Linux")
     assert _plan.check({"brew_tap": entry}, linux) == {}
     no_routed = context(**facts)._replace(possible=frozenset({"loopback", "tap"}))

@@ -189,7 +189,7 @@ def test_desired_state_is_compared_in_the_same_run(tmp_path: Path) -> None:
                                                         "entries": [{"ip": "198.51.100.1", "names": ["a.test"]}]}},
     }
     result, warnings = module({"desired": desired})
-    assert result["plan"] == {"current": {"pending": False, "reason": "in sync"},
+    assert result["plan"] == {"current": {"pending": False, "reason": "in sync", "exists": True},
                               "hosts": {"pending": True, "reason": "etc_hosts_entry: would change"}}
     assert result["ansible_facts"]["hostbridge"]["platform"] == platform.system().lower()
     assert not (tmp_path / "hosts").exists(), "a comparison never writes"
