@@ -34,6 +34,16 @@ def spread(values: list[float], unit: str = "s") -> str:
     return f"{med(values):.2f} {unit} ({min(values):.2f}-{max(values):.2f}, n={len(values)})" if values else "-"
 
 
+VERDICTS: dict[bool | str | None, str] = {True: "met", False: "MISSED", None: "-", "noise": "within noise"}
+
+
+def faster(ours: list[float], theirs: list[float]) -> bool | str:
+    """Met when every run of ours beat every run of theirs; "noise" when only the medians say so."""
+    if max(ours) < min(theirs):
+        return True
+    return "noise" if med(ours) < med(theirs) else False
+
+
 def ssh_cases(results: dict[str, t.Any]) -> dict[str, dict[str, list[float]]]:
     return {case.removeprefix("ssh: "): row for case, row in results["cases"].items() if case.startswith("ssh: ")}
 
@@ -71,8 +81,10 @@ def render(results: dict[str, t.Any]) -> str:
         ("1 host: the collection no slower than the hand-written playbook",
          f"hand-written / collection = {wall['hand-written'] / wall['collection']:.2f}",
          wall["collection"] <= wall["hand-written"]),
-        (f"{compare} hosts: the collection faster than the hand-written playbook",
-         f"hand-written / collection = {wall[many_h] / wall[many_c]:.2f}", wall[many_c] < wall[many_h]),
+        (f"{compare} hosts: the collection faster than the hand-written playbook (in every run; in the median only:"
+         " within noise)",
+         f"hand-written / collection = {wall[many_h] / wall[many_c]:.2f}",
+         faster(cases[many_c]["wall"], cases[many_h]["wall"])),
         ("today's naive playbook (one task per item), for comparison",
          f"naive / collection = {wall['naive'] / wall['collection']:.2f}", None),
         (f"{fleet['hosts']} hosts, forks {fleet['forks']}: controller CPU per host <= 1.2x that at 1 host",
@@ -83,8 +95,7 @@ def render(results: dict[str, t.Any]) -> str:
          f"{peak:.0f} MiB", None),
     ]
     lines += ["", "| target | measured | verdict |", "|---|---|---|"]
-    lines += [f"| {name} | {value} | {'-' if ok is None else ('met' if ok else 'MISSED')} |"
-              for name, value, ok in checks]
+    lines += [f"| {name} | {value} | {VERDICTS[ok]} |" for name, value, ok in checks]
     return "\n".join(lines)
 
 
