@@ -39,7 +39,7 @@ PLAYBOOK = $(CONTROLLER_BIN)/ansible-playbook -i '$(INVENTORY)' $(LOCAL_CONNECTI
 # A log of a run: fail when it holds a deprecation warning (`make test` allows none).
 NO_DEPRECATIONS = ! grep -n -A3 'DEPRECATION WARNING'
 
-.PHONY: help bootstrap controller bridge verify unbridge test no-skips lint docs docs-generate sanity units units-matrix oldest system e2e reliability integration molecule ee package bench mutation changelog clean
+.PHONY: help bootstrap controller bridge verify unbridge test no-skips lint docs docs-generate sanity units units-matrix oldest system e2e reliability integration molecule ee package bench mutation mutation-system changelog clean
 
 help:  ## Show the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -163,6 +163,11 @@ $(MUTATION_VENV)/requirements.txt: requirements/mutation.txt
 
 mutation: $(MUTATION_VENV)/requirements.txt  ## Mutation score of plugins/module_utils (cosmic-ray; slow, not in `make test`)
 	nice -n 19 $(MUTATION_VENV)/bin/python tools/mutation.py run --jobs $(MUTATION_JOBS) $(MUTATION_FILES)
+
+# The second pass, as root: each file's unit survivors against the system tests that drive its code (one at a time:
+# the system tests make network namespaces and devices of their own, but share the two cores).
+mutation-system: $(MUTATION_VENV)/requirements.txt  ## The unit survivors against the system tests (root; slow)
+	nice -n 19 $(MUTATION_VENV)/bin/python tools/mutation.py run --system $(MUTATION_FILES)
 
 changelog:  ## Render CHANGELOG.rst from the fragments
 	$(BIN)/antsibull-changelog generate

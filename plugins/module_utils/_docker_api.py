@@ -3,7 +3,8 @@
 """Reading the Docker Engine API over its unix socket, standard library only (no Docker SDK, no ``requests``).
 
 Only ``GET``: ``_plan`` asks the engine the roles' community.docker tasks talk to (the same socket) whether their
-network and container are as wanted. Paths are unversioned: the engine answers them in its own API version.
+network and container are as wanted, and the engine's version. Paths are unversioned: the engine answers them
+in its own API version.
 """
 
 from __future__ import annotations
@@ -40,6 +41,20 @@ class _UnixConnection(http.client.HTTPConnection):
 def inspect(socket_path: str, kind: str, name: str, *, timeout: float = TIMEOUT) -> dict[str, t.Any] | None:
     """``GET /<kind>/<name>/json`` (``kind``: networks, containers or images); None when the engine says 404."""
     path = f"/{kind}/{urllib.parse.quote(name, safe=':')}" + ("" if kind == "networks" else "/json")
+    return _get(socket_path, path, timeout)
+
+
+def version(socket_path: str, *, timeout: float = TIMEOUT) -> str:
+    """The engine's version (``GET /version``: ``Version``, e.g. ``28.2.2``), what docker_host_info reports as
+    ``ServerVersion``."""
+    found = (_get(socket_path, "/version", timeout) or {}).get("Version")
+    if not isinstance(found, str):
+        raise EngineError(f"the Docker engine at {socket_path} did not tell its version")
+    return found
+
+
+def _get(socket_path: str, path: str, timeout: float) -> dict[str, t.Any] | None:
+    """The JSON object the engine answers ``GET path`` with; None for a 404."""
     connection = _UnixConnection(socket_path, timeout)
     try:
         connection.request("GET", path, headers={"Host": "docker"})

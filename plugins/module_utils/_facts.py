@@ -486,5 +486,5 @@ def manage(ctx: Context, params: Params) -> Result:
         console_user = (facts.get("console_user") or {}).get("name")
         result["plan"] = check(params["desired"], PlanContext(ctx.system, ctx.runner, ctx.module, console_user,
                                                               possible, (facts.get("docker") or {}).get("socket"),
-                                                              bool(facts.get("systemd"))))
+                                                              bool(facts.get("systemd")), facts))
     return result

@@ -7,7 +7,9 @@ module tasks would apply; each entry runs that module's own ``manage()`` in chec
 the ``changed`` the task would report (a ``boot_job`` entry: its plist or units, and whether the job is loaded, or
 the timer enabled and active). Files the roles render on the controller are compared by checksum, mode and owner;
 the Docker network and container the roles' community.docker tasks manage are read from the engine through the
-same socket (``_docker_api``), and compared on the options those tasks give.
+same socket (``_docker_api``), and compared on the options those tasks give. The routed strategy's Homebrew tap,
+formula and root service are read as Homebrew reads them (``_homebrew``), Docker Desktop's ``daemon.json`` as JSON,
+and the engine's version where a role's rule depends on it.
 Nothing here changes the host. A check that cannot decide (an error, a permission, a path relative to a home
 directory) or that has something to say (a warning) is "pending": the module task then runs and reports for
 itself, as the user it runs as.
@@ -16,7 +18,9 @@ itself, as the user it runs as.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import re
 import stat
 import typing as t
 
@@ -26,6 +30,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible_collections.dockermac.hostbridge.plugins.module_utils import (
     _bootjob,
     _docker_api,
+    _homebrew,
     _hosts,
     _hyperkit,
     _loopback,
@@ -65,6 +70,22 @@ DOCKER_CONTAINER_SPEC = {
     "restart_policy": {"type": "str", "required": True},
     "socket": {"type": "str"},
 }
+# The routed role's parts (roles/routed/vars/main.yml routed__desired). brew null: the one the facts found.
+HOMEBREW_TAP_SPEC = {"tap": {"type": "str", "required": True}, "brew": {"type": "path"}}
+HOMEBREW_FORMULA_SPEC = {"formula": {"type": "str", "required": True}, "brew": {"type": "path"}}
+HOMEBREW_SERVICE_SPEC = {"formula": {"type": "str", "required": True}}
+# path null: Docker Desktop's engine configuration of the console user (~/.docker/daemon.json).
+DAEMON_JSON_KEY_SPEC = {"path": {"type": "path"}, "key": {"type": "str", "required": True},
+                        "value": {"type": "raw", "required": True}}
+DOCKER_ENGINE_SPEC = {"version_at_least": {"type": "str", "required": True}, "socket": {"type": "str"}}
+DOCKER_NETWORKS_SPEC = {
+    "networks": {"type": "list", "elements": "dict", "required": True, "options": {
+        "name": {"type": "str", "required": True}, "subnet": {"type": "str", "required": True},
+        "gateway": {"type": "str"}}},
+    "driver": {"type": "str", "required": True},
+    "driver_options": {"type": "dict", "default": {}},
+    "socket": {"type": "str"},
+}
 
 
 STRATEGIES = frozenset(("loopback", "tap", "routed"))
@@ -81,6 +102,7 @@ class PlanContext(t.NamedTuple):
     possible: frozenset[str] = STRATEGIES
     docker_socket: str | None = None
     systemd: bool = False  # systemd runs here (Linux): an entry for platform "systemd" applies
+    facts: t.Mapping[str, t.Any] | None = None  # the facts just gathered: Homebrew's path, the console user's home
 
 
 PLATFORMS = frozenset(("darwin", "linux", "systemd"))
@@ -161,6 +183,73 @@ def _check_docker_network(params: Params, ctx: PlanContext) -> list[str]:
         *_missing_labels(network.get("Labels"), params["labels"])]]
 
 
+def _check_docker_networks(params: Params, ctx: PlanContext) -> list[str]:
+    """The routed role's networks: each as docker_network with the same driver and options; labels are not
+    compared (a listed network that already has the option is left as it is, unlabelled)."""
+    common = {"driver": params["driver"], "driver_options": params["driver_options"], "labels": {},
+              "socket": params.get("socket")}
+    return [reason for network in params["networks"]
+            for reason in _check_docker_network({**common, **network}, ctx)]
+
+
+def _release(version: str) -> tuple[int, ...] | None:
+    """(major, minor, patch) of an engine version such as ``28.2.2`` or ``28.2.0-rc.1``; None when unreadable."""
+    match = re.match(r"(\d+)(?:\.(\d+))?(?:\.(\d+))?", version)
+    return tuple(int(part or 0) for part in match.groups()) if match else None
+
+
+def _check_docker_engine(params: Params, ctx: PlanContext) -> list[str]:
+    """The engine answers and is at least ``version_at_least``: below it a role's tasks refuse or warn, and say
+    why."""
+    version = _docker_api.version(_engine(params, ctx))
+    have, want = _release(version), _release(params["version_at_least"])
+    if have is None or want is None or have < want:
+        return [f"Docker Engine {version} is not {params['version_at_least']} or later"]
+    return []
+
+
+def _fact(ctx: PlanContext, *keys: str) -> t.Any:
+    value: t.Any = ctx.facts or {}
+    for key in keys:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def _brew(params: Params, ctx: PlanContext) -> str:
+    brew = params.get("brew") or _fact(ctx, "homebrew", "path")
+    if not brew:
+        raise HostbridgeError("Homebrew was not found")
+    return str(brew)
+
+
+def _check_homebrew_tap(params: Params, ctx: PlanContext) -> list[str]:
+    return _homebrew.tap_missing(_brew(params, ctx), params["tap"])
+
+
+def _check_homebrew_formula(params: Params, ctx: PlanContext) -> list[str]:
+    return _homebrew.formula_missing(_brew(params, ctx), params["formula"])
+
+
+def _check_homebrew_service(params: Params, ctx: PlanContext) -> list[str]:
+    return _homebrew.service_not_running_as_root(ctx.runner, params["formula"])
+
+
+def _check_daemon_json_key(params: Params, ctx: PlanContext) -> list[str]:
+    """Docker Desktop's engine configuration holds ``key`` with ``value`` (a missing file holds nothing)."""
+    home = _fact(ctx, "console_user", "home")
+    path = params.get("path") or (home and os.path.join(home, ".docker", "daemon.json"))
+    if not path:
+        raise HostbridgeError("the console user's home is unknown")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            document = json.load(handle)
+    except FileNotFoundError:
+        return [f"{path} does not exist"]
+    if not isinstance(document, dict):
+        return [f"{path} is not a JSON object"]
+    return _unequal(f"{path}: {params['key']}", document.get(params["key"]), params["value"])
+
+
 def _capabilities(names: t.Any) -> list[str]:
     """Capability names in one form, ``CAP_<NAME>``: the engine keeps what the API was given (``NET_ADMIN`` from
     community.docker), while ``docker create --cap-add NET_ADMIN`` (the CLI) sends ``CAP_NET_ADMIN``."""
@@ -193,6 +282,12 @@ STATE_CHECKS: dict[str, t.Callable[[Params, PlanContext], list[str]]] = {
     "file": _check_file,
     "docker_network": _check_docker_network,
     "docker_container": _check_docker_container,
+    "docker_networks": _check_docker_networks,
+    "docker_engine": _check_docker_engine,
+    "homebrew_tap": _check_homebrew_tap,
+    "homebrew_formula": _check_homebrew_formula,
+    "homebrew_service": _check_homebrew_service,
+    "daemon_json_key": _check_daemon_json_key,
 }
 
 KINDS: dict[str, tuple[dict[str, t.Any], dict[str, t.Any]]] = {
@@ -205,6 +300,12 @@ KINDS: dict[str, tuple[dict[str, t.Any], dict[str, t.Any]]] = {
     "file": (FILE_SPEC, {}),
     "docker_network": (DOCKER_NETWORK_SPEC, {}),
     "docker_container": (DOCKER_CONTAINER_SPEC, {}),
+    "docker_networks": (DOCKER_NETWORKS_SPEC, {}),
+    "docker_engine": (DOCKER_ENGINE_SPEC, {}),
+    "homebrew_tap": (HOMEBREW_TAP_SPEC, {}),
+    "homebrew_formula": (HOMEBREW_FORMULA_SPEC, {}),
+    "homebrew_service": (HOMEBREW_SERVICE_SPEC, {}),
+    "daemon_json_key": (DAEMON_JSON_KEY_SPEC, {}),
 }
 # The role passes the console user (the facts') to these modules when no user is configured.
 CONSOLE_USER_PARAM = {"tap_device": "owner", "hyperkit_shim": "user"}

@@ -104,9 +104,6 @@ class SystemdUnit:
     def enabled(self, unit: str) -> bool:
         return self._runner.run(["systemctl", "is-enabled", "--quiet", unit], check=False).rc == 0
 
-    def active(self, unit: str) -> bool:
-        return self._runner.run(["systemctl", "is-active", "--quiet", unit], check=False).rc == 0
-
     def plan_ensure(self, unit: str, content: bytes) -> UnitPlan:
         path = self._checked_path(unit)
         before = read_bytes(path)

@@ -100,6 +100,18 @@ options:
         C(labels), C(network_mode), C(capabilities), C(init) and C(restart_policy), and whether it runs. Labels
         are compared as C(community.docker) does, only those given. An engine that cannot be asked makes the
         entry pending.
+      - The routed strategy's kinds (the C(routed) role's entries), read without running C(brew) (which refuses
+        root but for C(brew services)) - V(homebrew_tap) (C(params.tap)) is installed when
+        C(<repository>/Library/Taps/<user>/homebrew-<repo>) is a directory; V(homebrew_formula) (C(params.formula))
+        when a keg of C(<Cellar>/<name>) holds C(INSTALL_RECEIPT.json) (both with C(params.brew), or
+        RV(ansible_facts.hostbridge.homebrew.path)); V(homebrew_service) (C(params.formula)) runs as root when
+        C(launchctl print system/homebrew.mxcl.<name>) shows a pid and the property list it names has no other
+        C(UserName) - what C(sudo brew services info) reports as running as root.
+      - V(daemon_json_key) - C(params.path) (default the console user's C(~/.docker/daemon.json)) is a JSON object
+        whose C(params.key) is C(params.value). V(docker_engine) - the engine (C(params.socket)) answers C(/version)
+        with C(params.version_at_least) or later. V(docker_networks) - each of C(params.networks) (C(name),
+        C(subnet), C(gateway)) compared as V(docker_network) with C(params.driver) and C(params.driver_options),
+        labels not compared.
       - An entry may have C(platforms), a list of V(darwin), V(linux) and V(systemd) (Linux where systemd runs; an
         empty list - no host), and C(strategy) (V(loopback), V(tap), V(routed)); on another platform, or where
         that strategy is not possible (RV(ansible_facts.hostbridge.strategies)), it is not checked and not in

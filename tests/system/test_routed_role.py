@@ -3,9 +3,13 @@
 Mac side (marker root): facts of an Apple Silicon Mac given as extra vars, a fake ``brew`` owned by ``nobody``
 (standing in for the developer who installed Homebrew) that records every argv with the uid it ran as and answers
 with the recorded outputs of tests/fixtures/darwin (SOURCES.md). It keeps a little state (tapped, installed,
-service) so that runs are idempotent, and behaves like Homebrew where it matters: ``services info`` as a user does
-not see the root service, ``services start`` as root takes root ownership of the keg, and ``uninstall`` fails on a
-keg the user does not own. ``become`` goes through ``su -s /bin/sh`` (no sudo here; root needs no password).
+service) so that runs are idempotent, and behaves like Homebrew where it matters: it refuses root but for
+``services`` (``check-run-command-as-root`` in Homebrew/brew ``Library/Homebrew/brew.sh``), ``services info`` as a
+user does not see the root service, ``services start`` as root takes root ownership of the keg, and ``uninstall``
+fails on a keg the user does not own. What Homebrew and launchd keep on disk follows the state (``DISK``): a tap's
+clone under ``Library/Taps``, the keg's ``INSTALL_RECEIPT.json``, the service's LaunchDaemon property list, which
+is what bridge_facts' plan reads (test_bridge_plan_routed.py). ``become`` goes through ``su -s /bin/sh`` (no sudo
+here; root needs no password).
 
 Docker side: the role's ``networks`` entry point against the local engine, for real (markers root, docker); and
 every path whose result depends on the engine's version (daemon_option's daemon.json merge, backup and restart;
@@ -40,9 +44,42 @@ FORMULA = "chipmk/tap/docker-mac-net-connect"
 TEST_LABEL = "com.dockermac.hostbridge.test"
 ROLE_LABEL = "com.dockermac.hostbridge.role"
 
+# What Homebrew and launchd keep on disk for a state of the fake Mac under ``base``, shared by the fake brew and the
+# test: each tap ``user/repo`` a directory ``Library/Taps/user/homebrew-repo`` (Homebrew/brew ``tap.rb``), an
+# installed formula's keg with ``INSTALL_RECEIPT.json`` (``Formula#any_version_installed?``), a started service's
+# property list in the system domain's ``Library/LaunchDaemons`` (``brew services start`` as root).
+DISK = r'''
+import os, shutil
+
+def mirror(base, state):
+    prefix = os.path.join(base, "opt", "homebrew")
+    taps = os.path.join(prefix, "Library", "Taps")
+    for tap in state["taps"]:
+        user, repo = tap.split("/")
+        os.makedirs(os.path.join(taps, user, "homebrew-" + repo), exist_ok=True)
+    for user in os.listdir(taps):
+        for repo in os.listdir(os.path.join(taps, user)):
+            if user + "/" + repo[len("homebrew-"):] not in state["taps"]:
+                shutil.rmtree(os.path.join(taps, user, repo))
+    keg = os.path.join(prefix, "Cellar", "docker-mac-net-connect", "v0.1.4")
+    receipt = os.path.join(keg, "INSTALL_RECEIPT.json")
+    if state["installed"] and not os.path.exists(receipt):
+        os.makedirs(keg, exist_ok=True)
+        with open(receipt, "w") as handle:
+            handle.write('{"source": {"tap": "chipmk/tap"}}\n')
+    elif not state["installed"] and os.path.exists(receipt):
+        os.unlink(receipt)
+    plist = os.path.join(base, "Library", "LaunchDaemons", "homebrew.mxcl.docker-mac-net-connect.plist")
+    if state["service"] != "none" and not os.path.exists(plist):
+        shutil.copy(os.path.join(base, "samples", "homebrew.mxcl.docker-mac-net-connect.plist"), plist)
+    elif state["service"] == "none" and os.path.exists(plist):
+        os.unlink(plist)
+'''
+
 FAKE_BREW = r'''#!/usr/bin/python3
 """Fake brew: records argv and uid, answers from recorded samples, keeps state in state.json."""
 import json, os, sys
+@DISK@
 HERE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 PREFIX = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KEG = os.path.join(PREFIX, "Cellar", "docker-mac-net-connect")
@@ -50,6 +87,11 @@ FORMULA = "chipmk/tap/docker-mac-net-connect"
 args = sys.argv[1:]
 with open(os.path.join(HERE, "calls.jsonl"), "a") as rec:
     rec.write(json.dumps({"uid": os.getuid(), "argv": args}) + "\n")
+if os.getuid() == 0 and args[:1] != ["services"]:
+    sys.stderr.write("Error: Running Homebrew as root is extremely dangerous and no longer supported.\n"
+                     "As Homebrew does not drop privileges on installation you would be giving all\n"
+                     "build scripts full access to your system.\n")
+    sys.exit(1)
 state_path = os.path.join(HERE, "state.json")
 with open(state_path) as handle:
     state = json.load(handle)
@@ -61,6 +103,7 @@ def sample(name):
 def save():
     with open(state_path, "w") as handle:
         json.dump(state, handle)
+    mirror(HERE, state)
 
 def keg_files():
     for top, dirs, files in os.walk(KEG):
@@ -115,7 +158,9 @@ elif args[:2] == ["services", "stop"]:
 else:
     sys.stderr.write("fake brew: unexpected arguments %r\n" % (args,))
     sys.exit(64)
-'''
+'''.replace("@DISK@", DISK)
+_disk: dict[str, t.Any] = {}
+exec(DISK, _disk)  # noqa: S102 - the same mirror() the fake brew runs
 
 
 def playbook(path: Path, *, role_vars: dict[str, t.Any], tasks_from: str | None = None) -> Path:
@@ -158,7 +203,8 @@ NOBODY = pwd.getpwnam("nobody")
 
 
 class FakeMac:
-    """/tmp/hbrXXXX (0755): opt/homebrew/bin/brew owned by nobody, samples/, calls.jsonl, state.json (0666)."""
+    """/tmp/hbrXXXX (0755): opt/homebrew/bin/brew owned by nobody, samples/, calls.jsonl, state.json (0666), and
+    what Homebrew and launchd keep on disk for that state (``DISK``)."""
 
     def __init__(self, base: Path) -> None:
         self.base = base
@@ -169,13 +215,18 @@ class FakeMac:
         self.home = base / "home"
         self.state_dir = base / "var" / "lib" / "dockermac-hostbridge"
         self.record = self.state_dir / "routed.json"
-        for directory in (self.brew.parent, self.keg.parent, self.home, base / "samples"):
+        self.taps = base / "opt" / "homebrew" / "Library" / "Taps"
+        self.launch_daemons = base / "Library" / "LaunchDaemons"
+        for directory in (self.brew.parent, self.keg.parent, self.home, base / "samples", self.taps,
+                          self.launch_daemons):
             directory.mkdir(parents=True, exist_ok=True)
-        for directory in (base, base / "opt", base / "opt" / "homebrew", base / "samples"):
+        for directory in (base, base / "opt", base / "opt" / "homebrew", base / "samples", base / "Library",
+                          self.launch_daemons):
             directory.chmod(0o755)
-        for directory in (self.brew.parent, self.keg.parent, self.home):
+        for directory in (self.brew.parent, self.keg.parent, self.home, self.taps.parent, self.taps):
             os.chown(directory, NOBODY.pw_uid, NOBODY.pw_gid)
-        for sample in FIXTURES.glob("brew_*"):
+        for sample in [*FIXTURES.glob("brew_*"), *FIXTURES.glob("launchctl_print_docker_mac_net_connect_*"),
+                       FIXTURES / "homebrew.mxcl.docker-mac-net-connect.plist"]:
             shutil.copy(sample, base / "samples" / sample.name)
             (base / "samples" / sample.name).chmod(0o644)
         self.brew.write_text(FAKE_BREW)
@@ -217,6 +268,7 @@ class FakeMac:
         state.update(values)
         self.state_file.write_text(json.dumps(state))
         self.state_file.chmod(0o666)
+        _disk["mirror"](str(self.base), state)
 
     def state(self) -> dict[str, t.Any]:
         return json.loads(self.state_file.read_text())

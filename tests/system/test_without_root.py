@@ -37,8 +37,8 @@ def shared_dir() -> t.Iterator[Path]:
         shutil.rmtree(path)
 
 
-def as_nobody(netns: str, folder: Path, module: str, args: dict[str, t.Any]) -> dict[str, t.Any]:
-    """``module`` with ``args`` once, run as nobody by /usr/bin/python3; the ad-hoc result."""
+def run_as_nobody(netns: str, folder: Path, module: str, args: dict[str, t.Any]) -> tuple[int, dict[str, t.Any]]:
+    """``module`` with ``args`` once, run as nobody by /usr/bin/python3: the exit status and the ad-hoc result."""
     interpreter = folder / "python-as-nobody"
     drop = "setpriv --reuid=nobody --regid=nogroup --clear-groups"
     interpreter.write_text(f'#!/bin/sh\nexec {drop} {SYSTEM_PYTHON} "$@"\n', encoding="utf-8")
@@ -48,10 +48,15 @@ def as_nobody(netns: str, folder: Path, module: str, args: dict[str, t.Any]) -> 
          f"dockermac.hostbridge.{module}", "-a", json.dumps(args), "-e", f"ansible_python_interpreter={interpreter}"],
         env=ansible_cli.ansible_env(ANSIBLE_PIPELINING="true", ANSIBLE_STDOUT_CALLBACK="ansible.builtin.minimal",
                                     ANSIBLE_LOAD_CALLBACK_PLUGINS="true"))
-    assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr
-    body = proc.stdout[proc.stdout.index("FAILED! => {") + len("FAILED! => "):]
-    return json.loads(body)
+    return proc.returncode, json.loads(proc.stdout[proc.stdout.index(" => {") + len(" => "):])
+
+
+def as_nobody(netns: str, folder: Path, module: str, args: dict[str, t.Any]) -> dict[str, t.Any]:
+    """``module`` with ``args`` once as nobody, which must fail: the ad-hoc result."""
+    rc, result = run_as_nobody(netns, folder, module, args)
+    assert rc == 2, result
+    return result
 
 
 @pytest.fixture
@@ -75,6 +80,20 @@ def test_etc_hosts_entry_says_to_use_become(netns: str, shared_dir: Path, backup
                              "The original file is unchanged.")
     assert hosts.read_bytes() == b"127.0.0.1\tlocalhost\n"
     assert sorted(os.listdir(shared_dir)) == ["hosts", "python-as-nobody"]
+
+
+def test_a_hosts_file_in_a_directory_of_the_users_own_needs_no_become(netns: str, shared_dir: Path) -> None:
+    """Only what the user cannot write needs root: a hosts-format file of nobody's own is written as nobody."""
+    own = shared_dir / "nobodys"
+    own.mkdir()
+    os.chown(own, NOBODY_UID, -1)
+    hosts = own / "hosts"
+    hosts.write_bytes(b"127.0.0.1\tlocalhost\n")
+    os.chown(hosts, NOBODY_UID, -1)
+    rc, result = run_as_nobody(netns, shared_dir, "etc_hosts_entry", {
+        "path": str(hosts), "entries": [{"ip": "198.51.100.5", "names": ["noroot.test"]}], "flush_cache": False})
+    assert (rc, result["changed"]) == (0, True), result
+    assert b"198.51.100.5\tnoroot.test\n" in hosts.read_bytes()
 
 
 def test_lo0_alias_says_to_use_become(netns: str, shared_dir: Path) -> None:

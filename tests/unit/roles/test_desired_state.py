@@ -150,3 +150,32 @@ def test_the_docker_tasks_apply_what_bridge_facts_compares(entry: str, module: s
     assert params["socket"] == "{{ tap_bridge_docker_socket | default(none, true) }}"
     assert task[module]["docker_host"] == "unix://{{ tap_bridge__socket }}"
     assert f"tap_bridge__compared.{entry}.pending | default(true)" in str(task["when"])
+
+
+def test_every_routed_part_is_compared_and_waited_for() -> None:
+    """The routed role's entries (routed__desired: its Homebrew tap, formula and service, the engine's version rule,
+    the networks, daemon.json) each decide a `routed__pending_*` that its tasks wait for, and are compared only on a
+    Mac where the routed strategy is possible."""
+    variables = load("routed", "vars", "main.yml")
+    groups = ("routed__desired_base", "routed__desired_engine", "routed__desired_networks",
+              "routed__desired_daemon_json")
+    assert all(group in variables["routed__desired"] for group in groups)
+    entries = {name: entry for group in groups for name, entry in variables[group].items()}
+    assert all((entry["strategy"], entry["platforms"]) == ("routed", ["darwin"]) for entry in entries.values())
+    pending = {name: str(value) for name, value in variables.items() if name.startswith("routed__pending_")}
+    read = set(re.findall(r"routed__compared\.(\w+)\.pending \| default\(true\)", " ".join(pending.values())))
+    assert read == set(entries), sorted(read ^ set(entries))
+    text = ""
+    for name in os.listdir(os.path.join(ROLES, "routed", "tasks")):
+        with open(os.path.join(ROLES, "routed", "tasks", name), encoding="utf-8") as handle:
+            text += handle.read()
+    # each waited for by a task, or by another part (the engine's version rule, by the networks and daemon.json)
+    assert set(re.findall(r"routed__pending_\w+", text + " ".join(pending.values()))) == set(pending)
+    assert set(re.findall(r"routed__pending_\w+", text)) == set(pending) - {"routed__pending_engine"}
+    # the networks are compared with the driver and option the task creates them with
+    (task,) = [task for task in tasks("routed") if task.get("community.docker.docker_network", {}).get("driver")]
+    params = entries["trusted_networks"]["params"]
+    assert task["community.docker.docker_network"]["driver"] == params["driver"]
+    assert task["community.docker.docker_network"]["driver_options"] == params["driver_options"]
+    assert (entries["brew_tap"]["params"], entries["brew_formula"]["params"]) == (
+        {"tap": "{{ routed_tap }}"}, {"formula": "{{ routed_formula }}"})

@@ -17,7 +17,18 @@ from ansible_collections.dockermac.hostbridge.tests.unit.plugins.module_utils.te
     run,
     sample,
 )
+from ansible_collections.dockermac.hostbridge.tests.unit.plugins.modules.test_lo0_alias import (
+    LO_STOCK,
+    SHOW_ALL,
+    SHOW_LO,
+    ip_json,
+    module_run,
+    proc_ipv6,
+    systemd,
+)
 from ansible_collections.dockermac.hostbridge.tests.unit.utils import FakeRunner, context
+
+__all__ = ["proc_ipv6", "systemd"]  # fixtures
 
 
 class SbinRunner(FakeRunner):
@@ -107,3 +118,22 @@ def test_no_service_manager_fails_naming_the_option(monkeypatch: pytest.MonkeyPa
     with pytest.raises(HostbridgeError) as raised:
         _loopback.manage(context("Linux"), {"addresses": ["198.51.100.1"], "persistent": True})
     assert raised.value.details == {"field": "persistent", "value": True}
+
+
+def test_a_boot_job_whose_ip_anyone_can_replace_is_refused_before_any_change(systemd, tmp_path) -> None:
+    """The unit runs `ip` as root at every boot: an `ip` found in a directory others can write is refused."""
+    shared = tmp_path / "shared-bin"
+    shared.mkdir()
+    shared.chmod(0o777)
+
+    class SharedRunner(FakeRunner):
+        def which(self, name: str, *, required: bool = True) -> str | None:
+            return f"{shared}/{name}"
+
+    run_dir, unit_dir = systemd
+    runner = SharedRunner([(SHOW_LO, 0, ip_json(("lo", LO_STOCK)), ""), (SHOW_ALL, 0, ip_json(("lo", LO_STOCK)), "")])
+    result = module_run(runner, {"addresses": ["198.51.100.1"], "persistent": True}, systemd_dir=str(run_dir))
+    assert result["failed"] is True
+    assert f"lo0_alias persistent job {_loopback.DEFAULT_LABEL}: refusing" in result["msg"]
+    assert str(shared) in result["msg"]
+    assert list(unit_dir.iterdir()) == []

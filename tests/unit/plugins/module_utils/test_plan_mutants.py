@@ -7,11 +7,28 @@ import hashlib
 import os
 import typing as t
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
 from ansible_collections.dockermac.hostbridge.plugins.module_utils import _plan
+from ansible_collections.dockermac.hostbridge.tests.fake_docker_api import FakeDockerAPI
 from ansible_collections.dockermac.hostbridge.tests.unit.plugins.module_utils.test_plan import context, file_entry
+from ansible_collections.dockermac.hostbridge.tests.unit.plugins.module_utils.test_plan_docker import (
+    LINK,
+    NETWORK,
+    api,
+    plan,
+)
+from ansible_collections.dockermac.hostbridge.tests.unit.utils import FakeRunner
+
+__all__ = ["api"]  # fixture
+
+
+def docker_context(api: FakeDockerAPI) -> _plan.PlanContext:
+    return _plan.PlanContext(system="Linux", runner=FakeRunner([]), module=mock.Mock(), console_user=None,
+                             docker_socket=api.socket_path)
+
 
 CONTENT = b"#!/bin/sh\n"
 
@@ -81,3 +98,27 @@ def test_every_platform_listed_is_accepted(script: Path, platforms: list[str]) -
     entry: dict[str, t.Any] = dict(file_entry(script, CONTENT), platforms=platforms)
     plan = _plan.check({"x": entry}, context())
     assert plan == {"x": {"pending": False, "reason": "in sync", "exists": True}}
+
+
+# --- the Docker entries, against the fake engine API (test_plan_docker.py) ------------------------------------
+@pytest.mark.parametrize(("entry", "missing"), [
+    ("network", "name"), ("network", "driver"), ("network", "subnet"), ("vm_link", "name"), ("vm_link", "image"),
+    ("vm_link", "command"), ("vm_link", "network_mode"), ("vm_link", "restart_policy")])
+def test_a_docker_entry_without_a_required_option_names_it(api: FakeDockerAPI, entry: str, missing: str) -> None:
+    params = {k: v for k, v in (NETWORK if entry == "network" else LINK).items() if k != missing}
+    kind = "docker_network" if entry == "network" else "docker_container"
+    verdict = _plan.check({entry: {"kind": kind, "params": params}}, docker_context(api))[entry]
+    assert verdict == {"pending": True, "reason": f"{kind}: missing required arguments: {missing}"}
+
+
+def test_a_driver_option_that_sorts_before_the_wanted_one_is_drift_too(api: FakeDockerAPI) -> None:
+    api.networks["tap"]["Options"].update(parent="eth0")
+    assert plan(api)["network"] == {"pending": True, "reason": "network tap: option parent is 'eth0', wanted 'eth1'"}
+
+
+def test_a_link_container_without_init_matches_a_task_that_does_not_ask_for_it(api: FakeDockerAPI) -> None:
+    api.containers["vm-link"]["HostConfig"]["Init"] = None  # as the engine shows a container made without --init
+    params = {k: v for k, v in LINK.items() if k != "init"}
+    ctx = docker_context(api)
+    assert _plan.check({"vm_link": {"kind": "docker_container", "params": params}}, ctx)["vm_link"] == {
+        "pending": False, "reason": "in sync"}
