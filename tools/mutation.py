@@ -525,7 +525,7 @@ def explained_json() -> tuple[dict[str, str], list[str], dict[tuple[str, str, st
 
 def explanations() -> dict[tuple[str, str, str, str], str]:
     """(file, function, operator, mutated line) -> why that surviving mutant is left."""
-    reasons, _, why = explained_json()
+    reasons, _code_only, why = explained_json()
     return {k: reasons.get(name, name) for k, name in why.items()}
 
 
@@ -533,7 +533,7 @@ def code_only(raw: dict[str, t.Any]) -> dict[tuple[int, int, str, int], str]:
     """The unit survivors explained by a reason true of the code alone (`code_only` in explained.json: Python's
     semantics, the values the code itself passes): nothing a real host does can kill them, so the system pass
     does not run them."""
-    _, names, why = explained_json()
+    _reasons, names, why = explained_json()
     found = {}
     for m in raw["mutants"]:
         reason = why.get(key(raw, m)) if m["outcome"] == "survived" else None

@@ -28,11 +28,11 @@ from ansible_collections.dockermac.hostbridge.tests.ansible_cli import ROOT
 from ansible_collections.dockermac.hostbridge.tests.fake_docker_api import FakeDockerAPI
 from ansible_collections.dockermac.hostbridge.tests.system.playbook import PLAYBOOK_BIN
 from ansible_collections.dockermac.hostbridge.tests.system.test_bridge_plan import FACTS, Run
-from ansible_collections.dockermac.hostbridge.tests.system.test_routed_role import (  # noqa: F401 - a fixture
+from ansible_collections.dockermac.hostbridge.tests.system.test_routed_role import (
     FIXTURES,
     NOBODY,
     FakeMac,
-    fake_mac,
+    new_fake_mac,
 )
 from ansible_collections.dockermac.hostbridge.tests.unit.plugins.module_utils.test_facts import SETTINGS, plist_bytes
 
@@ -138,9 +138,10 @@ class DarwinMac:
 
 
 @pytest.fixture
-def darwin_mac(fake_mac: FakeMac) -> t.Iterator[DarwinMac]:  # noqa: F811 - the fixture imported above
-    with FakeDockerAPI(str(fake_mac.home / ".docker" / "run" / "docker.sock"), version="28.2.2",
-                       daemon_json=str(fake_mac.home / ".docker" / "daemon.json")) as api:
+def darwin_mac() -> t.Iterator[DarwinMac]:
+    with new_fake_mac() as fake_mac, FakeDockerAPI(
+            str(fake_mac.home / ".docker" / "run" / "docker.sock"), version="28.2.2",
+            daemon_json=str(fake_mac.home / ".docker" / "daemon.json")) as api:
         os.chown(fake_mac.home / ".docker", NOBODY.pw_uid, NOBODY.pw_gid)
         yield DarwinMac(fake_mac, api)
 

@@ -299,13 +299,20 @@ class FakeMac:
         return run_playbook(book, self.inventory, check=check, extra_vars=self.facts)
 
 
-@pytest.fixture
-def fake_mac() -> t.Iterator[FakeMac]:
+@contextlib.contextmanager
+def new_fake_mac() -> t.Iterator[FakeMac]:
+    """A fake Mac in a directory of its own, removed afterwards (also the fixture of test_bridge_plan_routed.py)."""
     base = Path(tempfile.mkdtemp(prefix="hbr", dir="/tmp"))  # nobody must reach it: not under pytest's 0700 dirs
     try:
         yield FakeMac(base)
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def fake_mac() -> t.Iterator[FakeMac]:
+    with new_fake_mac() as mac:
+        yield mac
 
 
 ME = NOBODY.pw_uid

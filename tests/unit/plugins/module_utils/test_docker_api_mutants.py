@@ -8,37 +8,39 @@ import os
 import socket
 import tempfile
 import threading
-import typing as t
 
 import pytest
 
 from ansible_collections.dockermac.hostbridge.plugins.module_utils import _docker_api
 
 
-def answering(body: bytes) -> t.Callable[[str], None]:
-    """Serve one request on ``path`` with HTTP 200 and ``body``."""
-    def serve(path: str) -> None:
-        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        server.bind(path)
-        server.listen(1)
+def serve_once(path: str, answer: bytes) -> None:
+    """A unix socket at ``path`` that answers one connection with ``answer`` and closes (test_facts_mutants too)."""
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(1)
 
-        def once() -> None:
-            conn, _ = server.accept()
-            with conn:
-                conn.recv(65536)
-                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %d\r\n"
-                             b"Connection: close\r\n\r\n%s" % (len(body), body))
-            server.close()
+    def once() -> None:
+        conn, _peer = server.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(answer)
+        server.close()
 
-        threading.Thread(target=once, daemon=True).start()
-    return serve
+    threading.Thread(target=once, daemon=True).start()
+
+
+def ok_with(body: bytes) -> bytes:
+    """HTTP 200 with ``body``, as a proxy's page or an engine would send it."""
+    return (b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s"
+            % (len(body), body))
 
 
 @pytest.mark.parametrize("body", [b"<html>proxy</html>", b"[]"], ids=["not-json", "not-an-object"])
 def test_a_200_that_is_not_a_json_object_is_an_engine_error(body: bytes) -> None:
     with tempfile.TemporaryDirectory(prefix="hb-") as short:
         path = os.path.join(short, "docker.sock")
-        answering(body)(path)
+        serve_once(path, ok_with(body))
         with pytest.raises(_docker_api.EngineError, match=rf"^the Docker engine at {path} answered GET "
                                                           r"/networks/tap with HTTP 200$"):
             _docker_api.inspect(path, "networks", "tap")

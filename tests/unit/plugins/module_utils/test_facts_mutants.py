@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import errno
 import plistlib
-import socket
 import tempfile
-import threading
 import typing as t
 from pathlib import Path
 
@@ -18,6 +16,7 @@ import pytest
 from ansible_collections.dockermac.hostbridge.plugins.module_utils import _facts
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError
 from ansible_collections.dockermac.hostbridge.tests.fake_docker_api import FakeDockerAPI
+from ansible_collections.dockermac.hostbridge.tests.unit.plugins.module_utils.test_docker_api_mutants import serve_once
 from ansible_collections.dockermac.hostbridge.tests.unit.plugins.module_utils.test_facts import (
     KMUTIL,
     SETTINGS,
@@ -116,22 +115,6 @@ def test_an_os_release_that_is_not_utf8_gives_no_version(tmp_path: Path) -> None
     host = LinuxHost(tmp_path)
     (host.root / "etc" / "os-release").write_bytes(b'PRETTY_NAME="Caf\xe9 OS"\n')
     assert host.facts(user="nobody")["os_version"] is None
-
-
-def serve_once(path: str, answer: bytes) -> None:
-    """A unix socket at ``path`` that answers one connection with ``answer`` and closes."""
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    server.bind(path)
-    server.listen(1)
-
-    def once() -> None:
-        conn, _ = server.accept()
-        with conn:
-            conn.recv(65536)
-            conn.sendall(answer)
-        server.close()
-
-    threading.Thread(target=once, daemon=True).start()
 
 
 @pytest.mark.parametrize(("answer", "up"), [
