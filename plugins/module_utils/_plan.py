@@ -370,7 +370,7 @@ def _entry(name: str, entry: t.Any) -> dict[str, t.Any]:
     platforms = entry.get("platforms")
     if platforms is not None and not (isinstance(platforms, list) and set(platforms) <= PLATFORMS):
         raise bad(f"desired.{name}.platforms", platforms, f"must be a list of {', '.join(sorted(PLATFORMS))}")
-    if entry.get("strategy") not in (None, "loopback", "tap", "routed"):
+    if entry.get("strategy") not in (None, *STRATEGIES):
         raise bad(f"desired.{name}.strategy", entry["strategy"], "must be loopback, tap or routed")
     return entry
 

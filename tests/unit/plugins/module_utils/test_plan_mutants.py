@@ -112,8 +112,9 @@ def test_a_docker_entry_without_a_required_option_names_it(api: FakeDockerAPI, e
 
 
 def test_a_driver_option_that_sorts_before_the_wanted_one_is_drift_too(api: FakeDockerAPI) -> None:
-    api.networks["tap"]["Options"].update(parent="eth0")
-    assert plan(api)["network"] == {"pending": True, "reason": "network tap: option parent is 'eth0', wanted 'eth1'"}
+    api.networks["tap"]["Options"].update(parent="dummy0")  # a name of the fake engine's only, before "eth1"
+    assert plan(api)["network"] == {"pending": True,
+                                    "reason": "network tap: option parent is 'dummy0', wanted 'eth1'"}
 
 
 def test_a_link_container_without_init_matches_a_task_that_does_not_ask_for_it(api: FakeDockerAPI) -> None:
