@@ -57,9 +57,16 @@ CONTROLLER_ACTIONS = frozenset({"set_fact", "assert", "debug", "fail", "include_
                                 "import_tasks", "meta", "validate_argument_spec"})
 
 
+def named_task_results(output: dict[str, t.Any], host: str) -> list[tuple[str, dict[str, t.Any]]]:
+    """(name, result) of every task with a result for ``host`` in an ``ansible.posix.json`` callback output, in
+    order. A task without one (a ``meta`` task that ran, such as the bridge role's ``end_role``) is left out."""
+    return [(task["task"]["name"], task["hosts"][host]) for play in output["plays"] for task in play["tasks"]
+            if host in task["hosts"]]
+
+
 def task_results(output: dict[str, t.Any], host: str) -> list[dict[str, t.Any]]:
     """Every task's result for ``host`` in an ``ansible.posix.json`` callback output, each with its ``action``."""
-    return [task["hosts"][host] for play in output["plays"] for task in play["tasks"] if host in task["hosts"]]
+    return [result for _name, result in named_task_results(output, host)]
 
 
 def ran_remotely(result: dict[str, t.Any]) -> bool:

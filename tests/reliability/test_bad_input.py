@@ -400,6 +400,15 @@ def role_cases() -> list[RoleCase]:
                  (f"routed: routed_formula: '--force' {BREW_FORMULA}",)),
         RoleCase("routed-tap-newline", "routed", {"routed_tap": "chipmk/tap\n"}, "routed_tap", "chipmk/tap\n",
                  (f"routed_tap: 'chipmk/tap\\n' {BREW_TAP}",)),
+        # Under the bridge role the parts' input is checked before bridge_facts: each role's message, at once.
+        RoleCase("bridge-loopback-ip", "bridge", {"loopback_services": [{"name": "a.test", "ip": "999.1.1.1"}]},
+                 "loopback_services[0].ip", "999.1.1.1",
+                 ("loopback: loopback_services[0].ip: '999.1.1.1' is not a valid IPv4 or IPv6 address "
+                  "(rule ip_address)",)),
+        RoleCase("bridge-tap-and-loopback", "bridge",
+                 {"bridge_strategy": "tap", "tap_bridge_device": "tap999", "loopback_hosts_marker": "a b"},
+                 "tap_bridge_device", "tap999",
+                 (f"loopback: loopback_hosts_marker: 'a b' {MARKER} tap_bridge: tap_bridge_device: 'tap999' {TAP}",)),
         RoleCase("bridge-strategy", "bridge", {"bridge_strategy": "bogus"}, "bridge_strategy", "bogus"),
         RoleCase("bridge-state", "bridge", {"bridge_state": "gone"}, "bridge_state", "gone"),
     ]

@@ -124,7 +124,7 @@ class DarwinMac:
                                cwd=str(self.mac.base), timeout=300)
         assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
         output = json.loads(proc.stdout)
-        results = [task["hosts"]["localhost"] for play in output["plays"] for task in play["tasks"]]
+        results = ansible_cli.task_results(output, "localhost")
         return Run(output["stats"]["localhost"]["changed"], results)
 
     def state(self) -> dict[str, t.Any]:

@@ -126,11 +126,9 @@ def fake_mac(console_uid: int) -> t.Iterator[FakeMac]:
 
 def failed_task(proc: subprocess.CompletedProcess[str]) -> tuple[str, dict[str, t.Any]]:
     """(name, result) of the task that failed the run."""
-    for play in json.loads(proc.stdout)["plays"]:
-        for task in play["tasks"]:
-            result = task["hosts"]["localhost"]
-            if result.get("failed") and not result.get("ignore_errors"):
-                return task["task"]["name"], result
+    for name, result in ansible_cli.named_task_results(json.loads(proc.stdout), "localhost"):
+        if result.get("failed") and not result.get("ignore_errors"):
+            return name, result
     raise AssertionError(f"no failed task in: {proc.stdout[-2000:]}")
 
 

@@ -31,10 +31,7 @@ def bridge(interpreter: Path) -> tuple[subprocess.CompletedProcess[str], list[tu
     proc = ansible_cli.run([PLAYBOOK, "-i", "localhost,", "-c", "local", "dockermac.hostbridge.bridge",
                             "-e", f"ansible_python_interpreter={interpreter}", "-e", "bridge_strategy=loopback"],
                            env=ansible_cli.ansible_env(ANSIBLE_PYTHON_INTERPRETER=str(interpreter)))
-    tasks = [(task["task"]["name"], task["hosts"]["localhost"])
-             for play in json.loads(proc.stdout)["plays"] for task in play["tasks"]
-             if "localhost" in task["hosts"]]
-    return proc, tasks
+    return proc, ansible_cli.named_task_results(json.loads(proc.stdout), "localhost")
 
 
 @pytest.mark.parametrize("sample", ["python3_stub_no_clt_ssh_stderr.txt", "python3_stub_no_clt_gui_stderr.txt"])

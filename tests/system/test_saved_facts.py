@@ -28,7 +28,7 @@ def playbook(netns: str, *argv: str) -> list[tuple[str, dict[str, t.Any]]]:
                             "-c", "local", *argv], timeout=180)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     output = json.loads(proc.stdout)
-    return [(task["task"]["name"], task["hosts"]["localhost"]) for play in output["plays"] for task in play["tasks"]]
+    return ansible_cli.named_task_results(output, "localhost")
 
 
 def test_saved_facts_plan_without_gathering(netns: str, tmp_path: Path) -> None:

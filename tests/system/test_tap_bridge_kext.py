@@ -45,8 +45,7 @@ def run_kext_tasks(tmp_path: Path, *, macos: str, installed: bool, loaded: bool 
     proc = ansible_cli.run([ansible_cli.cli("ansible-playbook"), "-i", "localhost,", "-c", "local",
                             str(tmp_path / "play.yml"), "-e", f"@{tmp_path / 'vars.json'}"], timeout=120)
     output = json.loads(proc.stdout)
-    return proc.returncode, [(task["task"]["name"], task["hosts"]["localhost"]) for play in output["plays"]
-                             for task in play["tasks"]]
+    return proc.returncode, ansible_cli.named_task_results(output, "localhost")
 
 
 def ran(tasks: list[tuple[str, dict[str, t.Any]]], name: str) -> bool:

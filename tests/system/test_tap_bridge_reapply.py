@@ -31,8 +31,7 @@ def run_role(netns: str, tmp: str, program: str) -> dict[str, dict[str, t.Any]]:
                            timeout=180)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     output = json.loads(proc.stdout)
-    return {task["task"]["name"].split(" : ", 1)[-1]: task["hosts"]["localhost"]
-            for play in output["plays"] for task in play["tasks"]}
+    return {name.split(" : ", 1)[-1]: result for name, result in ansible_cli.named_task_results(output, "localhost")}
 
 
 @pytest.fixture

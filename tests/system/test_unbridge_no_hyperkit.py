@@ -42,8 +42,8 @@ def unbridge(netns: str, tmp: Path, app_path: Path) -> dict[str, t.Any]:
 
 
 def restore_results(output: dict[str, t.Any]) -> list[dict[str, t.Any]]:
-    return [task["hosts"]["localhost"] for play in output["plays"] for task in play["tasks"]
-            if task["task"]["name"].endswith(RESTORE_TASK)]
+    return [result for name, result in ansible_cli.named_task_results(output, "localhost")
+            if name.endswith(RESTORE_TASK)]
 
 
 @pytest.mark.parametrize("bundle", ["apple_silicon", "none"])

@@ -112,7 +112,9 @@ def test_files_are_compared_with_what_the_templates_write() -> None:
                             "when": str(task.get("when", "")).replace("' ~ item", f"{item}'").replace("~ item", "")}
     assert len(written) == len(files) == 1  # the re-apply program; its job is a boot_job entry
     for name, params in files.items():
-        src = re.search(r"lookup\('ansible.builtin.template', '([^']+)'\)", params["sha1"]).group(1)
+        # The template the lookup renders: a file name, or the variable holding its path, as the task's src.
+        lookup = re.search(r"lookup\('ansible.builtin.template', ([^)]+)\)", params["sha1"]).group(1)
+        src = lookup.strip("'") if lookup.startswith("'") else "{{ " + lookup + " }}"
         assert written[src]["dest"] == params["path"], name
         assert written[src]["mode"] == params["mode"], name
         assert written[src]["owner"] == "root"
