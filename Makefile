@@ -117,10 +117,17 @@ OLDEST_SYSTEM_TESTS = tests/system/test_bridge_plan.py::test_rerun_in_step_makes
 oldest:  ## The oldest ansible-core requires_ansible names (.venv-oldest): sanity, units, bridge.yml and ansible-pull for real
 	HOSTBRIDGE_ANSIBLE_BIN=$(OLDEST_BIN) tools/ansible-test sanity --venv --python $(OLDEST_PYTHON) --color no
 	HOSTBRIDGE_ANSIBLE_BIN=$(OLDEST_BIN) tools/ansible-test units --venv --python $(OLDEST_PYTHON) --color no
-	HOSTBRIDGE_ANSIBLE_BIN=$(OLDEST_BIN) $(PYTEST) $(OLDEST_SYSTEM_TESTS)
+	HOSTBRIDGE_ANSIBLE_BIN=$(OLDEST_BIN) $(PYTEST) -n $(SYSTEM_WORKERS) --dist worksteal $(OLDEST_SYSTEM_TESTS)
+
+# Two pytest-xdist workers: every system test makes its namespaces, devices, containers and networks under names
+# of its own. test_sleeping_laptops.py compares the durations of two runs, which the other worker's load would
+# skew: it runs alone afterwards, into a JUnit report of its own ($(PYTEST:.xml=-timed.xml)).
+SYSTEM_WORKERS ?= 2
+SYSTEM_TIMED = tests/system/test_sleeping_laptops.py
 
 system:  ## Real Linux state as root: network namespaces, TAP devices, containers
-	$(PYTEST) tests/system
+	$(PYTEST) -n $(SYSTEM_WORKERS) --dist worksteal --ignore=$(SYSTEM_TIMED) tests/system
+	$(PYTEST:.xml=-timed.xml) $(SYSTEM_TIMED)
 
 e2e:  ## The tap bridge end to end against a simulated Docker Desktop on HyperKit
 	$(PYTEST) tests/e2e

@@ -6,6 +6,7 @@ developer's checkout can live anywhere, so point a symlink tree at it (under .tm
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shutil
@@ -29,7 +30,9 @@ if not _importable("ansible_collections.dockermac.hostbridge"):  # ansible-test 
     _link = os.path.join(_tree, "ansible_collections", "dockermac", "hostbridge")
     if not os.path.islink(_link):
         os.makedirs(os.path.dirname(_link), exist_ok=True)
-        os.symlink(_ROOT, _link)
+        # pytest-xdist's workers start together: another one may have made it meanwhile.
+        with contextlib.suppress(FileExistsError):
+            os.symlink(_ROOT, _link)
     sys.path.insert(0, _tree)
     # The dependency collections unpacked by tools/bootstrap (community.docker, ...).
     sys.path.insert(1, os.path.join(_ROOT, ".cache", "collections"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import subprocess
 import typing as t
@@ -13,12 +14,13 @@ from ansible_collections.dockermac.hostbridge.tests.system.playbook import PLAIN
 
 
 @pytest.fixture
-def laptop(tmp_path: Path) -> t.Iterator[tuple[str, Path]]:
+def laptop() -> t.Iterator[tuple[str, Path]]:
     """A network namespace standing in for the laptop, with a private /etc/hosts (ip netns exec binds
     /etc/netns/NAME/hosts): (its name, that file)."""
     if subprocess.run([PLAIN_PYTHON, "-c", "import requests"], capture_output=True, check=False).returncode == 0:
         pytest.fail(f"{PLAIN_PYTHON} has requests: this test needs a target Python without it")
-    name = f"hb-plain-{tmp_path.name[-6:]}".replace("_", "-")
+    # Random: under pytest-xdist each worker numbers its own tmp_path, so names built from it can repeat.
+    name = f"hb-plain-{secrets.token_hex(3)}"
     etc = Path("/etc/netns") / name
     subprocess.run(["ip", "netns", "add", name], check=True)
     try:

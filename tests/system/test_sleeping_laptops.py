@@ -71,16 +71,20 @@ def fleet(tmp_path: Path) -> t.Iterator[SshFleet]:
 def bridge(fleet: SshFleet, services: list[dict[str, str]], *args: str) -> Run:
     # New SSH connections for every run, as for scheduled runs further apart than ControlPersist (60 s): a
     # multiplexing master still open from the run before would carry on over its established connection.
-    control = tempfile.mkdtemp(prefix="cp-", dir=fleet.workdir)
-    env = fleet.env(ANSIBLE_CONFIG=os.path.join(fleet.workdir, "ansible.cfg"), ANSIBLE_SSH_CONTROL_PATH_DIR=control)
-    # The recap and the retry file as a user sees them: the default callback, retry files as ansible.cfg says.
-    for name in ("ANSIBLE_STDOUT_CALLBACK", "ANSIBLE_RETRY_FILES_ENABLED"):
-        env.pop(name)
-    started = time.monotonic()
-    proc = subprocess.run([ansible_cli.cli("ansible-playbook"), "-i", fleet.inventory_dir,
-                           "-e", json.dumps({"loopback_services": services}), *args, "dockermac.hostbridge.bridge"],
-                          env=env, cwd=fleet.workdir, capture_output=True, text=True, check=False, timeout=600)
-    seconds = time.monotonic() - started
+    # Not under tmp_path: the control sockets' paths must stay short (unix sockets: ~100 bytes), and pytest-xdist
+    # puts tmp_path a level deeper.
+    with tempfile.TemporaryDirectory(prefix="hbcp-") as control:
+        env = fleet.env(ANSIBLE_CONFIG=os.path.join(fleet.workdir, "ansible.cfg"),
+                        ANSIBLE_SSH_CONTROL_PATH_DIR=control)
+        # The recap and the retry file as a user sees them: the default callback, retry files as ansible.cfg says.
+        for name in ("ANSIBLE_STDOUT_CALLBACK", "ANSIBLE_RETRY_FILES_ENABLED"):
+            env.pop(name)
+        started = time.monotonic()
+        proc = subprocess.run([ansible_cli.cli("ansible-playbook"), "-i", fleet.inventory_dir,
+                               "-e", json.dumps({"loopback_services": services}), *args,
+                               "dockermac.hostbridge.bridge"],
+                              env=env, cwd=fleet.workdir, capture_output=True, text=True, check=False, timeout=600)
+        seconds = time.monotonic() - started
     assert not ansible_cli.deprecations(proc.stdout, proc.stderr)
     recap = {m[1]: {"ok": int(m[2]), "changed": int(m[3]), "unreachable": int(m[4]), "failed": int(m[5])}
              for m in RECAP.finditer(proc.stdout)}
