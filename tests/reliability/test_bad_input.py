@@ -439,11 +439,10 @@ def role_outcomes(world: tuple[Netns, dict[str, str]], tmp_path_factory: pytest.
         # The bridge role checks every part's input when it gathers the facts, as on a first run: not with the
         # facts an earlier case left.
         fresh = [{"name": f"forget the facts {case.id}", "ansible.builtin.meta": "clear_facts"}]
-        fresh *= case.role == "bridge"
-        tasks.append({"name": f"case {case.id}", "block": [*fresh,
-            {"name": f"run {case.id}", "ansible.builtin.include_role": {"name": f"dockermac.hostbridge.{case.role}"},
-             "vars": {**safe, **case.vars}}],
-            "rescue": [{"name": f"rescued {case.id}", "ansible.builtin.debug": {"msg": "failed as expected"}}]})
+        run = {"name": f"run {case.id}", "ansible.builtin.include_role": {"name": f"dockermac.hostbridge.{case.role}"},
+               "vars": {**safe, **case.vars}}
+        rescue = {"name": f"rescued {case.id}", "ansible.builtin.debug": {"msg": "failed as expected"}}
+        tasks.append({"name": f"case {case.id}", "block": fresh * (case.role == "bridge") + [run], "rescue": [rescue]})
         tasks.append(snapshot(n))
     output = run_playbook([{"name": "bad role variables", "hosts": "localhost", "gather_facts": False,
                             "tasks": tasks}], str(tmp), netns=ns.name)
