@@ -61,8 +61,9 @@ class Host:
     def ip(self, *args: str) -> str:
         return sh("ip", "-n", self.netns, *args)
 
-    def run(self) -> Run:
-        """playbooks/bridge.yml once, with the role's settings as inventory variables."""
+    def run(self, **settings: str) -> Run:
+        """playbooks/bridge.yml once, with the role's settings as inventory variables; ``settings``: Ansible's
+        own (ANSIBLE_* environment variables) besides the suite's."""
         host_vars = {
             "ansible_connection": "local", "ansible_python_interpreter": sys.executable, "bridge_strategy": "tap",
             "loopback_services": SERVICES, "loopback_interface": "lo", "loopback_persistent": False,
@@ -76,7 +77,8 @@ class Host:
         inventory = self.tmp / "inventory.json"
         inventory.write_text(json.dumps({"all": {"hosts": {"localhost": host_vars}}}), encoding="utf-8")
         proc = ansible_cli.run(["ip", "netns", "exec", self.netns, PLAYBOOK_BIN, "-i", str(inventory),
-                                f"{ROOT}/playbooks/bridge.yml"], timeout=180)
+                                f"{ROOT}/playbooks/bridge.yml"], env=ansible_cli.ansible_env(**settings),
+                               timeout=180)
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
         output = json.loads(proc.stdout)
         return Run(output["stats"]["localhost"]["changed"], ansible_cli.task_results(output, "localhost"))
@@ -168,17 +170,22 @@ def converged_docker(netns: str, tmp_path: Path) -> t.Iterator[tuple[Host, dict[
         yield host, state
 
 
-def test_rerun_in_step_makes_one_remote_call(converged: tuple[Host, dict[str, t.Any]]) -> None:
+# A team's ansible.cfg may make role variables private (private_role_vars): the bridge role's imports of the other
+# roles' variables must not depend on the default.
+@pytest.mark.parametrize("settings", [{}, {"ANSIBLE_PRIVATE_ROLE_VARS": "True"}], ids=["default", "private-role-vars"])
+def test_rerun_in_step_makes_one_remote_call(converged: tuple[Host, dict[str, t.Any]],
+                                             settings: dict[str, str]) -> None:
     """Nothing drifted: bridge_facts is the only remote module; every module task is skipped by its plan."""
     host, state = converged
-    again = host.run()
+    again = host.run(**settings)
     assert again.changed == 0
     assert again.remote() == [FACTS]
     # Nothing pending: the roles' apply tasks are not even included (the bridge role's bridge__apply is empty), and
-    # the roles' desired state is taken from their variables and their input checked without a task of its own:
-    # the run is the role's argument check and bridge_facts.
-    ran = [r["action"] for r in again.results]
-    assert ran == ["ansible.builtin.validate_argument_spec", FACTS], ran
+    # the roles' desired state is taken from their variables without a task: the run is the role's argument check,
+    # the input check and the apply include (both skipped), and bridge_facts.
+    ran = [(r["action"], bool(r.get("skipped"))) for r in again.results]
+    assert ran == [("ansible.builtin.validate_argument_spec", False), ("ansible.builtin.fail", True), (FACTS, False),
+                   ("ansible.builtin.include_tasks", True)], ran
     plan = again.plan()
     assert {name: plan[name]["pending"] for name in RELEVANT} == dict.fromkeys(RELEVANT, False), plan
     # macOS-only parts (and the shim without a bundle) are not even checked on Linux.
