@@ -405,6 +405,9 @@ def role_cases() -> list[RoleCase]:
                  "loopback_services[0].ip", "999.1.1.1",
                  ("loopback: loopback_services[0].ip: '999.1.1.1' is not a valid IPv4 or IPv6 address "
                   "(rule ip_address)",)),
+        RoleCase("bridge-loopback-missing-name", "bridge", {"loopback_services": [{"ip": "198.51.100.2"}]},
+                 "loopback_services[0].name", None,
+                 ("loopback: loopback_services[0].name: None must be a non-empty host name (rule hostname)",)),
         RoleCase("bridge-tap-and-loopback", "bridge",
                  {"bridge_strategy": "tap", "tap_bridge_device": "tap999", "loopback_hosts_marker": "a b"},
                  "tap_bridge_device", "tap999",
