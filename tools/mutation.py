@@ -73,6 +73,7 @@ TARGETS: dict[str, list[str]] = {
         "module_utils/test_plan_mutants.py",
         "modules/test_bridge_facts.py",
         "module_utils/test_plan_docker.py",  # the Docker side, against the fake engine API (~9 s)
+        "module_utils/test_plan_routed.py",  # the routed strategy's kinds (Homebrew, daemon.json, the engine)
     ],
     "_hyperkit.py": [
         "module_utils/test_hyperkit.py",

@@ -123,3 +123,17 @@ def test_a_link_container_without_init_matches_a_task_that_does_not_ask_for_it(a
     ctx = docker_context(api)
     assert _plan.check({"vm_link": {"kind": "docker_container", "params": params}}, ctx)["vm_link"] == {
         "pending": False, "reason": "in sync"}
+
+
+# --- where an entry applies ---------------------------------------------------------------------------------------
+def test_an_entry_may_name_every_platform(script: Path) -> None:
+    entry = dict(file_entry(script, CONTENT, "0644"), platforms=["darwin", "linux", "systemd"])
+    plan = _plan.check({"x": entry}, context())
+    assert plan == {"x": {"pending": False, "reason": "in sync", "exists": True}}
+
+
+def test_without_systemd_said_an_entry_for_systemd_is_not_compared(script: Path) -> None:
+    """PlanContext's default: no systemd (bridge_facts says when it runs)."""
+    ctx = _plan.PlanContext(system="Linux", runner=FakeRunner([]), module=mock.Mock(), console_user=None)
+    entry = dict(file_entry(script, CONTENT, "0644"), platforms=["systemd"])
+    assert _plan.check({"x": entry}, ctx) == {}

@@ -208,13 +208,20 @@ def api() -> t.Iterator[FakeDockerAPI]:
 
 
 @pytest.mark.parametrize(("version", "pending"), [("28.2.2", False), ("28.2.0", False), ("29.0.1", False),
-                                                  ("28.1.1", True), ("27.5.1", True), ("28.10.0", False)])
+                                                  ("28.1.1", True), ("27.5.1", True), ("28.10.0", False),
+                                                  ("dev", True)])
 def test_engine_version_rule(api: FakeDockerAPI, version: str, pending: bool) -> None:
     api.version = version
     verdict = one("docker_engine", {"version_at_least": "28.2"}, context()._replace(docker_socket=api.socket_path))
     assert verdict == ({"pending": True, "reason": f"Docker Engine {version} is not 28.2 or later"} if pending
                        else SYNC)
     assert api.calls() == ["/version"]
+
+
+def test_engine_version_parts_left_out_count_as_zero(api: FakeDockerAPI) -> None:
+    api.version = "28"
+    verdict = one("docker_engine", {"version_at_least": "28.0"}, context()._replace(docker_socket=api.socket_path))
+    assert verdict == SYNC
 
 
 def test_engine_that_does_not_answer_is_pending(api: FakeDockerAPI) -> None:
@@ -257,3 +264,21 @@ def test_routed_entries_are_compared_on_a_mac_only(tmp_path: Path) -> None:
     no_routed = context(**facts)._replace(possible=frozenset({"loopback", "tap"}))
     assert _plan.check({"brew_tap": entry}, no_routed) == {}
     assert os.listdir(brew.repository / "Library" / "Taps") == ["chipmk"]  # only read
+
+
+# --- the entries' shape: each required option alone ------------------------------------------------------------
+@pytest.mark.parametrize(("kind", "params", "missing"), [
+    ("homebrew_tap", {}, "tap"),
+    ("homebrew_formula", {}, "formula"),
+    ("homebrew_service", {}, "formula"),
+    ("daemon_json_key", {"value": True}, "key"),
+    ("daemon_json_key", {"key": "allow-direct-routing"}, "value"),
+    ("docker_engine", {}, "version_at_least"),
+    ("docker_networks", {"driver": "bridge"}, "networks"),
+    ("docker_networks", {"networks": []}, "driver"),
+    ("docker_networks", {"driver": "bridge", "networks": [{"subnet": "10.99.0.0/24"}]}, "name found in networks"),
+    ("docker_networks", {"driver": "bridge", "networks": [{"name": "hb"}]}, "subnet found in networks"),
+], ids=lambda value: value if isinstance(value, str) else None)
+def test_an_entry_without_a_required_option_names_it(kind: str, params: dict[str, t.Any], missing: str) -> None:
+    """The role always sends these; an entry without one is pending, naming what is missing, not taken as in sync."""
+    assert one(kind, params, context()) == {"pending": True, "reason": f"{kind}: missing required arguments: {missing}"}
