@@ -278,9 +278,10 @@ def test_tap_bridge_end_to_end(mac: SimulatedMac) -> None:
     assert recap["failed"] == 0
     assert len(argv_starts(mac)) == starts
     # Compared in bridge_facts against the real engine (tap_bridge's network and vm_link entries), the shim and
-    # the rest: nothing pending, so the bridge role includes no role's apply tasks at all.
-    assert re.search(r"^TASK \[dockermac\.hostbridge\.bridge : Bridge or unbridge - present\] \**\nskipping:",
+    # the rest: nothing pending, so the bridge role ends after bridge_facts and includes no role's tasks at all.
+    assert re.search(r"^TASK \[dockermac\.hostbridge\.bridge : End here when nothing is pending\] \**\n\nPLAY RECAP",
                      output, re.MULTILINE), output
+    assert "bridge : Bridge or unbridge" not in output, output
     for name in ("Docker network on the VM's", "Keep the VM side of the tap link up", "Install the hyperkit shim"):
         assert f"tap_bridge : {name}" not in output, output
 
