@@ -5,11 +5,14 @@
 Only ``GET``: ``_plan`` asks the engine the roles' community.docker tasks talk to (the same socket) whether their
 network and container are as wanted, and the engine's version. Paths are unversioned: the engine answers them
 in its own API version.
+
+An HTTP/1.0 request on a fresh connection: the engine answers without chunked encoding and closes the connection
+after its answer, so the body is what comes before the end of the stream. Not ``http.client``: its imports (email,
+ssl) cost a no-change re-run, whose one module call this is in, about 9 ms (docs/performance.md).
 """
 
 from __future__ import annotations
 
-import http.client
 import json
 import socket
 import typing as t
@@ -20,22 +23,6 @@ TIMEOUT = 5.0
 
 class EngineError(Exception):
     """The engine could not be asked, or answered something other than JSON with 200 or 404."""
-
-
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float) -> None:
-        super().__init__("docker", timeout=timeout)
-        self.unix_path = path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        try:
-            sock.connect(self.unix_path)
-        except BaseException:
-            sock.close()
-            raise
-        self.sock = sock
 
 
 def inspect(socket_path: str, kind: str, name: str, *, timeout: float = TIMEOUT) -> dict[str, t.Any] | None:
@@ -55,21 +42,36 @@ def version(socket_path: str, *, timeout: float = TIMEOUT) -> str:
 
 def _get(socket_path: str, path: str, timeout: float) -> dict[str, t.Any] | None:
     """The JSON object the engine answers ``GET path`` with; None for a 404."""
-    connection = _UnixConnection(socket_path, timeout)
     try:
-        connection.request("GET", path, headers={"Host": "docker"})
-        response = connection.getresponse()
-        body = response.read()
-    except (OSError, http.client.HTTPException, ValueError) as exc:
+        status, body = _request(socket_path, path, timeout)
+    except (OSError, ValueError) as exc:
         raise EngineError(f"the Docker engine at {socket_path} could not be asked ({exc})") from exc
-    finally:
-        connection.close()
-    if response.status == 404:
+    if status == 404:
         return None
     try:
-        document = json.loads(body) if response.status == 200 else None
+        document = json.loads(body) if status == 200 else None
     except ValueError:
         document = None
     if not isinstance(document, dict):
-        raise EngineError(f"the Docker engine at {socket_path} answered GET {path} with HTTP {response.status}")
+        raise EngineError(f"the Docker engine at {socket_path} answered GET {path} with HTTP {status}")
     return document
+
+
+def _request(socket_path: str, path: str, timeout: float) -> tuple[int, bytes]:
+    """The status and the body of ``GET path``; ValueError for an answer that is not HTTP."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        sock.connect(socket_path)
+        sock.sendall(f"GET {path} HTTP/1.0\r\nHost: docker\r\n\r\n".encode("ascii"))
+        chunks = []
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    head, separator, body = b"".join(chunks).partition(b"\r\n\r\n")
+    status_line = head.split(b"\r\n", 1)[0].split()
+    if not separator or len(status_line) < 2 or not status_line[0].startswith(b"HTTP/") \
+            or not status_line[1].isdigit():
+        raise ValueError(f"not an HTTP answer: {head[:80]!r}")
+    return int(status_line[1]), body

@@ -267,6 +267,9 @@ class RoleCase(t.NamedTuple):
     # Python writes it, what the rule wants and the rule's name. Empty where Ansible's argument spec or a module
     # refuses the value (their messages name field and value, checked above).
     says: tuple[str, ...] = ()
+    # The bridge role with the facts already there (gathered earlier in the play), so bridge_facts does not run and
+    # present.yml's check refuses the input; otherwise the case starts without them (meta: clear_facts).
+    facts_known: bool = False
 
 
 HOSTNAME = "is not a valid RFC 1123 host name (letters, digits, hyphens and dots only) (rule hostname)"
@@ -400,7 +403,9 @@ def role_cases() -> list[RoleCase]:
                  (f"routed: routed_formula: '--force' {BREW_FORMULA}",)),
         RoleCase("routed-tap-newline", "routed", {"routed_tap": "chipmk/tap\n"}, "routed_tap", "chipmk/tap\n",
                  (f"routed_tap: 'chipmk/tap\\n' {BREW_TAP}",)),
-        # Under the bridge role the parts' input is checked before bridge_facts: each role's message, at once.
+        # Under the bridge role the parts' input is refused before bridge_facts reaches the host (its desired state,
+        # the desired_state lookup), then named by the bridge role's check: each role's message, at once. With the
+        # facts known bridge_facts does not run, and the same check refuses it before any role applies.
         RoleCase("bridge-loopback-ip", "bridge", {"loopback_services": [{"name": "a.test", "ip": "999.1.1.1"}]},
                  "loopback_services[0].ip", "999.1.1.1",
                  ("loopback: loopback_services[0].ip: '999.1.1.1' is not a valid IPv4 or IPv6 address "
@@ -412,6 +417,11 @@ def role_cases() -> list[RoleCase]:
                  {"bridge_strategy": "tap", "tap_bridge_device": "tap999", "loopback_hosts_marker": "a b"},
                  "tap_bridge_device", "tap999",
                  (f"loopback: loopback_hosts_marker: 'a b' {MARKER}; tap_bridge: tap_bridge_device: 'tap999' {TAP}",)),
+        RoleCase("bridge-tap-and-loopback-facts-known", "bridge",
+                 {"bridge_strategy": "tap", "tap_bridge_device": "tap999", "loopback_hosts_marker": "a b"},
+                 "tap_bridge_device", "tap999",
+                 (f"loopback: loopback_hosts_marker: 'a b' {MARKER}; tap_bridge: tap_bridge_device: 'tap999' {TAP}",),
+                 facts_known=True),
         RoleCase("bridge-strategy", "bridge", {"bridge_strategy": "bogus"}, "bridge_strategy", "bogus"),
         RoleCase("bridge-state", "bridge", {"bridge_state": "gone"}, "bridge_state", "gone"),
     ]
@@ -439,6 +449,9 @@ def role_outcomes(world: tuple[Netns, dict[str, str]], tmp_path_factory: pytest.
 
     tasks: list[dict[str, t.Any]] = [snapshot(0)]
     for n, case in enumerate(cases, start=1):
+        if case.role == "bridge":
+            tasks.append({"name": f"facts of {case.id}", "dockermac.hostbridge.bridge_facts": {}} if case.facts_known
+                         else {"name": f"forget the facts before {case.id}", "ansible.builtin.meta": "clear_facts"})
         tasks.append({"name": f"case {case.id}", "block": [
             {"name": f"run {case.id}", "ansible.builtin.include_role": {"name": f"dockermac.hostbridge.{case.role}"},
              "vars": {**safe, **case.vars}}],
@@ -474,12 +487,21 @@ def test_role_refuses_bad_variables_naming_field_and_value_and_changes_nothing(
     case = got["case"]
     assert got["rescued"], "did not fail"
     assert got["failures"], "did not fail"
-    task, msg = got["failures"][0]
+    if case.role == "bridge" and case.says:
+        # bridge_facts' desired state refused the input on the controller (the same messages), and the bridge
+        # role's own check of every part, not a role's, named it; with the facts known, that check alone
+        failures = got["failures"]
+        if not case.facts_known:
+            (facts, refused), *failures = failures
+            assert facts.endswith(" : Gather the host bridge facts and compare the desired state with the host"), facts
+            assert "dockermac.hostbridge.desired_state' failed: " + "; ".join(case.says) in refused, refused
+        ((task, msg),) = failures
+        assert task.endswith(" : Check the input of every part"), task
+    else:
+        task, msg = got["failures"][0]
     assert case.field in msg, f"{task}: {msg}"
     assert names_value(msg, case.value), f"{task}: {msg}"
     for says in case.says:
         assert says in msg, f"{task}: {msg}"
-    if case.role == "bridge" and case.says:  # the bridge role's own check of every part, not a role's
-        assert task.endswith(" : Check the input of every part"), task
     changed = [k for k in got["before"] if got["before"][k] != got["after"][k]]
     assert not changed, f"the host changed ({changed}) before {task!r} failed"

@@ -31,6 +31,7 @@ from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors impor
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._module import Context
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._systemd import render_oneshot
 from ansible_collections.dockermac.hostbridge.plugins.modules import boot_job, hyperkit_shim
+from ansible_collections.dockermac.hostbridge.plugins.plugin_utils import _desired
 from ansible_collections.dockermac.hostbridge.tests.reliability._helpers import (
     ROOT,
     Netns,
@@ -198,24 +199,30 @@ TEMPLATES = ("tap-reapply.sh",)
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, t.Any]]:
-    """The role's templates rendered by Ansible (template lookups) with the role's defaults and derived vars."""
+    """The role's templates rendered by Ansible (template lookups) with the role's defaults and derived vars, and the
+    options of its boot_job task - or the role's refusal of them (the desired state checks the input first)."""
     out = tmp_path_factory.mktemp("rendered")
     role = Path(ROOT) / "roles" / "tap_bridge"
-    tasks = [{"name": f"render {n}", "vars": VARIANTS[n], "ansible.builtin.set_fact": {
-        f"hb_{n}_job": "{{ tap_bridge__desired.boot_job.params }}",  # the options of the boot_job task
-        **{f"hb_{n}_{k}": "{{ lookup('ansible.builtin.template', '" + str(role / "templates" / f"{name}.j2")
-                          + "', template_vars=hb_variant_" + str(n) + ") }}"
-           for k, name in enumerate(TEMPLATES)}}} for n in range(len(VARIANTS))]
+    tasks: list[dict[str, t.Any]] = []
+    for n, variant in enumerate(VARIANTS):
+        tasks.append({"name": f"render {n}", "vars": variant, "ansible.builtin.set_fact": {
+            f"hb_{n}_{k}": "{{ lookup('ansible.builtin.template', '" + str(role / "templates" / f"{name}.j2")
+                           + "', template_vars=hb_variant_" + str(n) + ") }}" for k, name in enumerate(TEMPLATES)}})
+        tasks.append({"name": f"job {n}", "vars": variant, "ignore_errors": True, "ansible.builtin.set_fact": {
+            f"hb_{n}_job": "{{ tap_bridge__desired.boot_job.params }}"}})  # the options of the boot_job task
     play = {"hosts": "localhost", "gather_facts": False, "tasks": tasks,
             "vars_files": [str(role / "defaults" / "main.yml"), str(role / "vars" / "main.yml")],
-            "vars": {f"hb_variant_{n}": variant for n, variant in enumerate(VARIANTS)}}
+            # role_path as inside the role: the desired state renders the re-apply program (tap_bridge__reapply_template)
+            "vars": {"role_path": str(role), **{f"hb_variant_{n}": variant for n, variant in enumerate(VARIANTS)}}}
     output = run_playbook([play], str(out))
     results = dict(task_results(output))
     defaults = yaml.safe_load((role / "defaults" / "main.yml").read_text())
     rendered = []
     for n, variant in enumerate(VARIANTS):
-        facts = results[f"render {n}"]["ansible_facts"]
-        rendered.append({"vars": {**defaults, **variant}, "job": facts[f"hb_{n}_job"],
+        facts, job = results[f"render {n}"]["ansible_facts"], results[f"job {n}"]
+        rendered.append({"vars": {**defaults, **variant},
+                         "job": job["ansible_facts"][f"hb_{n}_job"] if not job.get("failed") else None,
+                         "job_refused": str(job.get("msg", "")) if job.get("failed") else None,
                          "files": {name: facts[f"hb_{n}_{k}"] for k, name in enumerate(TEMPLATES)}})
     return rendered
 
@@ -237,10 +244,15 @@ def test_units_and_plist_carry_exactly_the_validated_values(rendered: list[dict[
     """The boot_job options of the role give the plist and units these values, or boot_job refuses them."""
     for variant in rendered:
         v = variant["vars"]
-        if not v["tap_bridge_reapply_label"][0].isalnum():  # "-e": the module refuses it before touching the host
+        if not v["tap_bridge_reapply_label"][0].isalnum():
+            # "-e": the role's desired state refuses it, and so does the module, were the options given to it
+            assert variant["job"] is None
+            assert "tap_bridge_reapply_label: '-e' is not a reverse-DNS label" in variant["job_refused"]
+            get = {**v, "tap_bridge__gateway": "unused", "tap_bridge__vm_link_name": "unused"}.__getitem__
             with pytest.raises(HostbridgeError, match=r"^name: '-e' is not a reverse-DNS label"):
-                _bootjob.validate(variant["job"])
+                _bootjob.validate(_desired.tap_bridge(get, lambda: "")["boot_job"]["params"])
             continue
+        assert variant["job_refused"] is None
         job = _bootjob.validate(variant["job"])
         plist = plistlib.loads(_bootjob.render_plist(job))
         assert plist["Label"] == v["tap_bridge_reapply_label"]
@@ -280,7 +292,8 @@ def test_reapply_program_runs_the_exact_commands(rendered: list[dict[str, t.Any]
 
 
 # The values the tap_bridge role templates into sh, systemd units and XML, the rule its input check
-# (tap_bridge__problems, with the invalid_fields filter) applies to each before anything is rendered, and a good value.
+# (tap_bridge__problems, the input_problems lookup: plugins/plugin_utils/_desired.py) applies to each before anything is
+# rendered, and a good value.
 ROLE_RULES = {"tap_bridge_device": ("tap_name", "tap1"), "tap_bridge_host_address": ("ipv4_cidr", "10.0.75.1/24"),
               "tap_bridge_reapply_label": ("launchd_label", "com.example.x"),
               "tap_bridge_reapply_path": ("safe_path", "/usr/local/x"),
@@ -288,10 +301,13 @@ ROLE_RULES = {"tap_bridge_device": ("tap_name", "tap1"), "tap_bridge_host_addres
 
 
 def _role_rules() -> dict[str, tuple[str, str]]:
-    problems = yaml.safe_load((Path(ROOT) / "roles" / "tap_bridge" / "vars" / "main.yml").read_text())[
-        "tap_bridge__problems"]
+    defaults = yaml.safe_load((Path(ROOT) / "roles" / "tap_bridge" / "defaults" / "main.yml").read_text())
     for field, (rule, _good) in ROLE_RULES.items():
-        assert f"'{field}': '{rule}'" in problems, (field, rule)
+        # the role's check refuses a bad value of the field with this rule
+        found = [problem for problem in _desired.tap_bridge_problems({**defaults, field: "x;y"}.__getitem__)
+                 if problem.startswith(f"{field}: ")]
+        assert len(found) == 1, (field, found)
+        assert found[0].endswith(f"(rule {rule})"), (field, rule, found)
     return ROLE_RULES
 
 

@@ -1,5 +1,7 @@
 """The desired state the roles hand to bridge_facts must be what their tasks apply: a parameter left out of it,
-or compared with another value, would let a re-run skip a task that had work to do. Read from the role files."""
+or compared with another value, would let a re-run skip a task that had work to do. The tasks are read from the
+role files, the desired state from its one source (plugins/plugin_utils/_desired.py, the desired_state lookup)
+with the role's defaults."""
 
 from __future__ import annotations
 
@@ -9,6 +11,8 @@ import typing as t
 
 import pytest
 import yaml
+
+from ansible_collections.dockermac.hostbridge.plugins.plugin_utils import _desired
 
 ROLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))),
                      "roles")
@@ -27,12 +31,28 @@ def load(role: str, *parts: str) -> t.Any:
         return yaml.safe_load(handle)
 
 
-def desired_entries(role: str) -> dict[str, t.Any]:
-    """The role's desired state, every entry (the tap bridge's Docker side joins when it is managed)."""
-    variables = load(role, "vars", "main.yml")
+def role_variables(role: str, **given: t.Any) -> t.Callable[[str], t.Any]:
+    """The role's variables as the lookup reads them: ``given``, else the role's default; a derived variable of the
+    role (vars/main.yml) as its name in a template, ``{{ name }}``, so a test can tell where a value comes from."""
+    defaults, derived = load(role, "defaults", "main.yml"), load(role, "vars", "main.yml")
+
+    def get(name: str) -> t.Any:
+        if name in given:
+            return given[name]
+        if name in defaults:
+            return defaults[name]
+        assert name in derived, f"{role}: the desired state reads {name}, which the role does not define"
+        return f"{{{{ {name} }}}}"
+    return get
+
+
+def desired_entries(role: str, **given: t.Any) -> dict[str, t.Any]:
+    """The role's desired state with its defaults, every entry (the tap bridge's Docker side is managed by
+    default)."""
+    get = role_variables(role, **given)
     if role == "tap_bridge":
-        return {**variables["tap_bridge__desired_host"], **variables["tap_bridge__desired_docker"]}
-    return t.cast("dict[str, t.Any]", variables[f"{role}__desired"])
+        return _desired.tap_bridge(get, lambda: "")
+    return t.cast("dict[str, t.Any]", getattr(_desired, role)(get))
 
 
 def tasks(role: str) -> list[dict[str, t.Any]]:
@@ -85,15 +105,20 @@ def test_module_tasks_apply_what_bridge_facts_compares(role: str, entry: str) ->
 @pytest.mark.parametrize("entry", ["tap_device", "hyperkit_shim"])
 def test_the_tasks_fill_in_only_what_bridge_facts_fills_in(entry: str) -> None:
     variables = load("tap_bridge", "vars", "main.yml")
-    params = variables["tap_bridge__desired_host"][entry]["params"]
     apply = " ".join(variables["tap_bridge__apply"][entry].split())
     match = re.fullmatch(rf"\{{\{{ tap_bridge__desired\.{entry}\.params \| combine\(\{{(.*)\}}\) \}}\}}", apply)
     assert match, apply
     filled = dict(re.findall(r"'(\w+)': ([^,]+?)(?:,|$)", match[1]))
     assert filled, apply
+    unset = desired_entries("tap_bridge", tap_bridge_user=None, tap_bridge_app_path="")[entry]["params"]
+    given = desired_entries("tap_bridge", tap_bridge_user="alice", tap_bridge_app_path="/Applications/D.app")
     for key, value in filled.items():
-        # Null in the desired state (left to bridge_facts), resolved from the facts by a derived variable here.
-        assert params[key] == f"{{{{ tap_bridge_{key.replace('owner', 'user')} | default(none, true) }}}}", key
+        # Null in the desired state when the role variable is unset (left to bridge_facts), the variable itself
+        # when set; resolved from the facts by a derived variable here.
+        variable = f"tap_bridge_{key.replace('owner', 'user')}"
+        assert unset[key] is None, key
+        assert given[entry]["params"][key] == {"tap_bridge_user": "alice",
+                                               "tap_bridge_app_path": "/Applications/D.app"}[variable], key
         assert value.strip().startswith("tap_bridge__"), (key, value)
 
 
@@ -112,10 +137,10 @@ def test_files_are_compared_with_what_the_templates_write() -> None:
                             "when": str(task.get("when", "")).replace("' ~ item", f"{item}'").replace("~ item", "")}
     assert len(written) == len(files) == 1  # the re-apply program; its job is a boot_job entry
     for name, params in files.items():
-        # The template the lookup renders: a file name, or the variable holding its path, as the task's src.
-        lookup = re.search(r"lookup\('ansible.builtin.template', ([^)]+)\)", params["sha1"]).group(1)
-        src = lookup.strip("'") if lookup.startswith("'") else "{{ " + lookup + " }}"
-        assert written[src]["dest"] == params["path"], name
+        # The lookup renders the template the variable tap_bridge__reapply_template names, as the task's src.
+        src = "{{ tap_bridge__reapply_template }}"
+        assert written[src]["dest"] == "{{ tap_bridge_reapply_path }}"
+        assert params["path"] == load("tap_bridge", "defaults", "main.yml")["tap_bridge_reapply_path"], name
         assert written[src]["mode"] == params["mode"], name
         assert written[src]["owner"] == "root"
         assert (params.get("uid", 0), params.get("gid", 0)) == (0, 0)
@@ -145,11 +170,14 @@ def test_the_docker_tasks_apply_what_bridge_facts_compares(entry: str, module: s
     talks to the engine through the socket the entry names (or the facts' one), and it is skipped on the plan."""
     params = desired_entries("tap_bridge")[entry]["params"]
     (task,) = [task for task in tasks("tap_bridge") if module in task]
-    assert task["vars"] == {"tap_bridge__want": f"{{{{ tap_bridge__desired_docker.{entry}.params }}}}"}
+    assert task["vars"] == {"tap_bridge__want": f"{{{{ tap_bridge__desired.{entry}.params }}}}"}
     args = yaml.safe_dump(task[module])
     used = set(re.findall(r"tap_bridge__want\.(\w+)", args))
     assert used == set(params) - {"socket"}, sorted(set(params) ^ used)
-    assert params["socket"] == "{{ tap_bridge_docker_socket | default(none, true) }}"
+    # null: the socket the facts found (tap_bridge__socket), as the task's docker_host falls back to
+    assert params["socket"] is None
+    given = desired_entries("tap_bridge", tap_bridge_docker_socket="/run/user/1/docker.sock")[entry]["params"]
+    assert given["socket"] == "/run/user/1/docker.sock"
     assert task[module]["docker_host"] == "unix://{{ tap_bridge__socket }}"
     assert f"tap_bridge__compared.{entry}.pending | default(true)" in str(task["when"])
 
@@ -159,10 +187,11 @@ def test_every_routed_part_is_compared_and_waited_for() -> None:
     the networks, daemon.json) each decide a `routed__pending_*` that its tasks wait for, and are compared only on a
     Mac where the routed strategy is possible."""
     variables = load("routed", "vars", "main.yml")
-    groups = ("routed__desired_base", "routed__desired_engine", "routed__desired_networks",
-              "routed__desired_daemon_json")
-    assert all(group in variables["routed__desired"] for group in groups)
-    entries = {name: entry for group in groups for name, entry in variables[group].items()}
+    # every entry of either direct-routing mode (the networks only when there are some)
+    entries = {**desired_entries("routed", routed_networks=[{"name": "n", "subnet": "172.30.0.0/24"}]),
+               **desired_entries("routed", routed_direct_routing="daemon_option")}
+    assert set(entries) == {"brew_tap", "brew_formula", "brew_service", "engine_version", "trusted_networks",
+                            "daemon_json"}
     assert all((entry["strategy"], entry["platforms"]) == ("routed", ["darwin"]) for entry in entries.values())
     pending = {name: str(value) for name, value in variables.items() if name.startswith("routed__pending_")}
     read = set(re.findall(r"routed__compared\.(\w+)\.pending \| default\(true\)", " ".join(pending.values())))
@@ -178,6 +207,9 @@ def test_every_routed_part_is_compared_and_waited_for() -> None:
     (task,) = [task for task in tasks("routed") if task.get("community.docker.docker_network", {}).get("driver")]
     params = entries["trusted_networks"]["params"]
     assert task["community.docker.docker_network"]["driver"] == params["driver"]
-    assert task["community.docker.docker_network"]["driver_options"] == params["driver_options"]
+    # the same option name and value, both from the role's derived variables
+    assert task["community.docker.docker_network"]["driver_options"] == "{{ {routed__option: routed__trusted} }}"
+    assert params["driver_options"] == {"{{ routed__option }}": "{{ routed__trusted }}"}
+    defaults = load("routed", "defaults", "main.yml")
     assert (entries["brew_tap"]["params"], entries["brew_formula"]["params"]) == (
-        {"tap": "{{ routed_tap }}"}, {"formula": "{{ routed_formula }}"})
+        {"tap": defaults["routed_tap"]}, {"formula": defaults["routed_formula"]})

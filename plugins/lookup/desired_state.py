@@ -1,0 +1,107 @@
+# Copyright (c) dockermac.hostbridge contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The lookups ``desired_state`` and ``input_problems`` read the role variables of the parts they are given."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: desired_state
+short_description: What the collection's roles would apply, in the form bridge_facts compares with the host
+version_added: 0.1.0
+author:
+  - dockermac.hostbridge contributors (!UNKNOWN)
+description:
+  - The desired state of each part named, from that role's variables as they are where the lookup runs (the role's
+    own tasks, or a play that imported the role's variables). Each entry holds the module's options that the role's
+    task would apply; the module P(dockermac.hostbridge.bridge_facts#module) compares them with the host (its
+    O(dockermac.hostbridge.bridge_facts#module:desired) option) and the role's tasks take their options from it.
+  - One source for the roles and the bridge role's single comparison. It is Python rather than role templates because
+    a re-run with nothing to do renders it on every host.
+options:
+  _terms:
+    description:
+      - The parts, by role - V(loopback), V(tap_bridge), V(routed). With more than one, their entries together.
+    type: list
+    elements: str
+    required: true
+notes:
+  - The V(tap_bridge) part renders the role's re-apply program (C(tap_bridge__reapply_template)) to compare its
+    checksum.
+"""
+
+EXAMPLES = r"""
+- name: Compare what the loopback role would apply with the host, without applying it
+  dockermac.hostbridge.bridge_facts:
+    desired: "{{ lookup('dockermac.hostbridge.desired_state', 'loopback') }}"
+  vars:
+    loopback_services: [{name: web.test, ip: 198.51.100.1}]
+  register: probe
+"""
+
+RETURN = r"""
+_raw:
+  description:
+    - One mapping of entry names (V(lo0_alias), V(etc_hosts_entry), V(tap_device), ...) to entries, each with
+      C(kind), C(strategy), C(platforms) (absent or null - every platform) and C(params), the module's options (null
+      - an option left out).
+  type: list
+  elements: dict
+"""
+
+import typing as t
+
+from ansible.errors import AnsibleLookupError
+from ansible.plugins.lookup import LookupBase
+from ansible.template import trust_as_template
+
+from ansible_collections.dockermac.hostbridge.plugins.plugin_utils import _desired
+
+PARTS: dict[str, t.Callable[..., t.Any]] = {
+    "loopback": _desired.loopback, "tap_bridge": _desired.tap_bridge, "routed": _desired.routed}
+
+
+class RoleVariables:
+    """A role variable by name, rendered; an error naming the variable and the role when it is not there."""
+
+    def __init__(self, lookup: LookupBase, variables: t.Mapping[str, t.Any], who: str) -> None:
+        self._lookup, self._variables, self._who = lookup, variables, who
+
+    def __call__(self, name: str) -> t.Any:
+        if name not in self._variables:
+            role = "tap_bridge" if name.startswith("tap_bridge") else name.split("_", 1)[0]
+            raise AnsibleLookupError(
+                f"{self._who}: the variable {name} is not defined here: run the lookup inside the role "
+                f"dockermac.hostbridge.{role}, or after importing its variables (import_role, public: true)")
+        return self._lookup._templar.template(self._variables[name])
+
+
+def parts(terms: t.Sequence[t.Any], known: t.Iterable[str], who: str) -> list[str]:
+    known = list(known)
+    unknown = [term for term in terms if term not in known]
+    if not terms or unknown:
+        raise AnsibleLookupError(f"{who}: parts {unknown or '(none)'}: name one or more of {known}")
+    return list(terms)
+
+
+class LookupModule(LookupBase):
+    def run(self, terms: list[t.Any], variables: t.Any = None, **kwargs: t.Any) -> list[t.Any]:
+        get = RoleVariables(self, variables or {}, "desired_state")
+        names = parts(terms, PARTS, "desired_state")
+        # No desired state from bad input: refused here, on the controller, before anything reaches the host.
+        problems = _desired.problems(get, names)
+        if problems:
+            raise AnsibleLookupError("; ".join(problems))
+        desired: dict[str, t.Any] = {}
+        for part in names:
+            if part == "tap_bridge":
+                desired.update(_desired.tap_bridge(get, lambda: self._reapply_program(get)))
+            else:
+                desired.update(PARTS[part](get))
+        return [desired]
+
+    def _reapply_program(self, get: RoleVariables) -> str:
+        """The re-apply program as the role's template task writes it. Rendered here with the variables as they are
+        (the template uses nothing else, and no Jinja block): the template lookup would copy every variable first,
+        most of a re-run's time in this lookup."""
+        source = self._loader.get_text_file_contents(get("tap_bridge__reapply_template"))
+        return str(self._templar.template(trust_as_template(source), escape_backslashes=False))

@@ -1,0 +1,103 @@
+"""_docker_api's HTTP over the engine's unix socket (no http.client): what it sends, and each kind of answer - a
+JSON object, a 404, an answer in pieces, something that is not HTTP, no engine at all."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import tempfile
+import threading
+import typing as t
+
+import pytest
+
+from ansible_collections.dockermac.hostbridge.plugins.module_utils import _docker_api
+
+
+def serve(path: str, answer: bytes, *, piece: int = 0) -> list[bytes]:
+    """A unix socket that answers one connection with ``answer`` (``piece`` bytes at a time) and closes it; the
+    request it read."""
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(1)
+    got: list[bytes] = []
+
+    def once() -> None:
+        conn, _peer = server.accept()
+        with conn:
+            got.append(conn.recv(65536))
+            step = piece or max(len(answer), 1)
+            for start in range(0, len(answer), step):
+                conn.sendall(answer[start:start + step])
+        server.close()
+
+    threading.Thread(target=once, daemon=True).start()
+    return got
+
+
+def answer(status: str, body: bytes) -> bytes:
+    # what the engine (Go's net/http) sends an HTTP/1.0 client: no chunks, the connection closed after the body
+    return b"HTTP/1.0 %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (
+        status.encode(), len(body), body)
+
+
+@pytest.fixture
+def sock() -> t.Iterator[str]:
+    with tempfile.TemporaryDirectory(prefix="hb-") as short:  # a unix socket path must stay short
+        yield os.path.join(short, "docker.sock")
+
+
+def test_a_json_object_read_in_pieces(sock: str) -> None:
+    network = {"Name": "tap", "Options": {"parent": "eth1"}, "Pad": "x" * 5000}
+    got = serve(sock, answer("200 OK", json.dumps(network).encode()), piece=7)
+    assert _docker_api.inspect(sock, "networks", "tap") == network
+    assert got == [b"GET /networks/tap HTTP/1.0\r\nHost: docker\r\n\r\n"]
+
+
+def test_names_are_quoted_into_the_path(sock: str) -> None:
+    got = serve(sock, answer("200 OK", b"{}"))
+    assert _docker_api.inspect(sock, "images", "busybox:stable x") == {}
+    assert got == [b"GET /images/busybox:stable%20x/json HTTP/1.0\r\nHost: docker\r\n\r\n"]
+
+
+def test_a_404_is_none(sock: str) -> None:
+    serve(sock, answer("404 Not Found", b'{"message": "network tap not found"}'))
+    assert _docker_api.inspect(sock, "networks", "tap") is None
+
+
+def test_the_version(sock: str) -> None:
+    serve(sock, answer("200 OK", b'{"Version": "28.2.2", "ApiVersion": "1.50"}'))
+    assert _docker_api.version(sock) == "28.2.2"
+
+
+def test_another_status_is_an_engine_error(sock: str) -> None:
+    serve(sock, answer("500 Internal Server Error", b'{"message": "boom"}'))
+    with pytest.raises(_docker_api.EngineError, match=rf"^the Docker engine at {sock} answered GET /containers/x/json "
+                                                      r"with HTTP 500$"):
+        _docker_api.inspect(sock, "containers", "x")
+
+
+@pytest.mark.parametrize("reply", [b"SSH-2.0-OpenSSH_9.6\r\n", b"", b"HTTP/1.0 OK\r\n\r\n"],
+                         ids=["not-http", "nothing", "no-status-code"])
+def test_an_answer_that_is_not_http(sock: str, reply: bytes) -> None:
+    serve(sock, reply)
+    with pytest.raises(_docker_api.EngineError, match=rf"^the Docker engine at {sock} could not be asked "
+                                                      r"\(not an HTTP answer: "):
+        _docker_api.inspect(sock, "networks", "tap")
+
+
+def test_no_engine(sock: str) -> None:
+    with pytest.raises(_docker_api.EngineError, match=rf"^the Docker engine at {sock} could not be asked \(.*No such"):
+        _docker_api.version(sock)
+
+
+def test_an_engine_that_does_not_answer_in_time(sock: str) -> None:
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(sock)
+    server.listen(1)
+    try:
+        with pytest.raises(_docker_api.EngineError, match=r"could not be asked \(timed out\)"):
+            _docker_api.inspect(sock, "networks", "tap", timeout=0.2)
+    finally:
+        server.close()
