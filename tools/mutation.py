@@ -115,6 +115,7 @@ TARGETS: dict[str, list[str]] = {
         "module_utils/test_facts.py",
     ],
     "_docker_api.py": [
+        "module_utils/test_docker_api.py",
         "module_utils/test_docker_api_mutants.py",
         "module_utils/test_plan_docker.py",
         "module_utils/test_plan_routed.py",  # the engine's version (the routed strategy's docker_engine kind)

@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 import typing as t
 import urllib.parse
 
 TIMEOUT = 5.0
+# The engine's answers read here are a few kB; an answer this large is not one, and is not read to its end.
+MAX_ANSWER = 8 * 1024 * 1024
 
 
 class EngineError(Exception):
@@ -40,6 +43,14 @@ def version(socket_path: str, *, timeout: float = TIMEOUT) -> str:
     return found
 
 
+def ping(socket_path: str, *, timeout: float) -> bool:
+    """Whether a Docker engine answers ``GET /_ping`` with 200 on the unix socket ``socket_path``."""
+    try:
+        return _request(socket_path, "/_ping", timeout)[0] == 200
+    except (OSError, ValueError):  # refused, absent, silent, path too long for AF_UNIX, not HTTP
+        return False
+
+
 def _get(socket_path: str, path: str, timeout: float) -> dict[str, t.Any] | None:
     """The JSON object the engine answers ``GET path`` with; None for a 404."""
     try:
@@ -58,17 +69,23 @@ def _get(socket_path: str, path: str, timeout: float) -> dict[str, t.Any] | None
 
 
 def _request(socket_path: str, path: str, timeout: float) -> tuple[int, bytes]:
-    """The status and the body of ``GET path``; ValueError for an answer that is not HTTP."""
+    """The status and the body of ``GET path``, all within ``timeout``; ValueError for an answer that is not HTTP
+    or too large."""
+    deadline = time.monotonic() + timeout
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(timeout)
         sock.connect(socket_path)
         sock.sendall(f"GET {path} HTTP/1.0\r\nHost: docker\r\n\r\n".encode("ascii"))
-        chunks = []
+        chunks, size = [], 0
         while True:
+            sock.settimeout(max(deadline - time.monotonic(), 0.001))  # a trickling answer ends at the deadline too
             chunk = sock.recv(65536)
             if not chunk:
                 break
             chunks.append(chunk)
+            size += len(chunk)
+            if size > MAX_ANSWER:
+                raise ValueError(f"an answer of more than {MAX_ANSWER} bytes")
     head, separator, body = b"".join(chunks).partition(b"\r\n\r\n")
     status_line = head.split(b"\r\n", 1)[0].split()
     if not separator or len(status_line) < 2 or not status_line[0].startswith(b"HTTP/") \

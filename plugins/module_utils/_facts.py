@@ -17,11 +17,10 @@ import platform
 import plistlib
 import pwd
 import re
-import socket
 import stat
 import typing as t
 
-from ansible_collections.dockermac.hostbridge.plugins.module_utils import _app_management, _trust
+from ansible_collections.dockermac.hostbridge.plugins.module_utils import _app_management, _docker_api, _trust
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._darwin import (
     KEXT_APPROVAL_STEPS,
     TUNTAP_KEXT_PATH,
@@ -136,26 +135,6 @@ def _is_tap_interface(tun_flags: str) -> bool:
         return False
 
 
-# --- the Docker engine -------------------------------------------------------------------------------------
-def ping(path: str, *, timeout: float = PING_TIMEOUT) -> bool:
-    """Whether a Docker engine answers ``GET /_ping`` with 200 on the unix socket ``path``."""
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(timeout)
-            sock.connect(path)
-            sock.sendall(b"GET /_ping HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n")
-            response = b""
-            while len(response) < 65536:
-                chunk = sock.recv(4096)
-                if not chunk:
-                    break
-                response += chunk
-    except (OSError, ValueError):  # refused, absent, timeout, path too long for AF_UNIX
-        return False
-    status = response.split(b"\r\n", 1)[0].split()
-    return len(status) >= 2 and status[0].startswith(b"HTTP/") and status[1] == b"200"
-
-
 # --- the backends ------------------------------------------------------------------------------------------
 class Facts:
     """Gathers the facts. ``root`` prefixes every absolute system path; ``home`` replaces the user's home."""
@@ -204,7 +183,8 @@ class Facts:
         path = self.socket_path(home=home)
         exists = os.path.exists(path)
         # The default socket is a link on a Mac: present (lexists) even while Docker Desktop is not running.
-        return {"socket": path, "socket_exists": exists, "engine_reachable": exists and ping(path),
+        return {"socket": path, "socket_exists": exists,
+                "engine_reachable": exists and _docker_api.ping(path, timeout=PING_TIMEOUT),
                 "default_socket": DOCKER_SOCKET, "default_socket_present": os.path.lexists(self.path(DOCKER_SOCKET))}
 
     def socket_path(self, *, home: str | None) -> str:

@@ -212,7 +212,8 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, t.Any]]
             f"hb_{n}_job": "{{ tap_bridge__desired.boot_job.params }}"}})  # the options of the boot_job task
     play = {"hosts": "localhost", "gather_facts": False, "tasks": tasks,
             "vars_files": [str(role / "defaults" / "main.yml"), str(role / "vars" / "main.yml")],
-            # role_path as inside the role: the desired state renders the re-apply program (tap_bridge__reapply_template)
+            # role_path as inside the role: the desired state renders the re-apply program
+            # (tap_bridge__reapply_template)
             "vars": {"role_path": str(role), **{f"hb_variant_{n}": variant for n, variant in enumerate(VARIANTS)}}}
     output = run_playbook([play], str(out))
     results = dict(task_results(output))

@@ -3,11 +3,13 @@ JSON object, a 404, an answer in pieces, something that is not HTTP, no engine a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
 import tempfile
 import threading
+import time
 import typing as t
 
 import pytest
@@ -17,7 +19,7 @@ from ansible_collections.dockermac.hostbridge.plugins.module_utils import _docke
 
 def serve(path: str, answer: bytes, *, piece: int = 0) -> list[bytes]:
     """A unix socket that answers one connection with ``answer`` (``piece`` bytes at a time) and closes it; the
-    request it read."""
+    request it read (test_docker_api_mutants and test_facts_mutants too)."""
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(path)
     server.listen(1)
@@ -90,6 +92,44 @@ def test_an_answer_that_is_not_http(sock: str, reply: bytes) -> None:
 def test_no_engine(sock: str) -> None:
     with pytest.raises(_docker_api.EngineError, match=rf"^the Docker engine at {sock} could not be asked \(.*No such"):
         _docker_api.version(sock)
+
+
+@pytest.mark.parametrize(("reply", "up"), [(answer("200 OK", b"OK"), True), (answer("500 Error", b""), False),
+                                           (b"nonsense", False)], ids=["ok", "500", "not-http"])
+def test_ping(sock: str, reply: bytes, up: bool) -> None:
+    got = serve(sock, reply)
+    assert _docker_api.ping(sock, timeout=2) is up
+    assert got == [b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n"]
+
+
+def test_an_answer_too_large_is_not_read_to_its_end(sock: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_docker_api, "MAX_ANSWER", 1000)
+    serve(sock, answer("200 OK", b"{" + b" " * 2000 + b"}"), piece=100)
+    with pytest.raises(_docker_api.EngineError, match=r"could not be asked \(an answer of more than 1000 bytes\)"):
+        _docker_api.inspect(sock, "networks", "tap")
+
+
+def test_an_answer_that_trickles_ends_at_the_deadline(sock: str) -> None:
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(sock)
+    server.listen(1)
+
+    def trickle() -> None:
+        conn, _peer = server.accept()
+        with conn, contextlib.suppress(OSError):  # the client hangs up at its deadline
+            conn.recv(65536)
+            for byte in b"HTTP/1.0 200 OK\r\n\r\n{}":
+                conn.sendall(bytes([byte]))
+                time.sleep(0.05)  # each piece well within a recv's timeout, all of them past the deadline
+
+    threading.Thread(target=trickle, daemon=True).start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(_docker_api.EngineError, match=r"could not be asked \(timed out\)"):
+            _docker_api.inspect(sock, "networks", "tap", timeout=0.3)
+    finally:
+        server.close()
+    assert time.monotonic() - started < 0.6
 
 
 def test_an_engine_that_does_not_answer_in_time(sock: str) -> None:

@@ -5,29 +5,12 @@ HTTP server on a unix socket of the test's own."""
 from __future__ import annotations
 
 import os
-import socket
 import tempfile
-import threading
 
 import pytest
 
 from ansible_collections.dockermac.hostbridge.plugins.module_utils import _docker_api
-
-
-def serve_once(path: str, answer: bytes) -> None:
-    """A unix socket at ``path`` that answers one connection with ``answer`` and closes (test_facts_mutants too)."""
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    server.bind(path)
-    server.listen(1)
-
-    def once() -> None:
-        conn, _peer = server.accept()
-        with conn:
-            conn.recv(65536)
-            conn.sendall(answer)
-        server.close()
-
-    threading.Thread(target=once, daemon=True).start()
+from ansible_collections.dockermac.hostbridge.tests.unit.plugins.module_utils.test_docker_api import serve
 
 
 def ok_with(body: bytes) -> bytes:
@@ -40,7 +23,7 @@ def ok_with(body: bytes) -> bytes:
 def test_a_200_that_is_not_a_json_object_is_an_engine_error(body: bytes) -> None:
     with tempfile.TemporaryDirectory(prefix="hb-") as short:
         path = os.path.join(short, "docker.sock")
-        serve_once(path, ok_with(body))
+        serve(path, ok_with(body))
         with pytest.raises(_docker_api.EngineError, match=rf"^the Docker engine at {path} answered GET "
                                                           r"/networks/tap with HTTP 200$"):
             _docker_api.inspect(path, "networks", "tap")

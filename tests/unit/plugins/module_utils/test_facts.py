@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.dockermac.hostbridge.plugins.module_utils import _facts, _strategy
+from ansible_collections.dockermac.hostbridge.plugins.module_utils import _docker_api, _facts, _strategy
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._darwin import KEXT_APPROVAL_STEPS, kext_listed
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._facts import DarwinFacts, LinuxFacts
@@ -200,21 +200,21 @@ OK = b"HTTP/1.1 200 OK\r\nApi-Version: 1.47\r\nContent-Type: text/plain; charset
 def test_ping_a_live_engine(short_dir: str) -> None:
     path = os.path.join(short_dir, "docker.sock")
     with ping_server(path, OK) as requests:
-        assert _facts.ping(path) is True
-    assert requests[0].startswith(b"GET /_ping HTTP/1.1\r\n")
+        assert _docker_api.ping(path, timeout=_facts.PING_TIMEOUT) is True
+    assert requests[0] == b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n"
 
 
 def test_ping_errors_and_silence(short_dir: str) -> None:
     path = os.path.join(short_dir, "docker.sock")
-    assert _facts.ping(path) is False  # nothing there
+    assert _docker_api.ping(path, timeout=_facts.PING_TIMEOUT) is False  # nothing there
     with ping_server(path, b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n"):
-        assert _facts.ping(path) is False
+        assert _docker_api.ping(path, timeout=_facts.PING_TIMEOUT) is False
     os.unlink(path)
     with ping_server(path, None):
-        assert _facts.ping(path, timeout=0.3) is False  # accepted, never answered: the timeout wins
+        assert _docker_api.ping(path, timeout=0.3) is False  # accepted, never answered: the timeout wins
     os.unlink(path)
     Path(path).write_text("a regular file")
-    assert _facts.ping(path) is False
+    assert _docker_api.ping(path, timeout=_facts.PING_TIMEOUT) is False
 
 
 # --- strategy verdicts --------------------------------------------------------------------------------------

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.dockermac.hostbridge.plugins.module_utils import _facts
+from ansible_collections.dockermac.hostbridge.plugins.module_utils import _docker_api, _facts
 from ansible_collections.dockermac.hostbridge.plugins.module_utils._errors import HostbridgeError
 from ansible_collections.dockermac.hostbridge.tests.fake_docker_api import FakeDockerAPI
-from ansible_collections.dockermac.hostbridge.tests.unit.plugins.module_utils.test_docker_api_mutants import serve_once
+from ansible_collections.dockermac.hostbridge.tests.unit.plugins.module_utils.test_docker_api import serve
 from ansible_collections.dockermac.hostbridge.tests.unit.plugins.module_utils.test_facts import (
     KMUTIL,
     SETTINGS,
@@ -126,8 +126,8 @@ def test_an_os_release_that_is_not_utf8_gives_no_version(tmp_path: Path) -> None
 ])
 def test_the_engine_is_up_only_for_a_200_to_ping(answer: bytes, up: bool) -> None:
     with tempfile.TemporaryDirectory(prefix="hb-") as short:
-        serve_once(f"{short}/docker.sock", answer)
-        assert _facts.ping(f"{short}/docker.sock") is up
+        serve(f"{short}/docker.sock", answer)
+        assert _docker_api.ping(f"{short}/docker.sock", timeout=_facts.PING_TIMEOUT) is up
 
 
 def test_a_version_that_is_not_a_string_is_no_version() -> None:
