@@ -56,8 +56,7 @@ from ansible.template import trust_as_template
 
 from ansible_collections.dockermac.hostbridge.plugins.plugin_utils import _desired
 
-PARTS: dict[str, t.Callable[..., t.Any]] = {
-    "loopback": _desired.loopback, "tap_bridge": _desired.tap_bridge, "routed": _desired.routed}
+PARTS = ("loopback", "tap_bridge", "routed")
 
 
 class RoleVariables:
@@ -93,10 +92,12 @@ class LookupModule(LookupBase):
             raise AnsibleLookupError("; ".join(problems))
         desired: dict[str, t.Any] = {}
         for part in names:
-            if part == "tap_bridge":
+            if part == "loopback":
+                desired.update(_desired.loopback(get))
+            elif part == "tap_bridge":
                 desired.update(_desired.tap_bridge(get, lambda: self._reapply_program(get)))
             else:
-                desired.update(PARTS[part](get))
+                desired.update(_desired.routed(get))
         return [desired]
 
     def _reapply_program(self, get: RoleVariables) -> str:

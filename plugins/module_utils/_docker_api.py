@@ -21,7 +21,7 @@ import urllib.parse
 
 TIMEOUT = 5.0
 # The engine's answers read here are a few kB; an answer this large is not one, and is not read to its end.
-MAX_ANSWER = 8 * 1024 * 1024
+MAX_ANSWER = 8388608  # 8 MiB
 
 
 class EngineError(Exception):

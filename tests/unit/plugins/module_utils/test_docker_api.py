@@ -73,20 +73,35 @@ def test_the_version(sock: str) -> None:
     assert _docker_api.version(sock) == "28.2.2"
 
 
-def test_another_status_is_an_engine_error(sock: str) -> None:
-    serve(sock, answer("500 Internal Server Error", b'{"message": "boom"}'))
+@pytest.mark.parametrize("status", ["500 Internal Server Error", "199 Early"], ids=["500", "1xx"])
+def test_another_status_is_an_engine_error(sock: str, status: str) -> None:
+    serve(sock, answer(status, b'{"message": "boom"}'))
     with pytest.raises(_docker_api.EngineError, match=rf"^the Docker engine at {sock} answered GET /containers/x/json "
-                                                      r"with HTTP 500$"):
+                                                      rf"with HTTP {status[:3]}$"):
         _docker_api.inspect(sock, "containers", "x")
 
 
-@pytest.mark.parametrize("reply", [b"SSH-2.0-OpenSSH_9.6\r\n", b"", b"HTTP/1.0 OK\r\n\r\n"],
-                         ids=["not-http", "nothing", "no-status-code"])
+def test_a_status_line_without_a_reason_phrase(sock: str) -> None:
+    serve(sock, b"HTTP/1.0 200\r\n\r\n{}")  # the reason phrase may be left out (RFC 9112, 4)
+    assert _docker_api.inspect(sock, "networks", "tap") == {}
+
+
+@pytest.mark.parametrize("reply", [
+    b"SSH-2.0-OpenSSH_9.6\r\n", b"", b"HTTP/1.0 OK\r\n\r\n", b"HTTP/1.0\r\n\r\n{}", b"FTP/1.0 200 OK\r\n\r\n{}",
+    b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n",
+], ids=["not-http", "nothing", "no-status-code", "status-line-cut-short", "another-protocol", "headers-never-end"])
 def test_an_answer_that_is_not_http(sock: str, reply: bytes) -> None:
     serve(sock, reply)
     with pytest.raises(_docker_api.EngineError, match=rf"^the Docker engine at {sock} could not be asked "
                                                       r"\(not an HTTP answer: "):
         _docker_api.inspect(sock, "networks", "tap")
+
+
+def test_what_is_not_http_is_quoted_up_to_80_bytes(sock: str) -> None:
+    serve(sock, b"x" * 100 + b"\r\n\r\n")
+    with pytest.raises(_docker_api.EngineError) as raised:
+        _docker_api.inspect(sock, "networks", "tap")
+    assert str(raised.value) == f"the Docker engine at {sock} could not be asked (not an HTTP answer: {b'x' * 80!r})"
 
 
 def test_no_engine(sock: str) -> None:
@@ -95,18 +110,53 @@ def test_no_engine(sock: str) -> None:
 
 
 @pytest.mark.parametrize(("reply", "up"), [(answer("200 OK", b"OK"), True), (answer("500 Error", b""), False),
-                                           (b"nonsense", False)], ids=["ok", "500", "not-http"])
+                                           (answer("199 Early", b""), False), (b"nonsense", False)],
+                         ids=["ok", "500", "1xx", "not-http"])
 def test_ping(sock: str, reply: bytes, up: bool) -> None:
     got = serve(sock, reply)
     assert _docker_api.ping(sock, timeout=2) is up
     assert got == [b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n"]
 
 
-def test_an_answer_too_large_is_not_read_to_its_end(sock: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_docker_api, "MAX_ANSWER", 1000)
-    serve(sock, answer("200 OK", b"{" + b" " * 2000 + b"}"), piece=100)
-    with pytest.raises(_docker_api.EngineError, match=r"could not be asked \(an answer of more than 1000 bytes\)"):
+@pytest.mark.parametrize("pad", [0, 1], ids=["at-the-bound", "a-byte-over"])
+def test_an_answer_too_large_is_not_read_to_its_end(sock: str, monkeypatch: pytest.MonkeyPatch, pad: int) -> None:
+    reply = answer("200 OK", b"{" + b" " * 900 + b"}")
+    monkeypatch.setattr(_docker_api, "MAX_ANSWER", len(reply) - pad)
+    serve(sock, reply, piece=100)
+    if not pad:
+        assert _docker_api.inspect(sock, "networks", "tap") == {}
+        return
+    with pytest.raises(_docker_api.EngineError, match=rf"could not be asked \(an answer of more than {len(reply) - 1} "
+                                                      r"bytes\)"):
         _docker_api.inspect(sock, "networks", "tap")
+
+
+def serve_after(path: str, delay: float, reply: bytes) -> None:
+    """A unix socket that answers one connection with ``reply`` ``delay`` seconds after the request."""
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(1)
+
+    def later() -> None:
+        conn, _peer = server.accept()
+        with conn, contextlib.suppress(OSError):  # the client may have hung up at its deadline
+            conn.recv(65536)
+            time.sleep(delay)
+            conn.sendall(reply)
+        server.close()
+
+    threading.Thread(target=later, daemon=True).start()
+
+
+def test_an_answer_within_the_timeout_is_waited_for(sock: str) -> None:
+    serve_after(sock, 0.2, answer("200 OK", b'{"Name": "tap"}'))
+    assert _docker_api.inspect(sock, "networks", "tap", timeout=0.8) == {"Name": "tap"}
+
+
+def test_an_answer_after_the_timeout_is_not(sock: str) -> None:
+    serve_after(sock, 0.8, answer("200 OK", b'{"Name": "tap"}'))
+    with pytest.raises(_docker_api.EngineError, match=r"could not be asked \(timed out\)"):
+        _docker_api.inspect(sock, "networks", "tap", timeout=0.3)
 
 
 def test_an_answer_that_trickles_ends_at_the_deadline(sock: str) -> None:
