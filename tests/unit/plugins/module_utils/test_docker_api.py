@@ -88,8 +88,9 @@ def test_a_status_line_without_a_reason_phrase(sock: str) -> None:
 
 @pytest.mark.parametrize("reply", [
     b"SSH-2.0-OpenSSH_9.6\r\n", b"", b"HTTP/1.0 OK\r\n\r\n", b"HTTP/1.0\r\n\r\n{}", b"FTP/1.0 200 OK\r\n\r\n{}",
-    b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n",
-], ids=["not-http", "nothing", "no-status-code", "status-line-cut-short", "another-protocol", "headers-never-end"])
+    b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n", b"HTTP/1.0\r\n200 OK\r\n\r\n{}",
+], ids=["not-http", "nothing", "no-status-code", "status-line-cut-short", "another-protocol", "headers-never-end",
+        "a-code-on-the-next-line"])
 def test_an_answer_that_is_not_http(sock: str, reply: bytes) -> None:
     serve(sock, reply)
     with pytest.raises(_docker_api.EngineError, match=rf"^the Docker engine at {sock} could not be asked "
