@@ -1,11 +1,11 @@
-# Copyright: dockermac.hostbridge contributors
-# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# Copyright (c) dockermac.hostbridge contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """What each part's tasks would apply, and every bad value of its input, from its role variables.
 
 The one source of both: the roles' variables (``loopback__desired``, ``tap_bridge__desired``, ``routed__desired``,
 ``<role>__problems``) and the bridge role's bridge_facts call take them from here, through the ``desired_state`` and
 ``input_problems`` lookups. Python rather than Jinja because a re-run with nothing to do renders them on every host:
-as role templates they cost the controller about 0.09 s a host (docs/performance.md).
+as role templates they cost the controller about 0.1 s a host (docs/performance.md).
 
 Each entry is what bridge_facts compares (``plugins/module_utils/_plan.py``): its kind, its strategy, the platforms
 it applies on (none: all) and the module's options, a null option being one left out. ``get(name)`` is a role
