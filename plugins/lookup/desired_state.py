@@ -26,7 +26,8 @@ options:
     required: true
 notes:
   - The V(tap_bridge) part renders the role's re-apply program (C(tap_bridge__reapply_template)) to compare its
-    checksum.
+    checksum; that path is found from C(role_path), so the part needs to be looked up inside one of the
+    collection's roles (its own tasks, or the bridge role's), or with C(role_path) set to one of them.
 """
 
 EXAMPLES = r"""

@@ -6,9 +6,10 @@ Only ``GET``: ``_plan`` asks the engine the roles' community.docker tasks talk t
 network and container are as wanted, and the engine's version. Paths are unversioned: the engine answers them
 in its own API version.
 
-An HTTP/1.0 request on a fresh connection: the engine answers without chunked encoding and closes the connection
-after its answer, so the body is what comes before the end of the stream. Not ``http.client``: its imports (email,
-ssl) cost a no-change re-run, whose one module call this is in, about 9 ms (docs/performance.md).
+An HTTP/1.0 request on a fresh connection, ``Connection: close``: dockerd answers without chunks and closes the
+connection after its answer; an answer framed by Content-Length or chunks (a proxy speaking HTTP/1.1) ends where
+its framing says. Not ``http.client``: its imports (email, ssl) cost a no-change re-run, whose one module call this
+is in, about 9 ms (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -69,26 +70,76 @@ def _get(socket_path: str, path: str, timeout: float) -> dict[str, t.Any] | None
 
 
 def _request(socket_path: str, path: str, timeout: float) -> tuple[int, bytes]:
-    """The status and the body of ``GET path``, all within ``timeout``; ValueError for an answer that is not HTTP
-    or too large."""
+    """The status and the body of ``GET path``, all within ``timeout``; ValueError for an answer that is not HTTP,
+    is cut short or is too large. The answer ends where its own framing says (Content-Length, or the last chunk of
+    a chunked body), else where the engine closes the connection: a proxy in front of the engine (Docker Desktop's)
+    may keep it open, and may answer in HTTP/1.1."""
     deadline = time.monotonic() + timeout
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(timeout)
         sock.connect(socket_path)
-        sock.sendall(f"GET {path} HTTP/1.0\r\nHost: docker\r\n\r\n".encode("ascii"))
-        chunks, size = [], 0
+        sock.sendall(f"GET {path} HTTP/1.0\r\nHost: docker\r\nConnection: close\r\n\r\n".encode("ascii"))
+        data = bytearray()
         while True:
             sock.settimeout(max(deadline - time.monotonic(), 0.001))  # a trickling answer ends at the deadline too
             chunk = sock.recv(65536)
             if not chunk:
                 break
-            chunks.append(chunk)
-            size += len(chunk)
-            if size > MAX_ANSWER:
+            data += chunk
+            if len(data) > MAX_ANSWER:
                 raise ValueError(f"an answer of more than {MAX_ANSWER} bytes")
-    head, separator, body = b"".join(chunks).partition(b"\r\n\r\n")
+            if _framed(bytes(data)) is not None:
+                break
+    answer = bytes(data)
+    head, separator, _rest = answer.partition(b"\r\n\r\n")
     status_line = head.split(b"\r\n", 1)[0].split()
     if not separator or len(status_line) < 2 or not status_line[0].startswith(b"HTTP/") \
             or not status_line[1].isdigit():
         raise ValueError(f"not an HTTP answer: {head[:80]!r}")
+    body = _framed(answer)
+    if body is None:
+        if _fields(head).keys() & {b"content-length", b"transfer-encoding"}:
+            raise ValueError(f"an answer cut short ({len(answer)} bytes)")
+        body = answer[len(head) + 4:]
     return int(status_line[1]), body
+
+
+def _fields(head: bytes) -> dict[bytes, bytes]:
+    """The header fields of an answer's head, by lower-case name."""
+    fields = {}
+    for line in head.split(b"\r\n")[1:]:
+        name, _colon, value = line.partition(b":")
+        fields[name.strip().lower()] = value.strip()
+    return fields
+
+
+def _framed(answer: bytes) -> bytes | None:
+    """The body when ``answer`` is whole by its own framing (Content-Length, or a chunked body's last chunk);
+    None when it is not yet, or has no framing of its own."""
+    head, separator, body = answer.partition(b"\r\n\r\n")
+    if not separator:
+        return None
+    fields = _fields(head)
+    if fields.get(b"transfer-encoding", b"").lower() == b"chunked":
+        return _dechunk(body)
+    length = fields.get(b"content-length", b"")
+    if length.isdigit() and len(body) >= int(length):
+        return body[:int(length)]
+    return None
+
+
+def _dechunk(body: bytes) -> bytes | None:
+    """A chunked body's data, or None while its last chunk has not come; ValueError for what is not chunks."""
+    data: list[bytes] = []
+    rest = body
+    while True:
+        size_line, separator, rest = rest.partition(b"\r\n")
+        if not separator:
+            return None
+        size = int(size_line.split(b";")[0].strip() or b"x", 16)
+        if size == 0:
+            return b"".join(data)
+        if len(rest) < size + 2:
+            return None
+        data.append(rest[:size])
+        rest = rest[size + 2:]

@@ -70,7 +70,8 @@ DOCKER_CONTAINER_SPEC = {
     "restart_policy": {"type": "str", "required": True},
     "socket": {"type": "str"},
 }
-# The routed role's parts (roles/routed/vars/main.yml routed__desired). brew null: the one the facts found.
+# The routed role's parts (the desired_state lookup's routed part, plugins/plugin_utils/_desired.py). brew null:
+# the one the facts found.
 HOMEBREW_TAP_SPEC = {"tap": {"type": "str", "required": True}, "brew": {"type": "path"}}
 HOMEBREW_FORMULA_SPEC = {"formula": {"type": "str", "required": True}, "brew": {"type": "path"}}
 HOMEBREW_SERVICE_SPEC = {"formula": {"type": "str", "required": True}}

@@ -2,9 +2,9 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """What each part's tasks would apply, and every bad value of its input, from its role variables.
 
-The one source of both: the roles' variables (``loopback__desired``, ``tap_bridge__desired``, ``routed__desired``,
-``<role>__problems``) and the bridge role's bridge_facts call take them from here, through the ``desired_state`` and
-``input_problems`` lookups. Python rather than Jinja because a re-run with nothing to do renders them on every host:
+The one source of both: the roles' variables (``loopback__desired``, ``tap_bridge__desired``, ``<role>__problems``)
+and the bridge role's bridge_facts call take them from here, through the ``desired_state`` and ``input_problems``
+lookups. Python rather than Jinja because a re-run with nothing to do renders them on every host:
 as role templates they cost the controller about 0.1 s a host (docs/performance.md).
 
 Each entry is what bridge_facts compares (``plugins/module_utils/_plan.py``): its kind, its strategy, the platforms
@@ -41,8 +41,17 @@ def _unset_to_none(value: t.Any) -> t.Any:
     return value if value else None
 
 
+def _fold(value: t.Any) -> t.Any:
+    """Text compared without case, as Ansible's ``unique`` and Jinja's ``groupby`` compare it."""
+    return value.lower() if isinstance(value, str) else value
+
+
 def _unique(items: t.Iterable[t.Any]) -> list[t.Any]:
-    return list(dict.fromkeys(items))
+    """Each item once, the first spelling kept (``unique``: ``Web.test`` and ``web.test`` are one name)."""
+    seen: dict[t.Any, t.Any] = {}
+    for item in items:
+        seen.setdefault(_fold(item), item)
+    return list(seen.values())
 
 
 def _as_int(value: t.Any) -> int:
@@ -69,11 +78,13 @@ def loopback_addresses(services: t.Sequence[t.Mapping[str, t.Any]]) -> list[str]
 
 
 def loopback_entries(services: t.Sequence[t.Mapping[str, t.Any]]) -> list[dict[str, t.Any]]:
-    """One hosts entry per address, sorted by address, with the names (and aliases) of every service on it."""
-    names: dict[t.Any, list[t.Any]] = {}  # unchecked values here: the input check names what is wrong
-    for service in sorted(services, key=lambda s: str(s.get("ip"))):
-        names.setdefault(service.get("ip"), []).extend([service.get("name"), *(service.get("aliases") or [])])
-    return [{"ip": ip, "names": _unique(group)} for ip, group in names.items()]
+    """One hosts entry per address, sorted by address, with the names (and aliases) of every service on it; as
+    Jinja's ``groupby`` made them: addresses sorted and grouped without case, each group under its first spelling."""
+    groups: dict[t.Any, tuple[t.Any, list[t.Any]]] = {}  # unchecked values here: the input check names what is wrong
+    for service in sorted(services, key=lambda s: str(_fold(s.get("ip")))):
+        ip = service.get("ip")
+        groups.setdefault(_fold(ip), (ip, []))[1].extend([service.get("name"), *(service.get("aliases") or [])])
+    return [{"ip": ip, "names": _unique(names)} for ip, names in groups.values()]
 
 
 def loopback(get: Get) -> dict[str, Entry]:

@@ -183,9 +183,9 @@ def test_the_docker_tasks_apply_what_bridge_facts_compares(entry: str, module: s
 
 
 def test_every_routed_part_is_compared_and_waited_for() -> None:
-    """The routed role's entries (routed__desired: its Homebrew tap, formula and service, the engine's version rule,
-    the networks, daemon.json) each decide a `routed__pending_*` that its tasks wait for, and are compared only on a
-    Mac where the routed strategy is possible."""
+    """The routed role's entries (the routed part of the desired state: its Homebrew tap, formula and service, the
+    engine's version rule, the networks, daemon.json) each decide a `routed__pending_*` that its tasks wait for, and
+    are compared only on a Mac where the routed strategy is possible."""
     variables = load("routed", "vars", "main.yml")
     # every entry of either direct-routing mode (the networks only when there are some)
     entries = {**desired_entries("routed", routed_networks=[{"name": "n", "subnet": "172.30.0.0/24"}]),

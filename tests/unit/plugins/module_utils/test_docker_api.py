@@ -54,13 +54,13 @@ def test_a_json_object_read_in_pieces(sock: str) -> None:
     network = {"Name": "tap", "Options": {"parent": "eth1"}, "Pad": "x" * 5000}
     got = serve(sock, answer("200 OK", json.dumps(network).encode()), piece=7)
     assert _docker_api.inspect(sock, "networks", "tap") == network
-    assert got == [b"GET /networks/tap HTTP/1.0\r\nHost: docker\r\n\r\n"]
+    assert got == [b"GET /networks/tap HTTP/1.0\r\nHost: docker\r\nConnection: close\r\n\r\n"]
 
 
 def test_names_are_quoted_into_the_path(sock: str) -> None:
     got = serve(sock, answer("200 OK", b"{}"))
     assert _docker_api.inspect(sock, "images", "busybox:stable x") == {}
-    assert got == [b"GET /images/busybox:stable%20x/json HTTP/1.0\r\nHost: docker\r\n\r\n"]
+    assert got == [b"GET /images/busybox:stable%20x/json HTTP/1.0\r\nHost: docker\r\nConnection: close\r\n\r\n"]
 
 
 def test_a_404_is_none(sock: str) -> None:
@@ -116,7 +116,7 @@ def test_no_engine(sock: str) -> None:
 def test_ping(sock: str, reply: bytes, up: bool) -> None:
     got = serve(sock, reply)
     assert _docker_api.ping(sock, timeout=2) is up
-    assert got == [b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n"]
+    assert got == [b"GET /_ping HTTP/1.0\r\nHost: docker\r\nConnection: close\r\n\r\n"]
 
 
 @pytest.mark.parametrize("pad", [0, 1], ids=["at-the-bound", "a-byte-over"])
@@ -179,6 +179,51 @@ def test_an_answer_that_trickles_ends_at_the_deadline(sock: str) -> None:
             _docker_api.inspect(sock, "networks", "tap", timeout=0.3)
     finally:
         server.close()
+
+
+def serve_and_hold(path: str, reply: bytes) -> None:
+    """A unix socket that answers one connection with ``reply`` and keeps it open (HTTP/1.1's default)."""
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(1)
+
+    def hold() -> None:
+        conn, _peer = server.accept()
+        with conn, contextlib.suppress(OSError):
+            conn.recv(65536)
+            conn.sendall(reply)
+            conn.settimeout(3)  # longer than the client's timeout: only the answer's framing can end it
+            conn.recv(1)  # until the client hangs up
+        server.close()
+
+    threading.Thread(target=hold, daemon=True).start()
+
+
+def test_an_answer_with_its_length_ends_there_on_a_connection_left_open(sock: str) -> None:
+    serve_and_hold(sock, b"HTTP/1.1 200 OK\r\nContent-Length: 15\r\n\r\n" + b'{"Name": "tap"}')
+    assert _docker_api.inspect(sock, "networks", "tap", timeout=1) == {"Name": "tap"}
+
+
+def test_a_chunked_answer_is_read_to_its_last_chunk(sock: str) -> None:
+    serve_and_hold(sock, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                         b"5\r\n{\"Nam\r\na; ext=1\r\ne\": \"tap\"}\r\n0\r\n\r\n")
+    assert _docker_api.inspect(sock, "networks", "tap", timeout=1) == {"Name": "tap"}
+
+
+@pytest.mark.parametrize("reply", [
+    b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n{}",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"Nam\r\n",
+], ids=["shorter-than-its-length", "without-its-last-chunk"])
+def test_an_answer_cut_short(sock: str, reply: bytes) -> None:
+    serve(sock, reply)
+    with pytest.raises(_docker_api.EngineError, match=r"could not be asked \(an answer cut short \("):
+        _docker_api.inspect(sock, "networks", "tap")
+
+
+def test_chunks_that_are_not_chunks(sock: str) -> None:
+    serve(sock, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n")
+    with pytest.raises(_docker_api.EngineError, match=r"could not be asked \(invalid literal for int"):
+        _docker_api.inspect(sock, "networks", "tap")
 
 
 def test_an_engine_that_does_not_answer_in_time(sock: str) -> None:

@@ -201,7 +201,7 @@ def test_ping_a_live_engine(short_dir: str) -> None:
     path = os.path.join(short_dir, "docker.sock")
     with ping_server(path, OK) as requests:
         assert _docker_api.ping(path, timeout=_facts.PING_TIMEOUT) is True
-    assert requests[0] == b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n"
+    assert requests[0] == b"GET /_ping HTTP/1.0\r\nHost: docker\r\nConnection: close\r\n\r\n"
 
 
 def test_ping_errors_and_silence(short_dir: str) -> None:

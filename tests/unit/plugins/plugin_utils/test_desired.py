@@ -61,6 +61,14 @@ def test_loopback_hosts_entries_one_per_address_sorted_with_every_name_once() ->
                                  {"ip": "198.51.100.9", "names": ["b.test", "b2.test", "c.test"]}]
 
 
+def test_loopback_compares_addresses_and_names_without_case() -> None:
+    # as Ansible's unique and Jinja's groupby did: one address, one entry, each under its first spelling
+    services = [svc("Web.test", "FD00::1"), svc("web.test", "fd00::1", aliases=["WEB.test", "api.test"])]
+    desired = _desired.loopback(getter(LOOPBACK, loopback_services=services))
+    assert desired["lo0_alias"]["params"]["addresses"] == ["FD00::1"]
+    assert desired["etc_hosts_entry"]["params"]["entries"] == [{"ip": "FD00::1", "names": ["Web.test", "api.test"]}]
+
+
 def test_loopback_services_are_the_teams_with_the_hosts_changes() -> None:
     desired = _desired.loopback(getter(
         LOOPBACK, loopback_services=[svc("a.test", "198.51.100.1"), svc("b.test", "198.51.100.2")],
