@@ -91,7 +91,7 @@ def _request(socket_path: str, path: str, timeout: float) -> tuple[int, bytes]:
             if _framed(bytes(data)) is not None:
                 break
     answer = bytes(data)
-    head, separator, _rest = answer.partition(b"\r\n\r\n")
+    head, separator, rest = answer.partition(b"\r\n\r\n")
     status_line = head.split(b"\r\n", 1)[0].split()
     if not separator or len(status_line) < 2 or not status_line[0].startswith(b"HTTP/") \
             or not status_line[1].isdigit():
@@ -100,7 +100,7 @@ def _request(socket_path: str, path: str, timeout: float) -> tuple[int, bytes]:
     if body is None:
         if _fields(head).keys() & {b"content-length", b"transfer-encoding"}:
             raise ValueError(f"an answer cut short ({len(answer)} bytes)")
-        body = answer[len(head) + 4:]
+        body = rest
     return int(status_line[1]), body
 
 
@@ -137,6 +137,8 @@ def _dechunk(body: bytes) -> bytes | None:
         if not separator:
             return None
         size = int(size_line.split(b";")[0].strip() or b"x", 16)
+        if size < 0:
+            raise ValueError(f"a chunk of {size} bytes")
         if size == 0:
             return b"".join(data)
         if len(rest) < size + 2:

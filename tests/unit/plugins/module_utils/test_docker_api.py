@@ -210,6 +210,23 @@ def test_a_chunked_answer_is_read_to_its_last_chunk(sock: str) -> None:
     assert _docker_api.inspect(sock, "networks", "tap", timeout=1) == {"Name": "tap"}
 
 
+def test_chunks_in_pieces_and_hex_sizes(sock: str) -> None:
+    body = b'{"Name": "tap", "Driver": "macvlan"}'  # 36 bytes: chunks of 0x1a (26) and 0xA (10)
+    got = serve(sock, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1a\r\n" + body[:26] + b"\r\nA\r\n"
+                + body[26:] + b"\r\n0\r\n\r\n", piece=3)
+    assert _docker_api.inspect(sock, "networks", "tap") == {"Name": "tap", "Driver": "macvlan"}
+    assert got
+
+
+@pytest.mark.parametrize(("fields", "rest"), [
+    (b"Content-Length: 2", b"{}trailing"),  # bytes after the length are not the body
+    (b"Transfer-Encoding: identity\r\nContent-Length: 2", b"{}"),  # only chunked is decoded as chunks
+], ids=["bytes-after-the-length", "identity"])
+def test_the_length_frames_the_body(sock: str, fields: bytes, rest: bytes) -> None:
+    serve(sock, b"HTTP/1.1 200 OK\r\n" + fields + b"\r\n\r\n" + rest)
+    assert _docker_api.inspect(sock, "networks", "tap") == {}
+
+
 @pytest.mark.parametrize("reply", [
     b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n{}",
     b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"Nam\r\n",
@@ -220,9 +237,11 @@ def test_an_answer_cut_short(sock: str, reply: bytes) -> None:
         _docker_api.inspect(sock, "networks", "tap")
 
 
-def test_chunks_that_are_not_chunks(sock: str) -> None:
-    serve(sock, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n")
-    with pytest.raises(_docker_api.EngineError, match=r"could not be asked \(invalid literal for int"):
+@pytest.mark.parametrize("chunks", [b"zz\r\n{}\r\n0\r\n\r\n", b"-2\r\n{}\r\n0\r\n\r\n"], ids=["not-hex", "negative"])
+def test_chunks_that_are_not_chunks(sock: str, chunks: bytes) -> None:
+    serve(sock, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks)
+    with pytest.raises(_docker_api.EngineError, match=r"could not be asked \((invalid literal for int|a chunk of "
+                                                      r"-2 bytes)"):
         _docker_api.inspect(sock, "networks", "tap")
 
 
