@@ -139,9 +139,7 @@ def _dechunk(body: bytes) -> bytes | None:
         size = int(size_line.split(b";")[0].strip() or b"x", 16)
         if size < 0:
             raise ValueError(f"a chunk of {size} bytes")
-        if size == 0:
+        if not size:
             return b"".join(data)
-        if len(rest) < size + 2:
-            return None
-        data.append(rest[:size])
+        data.append(rest[:size])  # a chunk not whole yet leaves no size line after it: None above
         rest = rest[size + 2:]
