@@ -56,31 +56,9 @@ from ansible.plugins.lookup import LookupBase
 from ansible.template import trust_as_template
 
 from ansible_collections.dockermac.hostbridge.plugins.plugin_utils import _desired
+from ansible_collections.dockermac.hostbridge.plugins.plugin_utils._role_lookup import RoleVariables, parts
 
 PARTS = ("loopback", "tap_bridge", "routed")
-
-
-class RoleVariables:
-    """A role variable by name, rendered; an error naming the variable and the role when it is not there."""
-
-    def __init__(self, lookup: LookupBase, variables: t.Mapping[str, t.Any], who: str) -> None:
-        self._lookup, self._variables, self._who = lookup, variables, who
-
-    def __call__(self, name: str) -> t.Any:
-        if name not in self._variables:
-            role = "tap_bridge" if name.startswith("tap_bridge") else name.split("_", 1)[0]
-            raise AnsibleLookupError(
-                f"{self._who}: the variable {name} is not defined here: run the lookup inside the role "
-                f"dockermac.hostbridge.{role}, or after importing its variables (import_role, public: true)")
-        return self._lookup._templar.template(self._variables[name])
-
-
-def parts(terms: t.Sequence[t.Any], known: t.Iterable[str], who: str) -> list[str]:
-    known = list(known)
-    unknown = [term for term in terms if term not in known]
-    if not terms or unknown:
-        raise AnsibleLookupError(f"{who}: parts {unknown or '(none)'}: name one or more of {known}")
-    return list(terms)
 
 
 class LookupModule(LookupBase):

@@ -47,8 +47,8 @@ import typing as t
 
 from ansible.plugins.lookup import LookupBase
 
-from ansible_collections.dockermac.hostbridge.plugins.lookup.desired_state import RoleVariables, parts
 from ansible_collections.dockermac.hostbridge.plugins.plugin_utils import _desired
+from ansible_collections.dockermac.hostbridge.plugins.plugin_utils._role_lookup import RoleVariables, parts
 
 
 class LookupModule(LookupBase):

@@ -80,7 +80,8 @@ def _request(socket_path: str, path: str, timeout: float) -> tuple[int, bytes]:
         sock.connect(socket_path)
         sock.sendall(f"GET {path} HTTP/1.0\r\nHost: docker\r\nConnection: close\r\n\r\n".encode("ascii"))
         data = bytearray()
-        while True:
+        body: bytes | None = None  # the answer's body, once its own framing says it is whole
+        while body is None:
             sock.settimeout(max(deadline - time.monotonic(), 0.001))  # a trickling answer ends at the deadline too
             chunk = sock.recv(65536)
             if not chunk:
@@ -88,15 +89,13 @@ def _request(socket_path: str, path: str, timeout: float) -> tuple[int, bytes]:
             data += chunk
             if len(data) > MAX_ANSWER:
                 raise ValueError(f"an answer of more than {MAX_ANSWER} bytes")
-            if _framed(bytes(data)) is not None:
-                break
+            body = _framed(bytes(data))
     answer = bytes(data)
     head, separator, rest = answer.partition(b"\r\n\r\n")
     status_line = head.split(b"\r\n", 1)[0].split()
     if not separator or len(status_line) < 2 or not status_line[0].startswith(b"HTTP/") \
             or not status_line[1].isdigit():
         raise ValueError(f"not an HTTP answer: {head[:80]!r}")
-    body = _framed(answer)
     if body is None:
         if _fields(head).keys() & {b"content-length", b"transfer-encoding"}:
             raise ValueError(f"an answer cut short ({len(answer)} bytes)")

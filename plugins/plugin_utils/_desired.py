@@ -54,17 +54,6 @@ def _unique(items: t.Iterable[t.Any]) -> list[t.Any]:
     return list(seen.values())
 
 
-def _as_int(value: t.Any) -> int:
-    """Jinja's ``int`` filter: 0 for what is not a number (the input check refuses it first)."""
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        try:
-            return int(float(value))
-        except (TypeError, ValueError):
-            return 0
-
-
 # -- the loopback services -------------------------------------------------------------------------------------
 def loopback_services(get: Get) -> list[t.Mapping[str, t.Any]]:
     """This host's services: the team's list with the host's or group's additions and removals."""
@@ -170,7 +159,8 @@ def tap_bridge(get: Get, reapply_program: t.Callable[[], str]) -> dict[str, Entr
         "boot_job": {"kind": "boot_job", "strategy": "tap", "platforms": tap_bridge_job_platforms(get), "params": {
             "name": label, "program_arguments": ["/bin/sh", path], "trusted_paths": [path],
             "description": f"dockermac.hostbridge: re-apply the address of {device}",
-            "start_interval": _as_int(get("tap_bridge_reapply_interval")),
+            # an integer, or its text: tap_bridge_problems (integer_at_least) refuses anything else first
+            "start_interval": int(get("tap_bridge_reapply_interval")),
             "standard_error_path": f"/var/log/{label}.log", "state": "present",
         }},
     }

@@ -17,9 +17,12 @@ import pytest
 from ansible_collections.dockermac.hostbridge.plugins.module_utils import _docker_api
 
 
-def serve(path: str, answer: bytes, *, piece: int = 0) -> list[bytes]:
-    """A unix socket that answers one connection with ``answer`` (``piece`` bytes at a time) and closes it; the
-    request it read (test_docker_api_mutants and test_facts_mutants too)."""
+def serve(path: str, answer: bytes, *, piece: int = 0, pause: float = 0.0, delay: float = 0.0,
+          hold: bool = False) -> list[bytes]:
+    """A unix socket that answers one connection with ``answer`` and closes it; the request it read
+    (test_docker_api_mutants and test_facts_mutants too). The answer comes ``delay`` seconds after the request,
+    ``piece`` bytes at a time with ``pause`` seconds between them; with ``hold`` the connection stays open after it
+    (HTTP/1.1's default) until the client hangs up or 3 s pass, longer than any client timeout here."""
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(path)
     server.listen(1)
@@ -27,11 +30,16 @@ def serve(path: str, answer: bytes, *, piece: int = 0) -> list[bytes]:
 
     def once() -> None:
         conn, _peer = server.accept()
-        with conn:
+        with conn, contextlib.suppress(OSError):  # the client may hang up first, at its deadline
             got.append(conn.recv(65536))
+            time.sleep(delay)
             step = piece or max(len(answer), 1)
             for start in range(0, len(answer), step):
                 conn.sendall(answer[start:start + step])
+                time.sleep(pause)
+            if hold:
+                conn.settimeout(3)
+                conn.recv(1)
         server.close()
 
     threading.Thread(target=once, daemon=True).start()
@@ -132,81 +140,32 @@ def test_an_answer_too_large_is_not_read_to_its_end(sock: str, monkeypatch: pyte
         _docker_api.inspect(sock, "networks", "tap")
 
 
-def serve_after(path: str, delay: float, reply: bytes) -> None:
-    """A unix socket that answers one connection with ``reply`` ``delay`` seconds after the request."""
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    server.bind(path)
-    server.listen(1)
-
-    def later() -> None:
-        conn, _peer = server.accept()
-        with conn, contextlib.suppress(OSError):  # the client may have hung up at its deadline
-            conn.recv(65536)
-            time.sleep(delay)
-            conn.sendall(reply)
-        server.close()
-
-    threading.Thread(target=later, daemon=True).start()
-
-
 def test_an_answer_within_the_timeout_is_waited_for(sock: str) -> None:
-    serve_after(sock, 0.2, answer("200 OK", b'{"Name": "tap"}'))
+    serve(sock, answer("200 OK", b'{"Name": "tap"}'), delay=0.2)
     assert _docker_api.inspect(sock, "networks", "tap", timeout=0.8) == {"Name": "tap"}
 
 
 def test_an_answer_after_the_timeout_is_not(sock: str) -> None:
-    serve_after(sock, 0.8, answer("200 OK", b'{"Name": "tap"}'))
+    serve(sock, answer("200 OK", b'{"Name": "tap"}'), delay=0.8)
     with pytest.raises(_docker_api.EngineError, match=r"could not be asked \(timed out\)"):
         _docker_api.inspect(sock, "networks", "tap", timeout=0.3)
 
 
 def test_an_answer_that_trickles_ends_at_the_deadline(sock: str) -> None:
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    server.bind(sock)
-    server.listen(1)
-
-    def trickle() -> None:
-        conn, _peer = server.accept()
-        with conn, contextlib.suppress(OSError):  # the client hangs up at its deadline
-            conn.recv(65536)
-            for byte in b"HTTP/1.0 200 OK\r\n\r\n{}":
-                conn.sendall(bytes([byte]))
-                time.sleep(0.05)  # each piece within a recv's timeout; the whole answer (1 s) only past the deadline
-
-    threading.Thread(target=trickle, daemon=True).start()
-    try:
-        with pytest.raises(_docker_api.EngineError, match=r"could not be asked \(timed out\)"):
-            _docker_api.inspect(sock, "networks", "tap", timeout=0.3)
-    finally:
-        server.close()
-
-
-def serve_and_hold(path: str, reply: bytes) -> None:
-    """A unix socket that answers one connection with ``reply`` and keeps it open (HTTP/1.1's default)."""
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    server.bind(path)
-    server.listen(1)
-
-    def hold() -> None:
-        conn, _peer = server.accept()
-        with conn, contextlib.suppress(OSError):
-            conn.recv(65536)
-            conn.sendall(reply)
-            conn.settimeout(3)  # longer than the client's timeout: only the answer's framing can end it
-            conn.recv(1)  # until the client hangs up
-        server.close()
-
-    threading.Thread(target=hold, daemon=True).start()
+    # each byte within a recv's timeout; the whole answer (1 s) only past the deadline
+    serve(sock, b"HTTP/1.0 200 OK\r\n\r\n{}", piece=1, pause=0.05)
+    with pytest.raises(_docker_api.EngineError, match=r"could not be asked \(timed out\)"):
+        _docker_api.inspect(sock, "networks", "tap", timeout=0.3)
 
 
 def test_an_answer_with_its_length_ends_there_on_a_connection_left_open(sock: str) -> None:
-    serve_and_hold(sock, b"HTTP/1.1 200 OK\r\nContent-Length: 15\r\n\r\n" + b'{"Name": "tap"}')
+    serve(sock, b"HTTP/1.1 200 OK\r\nContent-Length: 15\r\n\r\n" + b'{"Name": "tap"}', hold=True)
     assert _docker_api.inspect(sock, "networks", "tap", timeout=1) == {"Name": "tap"}
 
 
 def test_a_chunked_answer_is_read_to_its_last_chunk(sock: str) -> None:
-    serve_and_hold(sock, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-                         b"5\r\n{\"Nam\r\na; ext=1\r\ne\": \"tap\"}\r\n0\r\n\r\n")
+    serve(sock, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                b"5\r\n{\"Nam\r\na; ext=1\r\ne\": \"tap\"}\r\n0\r\n\r\n", hold=True)
     assert _docker_api.inspect(sock, "networks", "tap", timeout=1) == {"Name": "tap"}
 
 

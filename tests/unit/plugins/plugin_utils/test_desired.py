@@ -9,32 +9,14 @@ import typing as t
 import pytest
 
 from ansible_collections.dockermac.hostbridge.plugins.plugin_utils import _desired
+from ansible_collections.dockermac.hostbridge.tests.unit.roles.test_desired_state import load
 
-LOOPBACK = {
-    "loopback_services": [], "loopback_services_extra": [], "loopback_services_drop": [], "loopback_state": "present",
-    "loopback_persistent": None, "loopback_persistent_label": "com.dockermac.hostbridge.loopback",
-    "loopback_exclusive_within": None, "loopback_interface": None, "loopback_hosts_path": "/etc/hosts",
-    "loopback_hosts_marker": "dockermac.hostbridge", "loopback_hosts_exclusive": True, "loopback_hosts_backup": False,
-    "loopback_hosts_on_conflict": "warn", "loopback_flush_cache": True, "loopback_hosts_unsafe_writes": False,
-}
-TAP = {
-    "tap_bridge_device": "tap1", "tap_bridge_user": None, "tap_bridge_app_path": None,
-    "tap_bridge_shim_slot": "after_vpnkit",
-    "tap_bridge_shim_backup": False, "tap_bridge_host_address": "10.0.75.1/24", "tap_bridge_require_interface": False,
-    "tap_bridge_network_manage": True, "tap_bridge_network_name": "tap", "tap_bridge_network_subnet": "10.0.75.0/24",
-    "tap_bridge_network_ip_range": "10.0.75.128/25", "tap_bridge_vm_interface": "eth1", "tap_bridge_network_labels": {},
-    "tap_bridge_docker_socket": None, "tap_bridge_vm_link_manage": True, "tap_bridge_vm_link_image": "busybox:stable",
-    "tap_bridge_reapply_path": "/usr/local/libexec/dockermac-hostbridge/tap-reapply",
-    "tap_bridge_reapply_label": "com.dockermac.hostbridge.tap-reapply", "tap_bridge_reapply_interval": 10,
-    "tap_bridge_reapply_persistent": None, "tap_bridge__gateway": "10.0.75.1",
-    "tap_bridge__vm_link_name": "dockermac-hostbridge-vm-link",
-}
-ROUTED = {
-    "routed_formula": "chipmk/tap/docker-mac-net-connect", "routed_tap": "chipmk/tap",
-    "routed_direct_routing": "trusted_interfaces", "routed_trusted_interfaces": ["chip0"], "routed_networks": [],
-    "routed_docker_socket": None, "routed_daemon_json": None,
-    "routed__option": "com.docker.network.bridge.trusted_host_interfaces", "routed__trusted": "chip0",
-}
+# The roles' defaults; their derived variables the rules read, as they render with those defaults.
+LOOPBACK = load("loopback", "defaults", "main.yml")
+TAP = {**load("tap_bridge", "defaults", "main.yml"), "tap_bridge__gateway": "10.0.75.1",
+       "tap_bridge__vm_link_name": load("tap_bridge", "vars", "main.yml")["tap_bridge__vm_link_name"]}
+ROUTED = {**load("routed", "defaults", "main.yml"), "routed__trusted": "chip0",
+          "routed__option": load("routed", "vars", "main.yml")["routed__option"]}
 
 
 def getter(base: dict[str, t.Any], **given: t.Any) -> t.Callable[[str], t.Any]:
